@@ -1,0 +1,137 @@
+"""Sparse-feedback Direct Feedback Alignment (seed 000): the contract of the update unit.
+
+After the forward pass of a training sample (see :mod:`golden.network`), with ``c`` the
+output spike counts (``0 … T``) and ``a_l`` the spike counts of layer ``l`` (``a_0`` the
+input counts):
+
+1. **Error** ``e[k] = c[k] - target_count · [k == label]``, then clipped to
+   ``[-error_clip, error_clip]`` when ``error_clip > 0``.
+2. **Margin** When ``max_k |e[k]| ≤ margin`` the sample is learned well enough: no weight
+   is read or written.
+3. **Feedback** Hidden neuron ``j`` of every hidden layer sees ``k_fb`` output errors
+   through a fixed table of indices and ±1 signs (:func:`feedback_table`):
+   ``δ[j] = Σ_m sign[j, m] · e[index[j, m]]``, a sum of selects and ±adds (with
+   ``k_fb = 1``, a select and a sign). ``k_fb = n_out`` is dense DFA. Every hidden layer
+   gets its feedback straight from the output error.
+4. **Gate** (the surrogate derivative's stand-in, two comparators) ``g[j] = 1`` when
+   ``gate_lo ≤ a[j] ≤ gate_hi`` for the neuron's own spike count, else 0.
+5. **Postsynaptic learning signal** ``p[k] = e[k]`` for the output layer,
+   ``p[j] = g[j] · δ[j]`` for a hidden layer.
+6. **Weight change** for the synapse from presynaptic ``i`` to postsynaptic ``j`` of a
+   layer with shift ``s`` (``lr_shift_out`` or ``lr_shift_hidden``):
+   ``Δ = (-(p[j] · a_pre[i]) + 2**(s-1)) >> s`` for ``s > 0`` (round half up, arithmetic
+   shift), ``Δ = -(p[j] · a_pre[i])`` for ``s = 0``. The product is exact.
+7. **Write** ``w' = clamp(w + Δ, -2**(w_bits-1), 2**(w_bits-1) - 1)``. A synapse with
+   ``p[j] = 0``, ``a_pre[i] = 0`` or ``Δ = 0`` is not read; one whose ``w' == w`` (held at
+   a rail) is not written. Only writes are counted as *weight writes*.
+
+Every change of one sample is computed from that sample's forward pass, so no update
+sees another's result and the order of the writes does not matter.
+"""
+
+import numpy as np
+from numba import njit
+
+from .rng import XorShift32
+
+
+__all__ = ["feedback_table", "output_error", "hidden_signal", "learning_signals",
+           "apply_update", "round_shift"]
+
+
+def feedback_table(config):
+    """The fixed feedback table of every hidden layer: ``[(index, sign), …]``.
+
+    ``index`` and ``sign`` have shape ``(hidden[l], k_fb)``. Generated with
+    ``XorShift32(feedback_seed)``, hidden layers in order, neurons in order: a
+    Fisher-Yates permutation of the outputs, in which output ``j mod n_out`` is then
+    swapped to the front (so with ``k_fb = 1`` every output feeds an equal share of the
+    neurons); the first ``k_fb`` entries are the indices; then one draw per entry gives
+    its sign (+1 when the draw's bit 0 is 1).
+    """
+    rng = XorShift32(config.feedback_seed)
+    tables = []
+    for size in config.hidden:
+        index = np.empty((size, config.k_fb), dtype=np.int64)
+        sign = np.empty((size, config.k_fb), dtype=np.int64)
+        for j in range(size):
+            order = list(rng.permutation(config.n_out))
+            front = order.index(j % config.n_out)
+            order[0], order[front] = order[front], order[0]
+            index[j] = order[:config.k_fb]
+            sign[j] = [1 if rng.next() & 1 else -1 for _ in range(config.k_fb)]
+        tables.append((index, sign))
+    return tables
+
+
+def output_error(config, counts, label):
+    """``e = counts - target_count · onehot(label)``, clipped when ``error_clip > 0``."""
+    error = np.asarray(counts, dtype=np.int64).copy()
+    error[label] -= config.target_count
+    if config.error_clip:
+        np.clip(error, -config.error_clip, config.error_clip, out=error)
+    return error
+
+
+def hidden_signal(config, table, error, counts):
+    """``p[j] = g[j] · Σ_m sign[j, m] · e[index[j, m]]`` for one hidden layer."""
+    index, sign = table
+    delta = (sign * error[index]).sum(axis=1)
+    gate = (counts >= config.gate_lo) & (counts <= config.gate_hi)
+    return np.where(gate, delta, 0)
+
+
+def learning_signals(config, feedback, counts, label):
+    """Rules 1–5 for one sample: ``(error, signals)``.
+
+    ``counts`` are the spike counts of every layer, input first. ``signals`` holds the
+    postsynaptic signal ``p`` of every weight layer, or is None when the sample is within
+    the margin and skips its update.
+    """
+    error = output_error(config, counts[-1], label)
+    if np.abs(error).max() <= config.margin:
+        return error, None
+    signals = [hidden_signal(config, table, error, layer_counts)
+               for table, layer_counts in zip(feedback, counts[1:-1])]
+    signals.append(error)
+    return error, signals
+
+
+def round_shift(x, shift):
+    """Round-half-up arithmetic right shift: ``(x + 2**(shift-1)) >> shift``."""
+    if shift == 0:
+        return x
+    return (x + (1 << (shift - 1))) >> shift
+
+
+@njit(cache=True, nogil=True)
+def _apply_update(weights, pre, post, shift, w_min, w_max):
+    half = (1 << (shift - 1)) if shift > 0 else 0
+    writes = 0
+    for i in range(pre.shape[0]):
+        a = pre[i]
+        if a == 0:
+            continue
+        for j in range(post.shape[0]):
+            p = post[j]
+            if p == 0:
+                continue
+            delta = (half - p * a) >> shift
+            if delta == 0:
+                continue
+            old = weights[i, j]
+            new = old + delta
+            if new > w_max:
+                new = w_max
+            elif new < w_min:
+                new = w_min
+            if new != old:
+                weights[i, j] = new
+                writes += 1
+    return writes
+
+
+def apply_update(weights, pre, post, shift, w_min, w_max):
+    """Apply rule 6–7 to ``weights[i, j]`` in place; return the number of writes."""
+    return _apply_update(weights, np.asarray(pre, dtype=np.int64),
+                         np.asarray(post, dtype=np.int64), shift, w_min, w_max)

@@ -1,0 +1,310 @@
+"""The one configuration object read by ``golden/`` and ``hw/`` alike.
+
+A :class:`Config` is frozen, validated on construction, serialisable to JSON and has a
+stable hash (SHA-256 of its canonical JSON), so a checkpoint or a bitstream can say which
+numeric contract it was made for. Every width, size, shift, timestep count and seed of the
+network lives here; the arithmetic that uses them is written down in ``golden/``.
+
+Named presets live in :data:`PRESETS`; :func:`preset` returns one by name.
+"""
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+
+__all__ = ["Config", "PRESETS", "preset", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A configuration that violates the numeric contract."""
+
+
+RESET_MODES = ("subtract", "zero")
+ENCODINGS = ("rate", "sigma-delta")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Network, numeric and learning parameters.
+
+    Parameters
+    ----------
+    name : str
+        Preset name, informative only.
+    n_in, hidden, n_out : int, tuple of int, int
+        Layer sizes: ``n_in → hidden[0] → … → hidden[-1] → n_out``. One or two hidden
+        layers.
+    timesteps : int
+        Timesteps ``T`` per sample.
+    v_bits : int
+        Width of the signed membrane potential. It must hold the worst-case synaptic
+        input of one timestep, ``fan_in × 2**(w_bits-1)``, for every layer.
+    threshold : int
+        Firing threshold, ``1 ≤ threshold ≤ 2**(v_bits-1) - 1``.
+    leak_shift : int
+        Leak ``v ← v - (v >> leak_shift)``, ``1 ≤ leak_shift < v_bits``.
+    reset : str
+        ``"subtract"`` (``v ← v - threshold`` on a spike) or ``"zero"``.
+    w_bits : int
+        Width of the signed, saturating weights.
+    init_range : tuple of int
+        Initial weights of layer ``l`` are uniform integers in
+        ``[-init_range[l], init_range[l]]`` (one entry per weight layer).
+    init_seed : int
+        Seed of the weight initialisation (``golden.rng``).
+    pixel_bits : int
+        Width of a pixel intensity in pixel mode.
+    encoding : str
+        On-chip encoder in pixel mode: ``"rate"`` (LFSR) or ``"sigma-delta"``.
+    lfsr_seed : int
+        Non-zero 16-bit seed of the rate encoder's LFSR, reloaded at every sample.
+    k_fb : int
+        Output errors each hidden neuron sees through the sparse feedback matrix
+        (``k_fb = n_out`` is dense DFA).
+    feedback_seed : int
+        Seed of the fixed random feedback table.
+    target_count : int
+        Spike count the labelled output neuron should reach; the error is
+        ``e = count - target_count × onehot(label)``.
+    error_clip : int
+        Clip every error component to ``[-error_clip, error_clip]``; 0 disables.
+    margin : int
+        Samples with ``max |e| ≤ margin`` skip the weight update.
+    gate_lo, gate_hi : int
+        The hidden neuron's gate (the surrogate derivative's stand-in) is 1 when its
+        spike count ``c`` satisfies ``gate_lo ≤ c ≤ gate_hi`` and 0 otherwise.
+    lr_shift_out, lr_shift_hidden : int
+        Right shifts scaling the output-layer and hidden-layer weight changes.
+    lanes : int
+        Hardware only: parallel synapse lanes ``P``; does not change any result.
+    """
+
+    name: str = "custom"
+    n_in: int
+    hidden: tuple[int, ...]
+    n_out: int
+    timesteps: int
+    v_bits: int
+    threshold: int
+    leak_shift: int
+    reset: str = "subtract"
+    w_bits: int = 8
+    init_range: tuple[int, ...]
+    init_seed: int = 1
+    pixel_bits: int = 8
+    encoding: str = "rate"
+    lfsr_seed: int = 0xACE1
+    k_fb: int = 1
+    feedback_seed: int = 7
+    target_count: int
+    error_clip: int = 0
+    margin: int = 0
+    gate_lo: int = 0
+    gate_hi: int
+    lr_shift_out: int
+    lr_shift_hidden: int
+    lanes: int = 1
+
+    def __post_init__(self):
+        # Accept lists (e.g. from JSON) but store tuples so the object stays hashable.
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        object.__setattr__(self, "init_range", tuple(self.init_range))
+        self._validate()
+
+    # -- derived quantities ------------------------------------------------------------
+
+    @property
+    def layer_sizes(self):
+        """Sizes of every layer, input first: ``(n_in, *hidden, n_out)``."""
+        return (self.n_in, *self.hidden, self.n_out)
+
+    @property
+    def weight_shapes(self):
+        """``(fan_in, fan_out)`` of every weight layer."""
+        sizes = self.layer_sizes
+        return tuple(zip(sizes[:-1], sizes[1:]))
+
+    @property
+    def n_weights(self):
+        return sum(a * b for a, b in self.weight_shapes)
+
+    @property
+    def lr_shifts(self):
+        """The weight-change shift of every weight layer, input side first."""
+        return (self.lr_shift_hidden,) * len(self.hidden) + (self.lr_shift_out,)
+
+    @property
+    def v_min(self):
+        return -(1 << (self.v_bits - 1))
+
+    @property
+    def v_max(self):
+        return (1 << (self.v_bits - 1)) - 1
+
+    @property
+    def w_min(self):
+        return -(1 << (self.w_bits - 1))
+
+    @property
+    def w_max(self):
+        return (1 << (self.w_bits - 1)) - 1
+
+    @property
+    def pixel_max(self):
+        return (1 << self.pixel_bits) - 1
+
+    @property
+    def count_bits(self):
+        """Width of an unsigned spike counter that holds ``0 … timesteps``."""
+        return self.timesteps.bit_length()
+
+    # -- validation --------------------------------------------------------------------
+
+    def _validate(self):
+        def need(cond, message):
+            if not cond:
+                raise ConfigError(message)
+
+        def integer(name, lo=None, hi=None):
+            value = getattr(self, name)
+            need(isinstance(value, int) and not isinstance(value, bool),
+                 f"{name} must be an integer, not {value!r}")
+            need(lo is None or value >= lo, f"{name} must be at least {lo}, not {value}")
+            need(hi is None or value <= hi, f"{name} must be at most {hi}, not {value}")
+
+        need(isinstance(self.name, str), f"name must be a string, not {self.name!r}")
+        integer("n_in", 1, 1 << 16)
+        integer("n_out", 2, 1 << 12)
+        need(1 <= len(self.hidden) <= 2,
+             f"hidden must list one or two hidden layer sizes, not {len(self.hidden)}")
+        for size in self.hidden:
+            need(isinstance(size, int) and 1 <= size <= (1 << 12),
+                 f"hidden layer sizes must be integers from 1 to 4096, not {size!r}")
+        integer("timesteps", 1, 255)
+        integer("w_bits", 2, 16)
+        integer("v_bits", 4, 32)
+        integer("threshold", 1, self.v_max)
+        integer("leak_shift", 1, self.v_bits - 1)
+        need(self.reset in RESET_MODES,
+             f"reset must be one of {', '.join(RESET_MODES)}, not {self.reset!r}")
+        need(len(self.init_range) == len(self.weight_shapes),
+             f"init_range must have one entry per weight layer "
+             f"({len(self.weight_shapes)}), not {len(self.init_range)}")
+        for r in self.init_range:
+            need(isinstance(r, int) and 0 <= r <= self.w_max,
+                 f"init_range entries must be integers from 0 to w_max={self.w_max}, not {r!r}")
+        integer("init_seed", 0, (1 << 32) - 1)
+        integer("pixel_bits", 1, 8)
+        need(self.encoding in ENCODINGS,
+             f"encoding must be one of {', '.join(ENCODINGS)}, not {self.encoding!r}")
+        integer("lfsr_seed", 1, 0xFFFF)
+        integer("k_fb", 1, self.n_out)
+        integer("feedback_seed", 0, (1 << 32) - 1)
+        integer("target_count", 0, self.timesteps)
+        integer("error_clip", 0, self.timesteps)
+        integer("margin", 0, self.timesteps)
+        integer("gate_lo", 0, self.timesteps)
+        integer("gate_hi", self.gate_lo, self.timesteps)
+        integer("lr_shift_out", 0, 24)
+        integer("lr_shift_hidden", 0, 24)
+        integer("lanes", 1, 64)
+        # The synaptic input of one timestep is summed exactly and then added to the
+        # leaked membrane; the membrane width must be able to hold its worst case.
+        for layer, (fan_in, _) in enumerate(self.weight_shapes):
+            worst = fan_in << (self.w_bits - 1)
+            need(worst <= -self.v_min,
+                 f"v_bits={self.v_bits} is too narrow for layer {layer}: its worst-case "
+                 f"input of one timestep is {fan_in} × 2**{self.w_bits - 1} = {worst}, "
+                 f"which needs v_bits ≥ {(worst - 1).bit_length() + 1}")
+
+    # -- serialisation -----------------------------------------------------------------
+
+    def to_dict(self):
+        data = dataclasses.asdict(self)
+        data["hidden"] = list(self.hidden)
+        data["init_range"] = list(self.init_range)
+        return data
+
+    def to_json(self):
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data):
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config must be a JSON object, not {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as error:  # a missing required field
+            raise ConfigError(str(error).replace("Config.__init__() ", "config ")) from None
+
+    @classmethod
+    def from_json(cls, text):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"config is not valid JSON: {error}") from None
+        return cls.from_dict(data)
+
+    def hash(self):
+        """Stable hex digest of the canonical JSON form (16 hex digits)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS = {
+    # 8×8 scikit-learn digits. 64-128-10 weights fit one iCE40 SPRAM bank.
+    "digits": Config(
+        name="digits",
+        n_in=64, hidden=(128,), n_out=10,
+        timesteps=16,
+        v_bits=16, threshold=256, leak_shift=4, reset="subtract",
+        w_bits=8, init_range=(48, 48),
+        target_count=16, margin=4,
+        gate_lo=1, gate_hi=14,
+        k_fb=1,
+        lr_shift_out=5, lr_shift_hidden=6,
+    ),
+    # 28×28 images (MNIST, Fashion-MNIST). 784-128-10 weights are 101,632 bytes at
+    # w_bits=8, inside the UP5K's 128 KiB of SPRAM.
+    "mnist": Config(
+        name="mnist",
+        n_in=784, hidden=(128,), n_out=10,
+        timesteps=16,
+        v_bits=18, threshold=512, leak_shift=4, reset="subtract",
+        w_bits=8, init_range=(24, 48),
+        target_count=16, margin=4,
+        gate_lo=0, gate_hi=15,
+        k_fb=1,
+        lr_shift_out=4, lr_shift_hidden=6,
+    ),
+}
+
+
+def preset(name):
+    """Return the preset called ``name``; an unknown name lists the valid ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(f"unknown config preset {name!r}; valid presets: "
+                          f"{', '.join(sorted(PRESETS))}") from None
+
+
+def load_config(spec):
+    """A preset name, or a path to a JSON file holding a config."""
+    if spec in PRESETS:
+        return PRESETS[spec]
+    if spec.endswith(".json"):
+        try:
+            with open(spec) as file:
+                return Config.from_json(file.read())
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {spec}: {error.strerror}") from None
+    return preset(spec)

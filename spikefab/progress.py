@@ -1,0 +1,49 @@
+"""A minimal progress bar on stderr that stays silent for runs shorter than a moment."""
+
+import sys
+import time
+
+
+class Progress:
+    """``with Progress(total, label) as bar: bar.advance(n)``.
+
+    Draws nothing until ``delay`` seconds have passed, then redraws at most every
+    ``interval`` seconds. ``enabled=False`` (e.g. with ``--json``) silences it.
+    """
+
+    def __init__(self, total, label, *, enabled=True, stream=None, delay=1.0, interval=0.2):
+        self.total = max(total, 1)
+        self.label = label
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.delay = delay
+        self.interval = interval
+        self.done = 0
+        self.start = time.monotonic()
+        self.last_draw = None
+
+    def __enter__(self):
+        return self
+
+    def advance(self, n=1, note=""):
+        self.done += n
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.start < self.delay:
+            return
+        if self.last_draw is not None and now - self.last_draw < self.interval \
+                and self.done < self.total:
+            return
+        self.last_draw = now
+        fraction = min(self.done / self.total, 1.0)
+        filled = int(fraction * 30)
+        rate = self.done / max(now - self.start, 1e-9)
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
+                          f"{self.done}/{self.total} {rate:,.0f}/s {note}\x1b[K")
+        self.stream.flush()
+
+    def __exit__(self, *exc):
+        if self.enabled and self.last_draw is not None:
+            self.stream.write("\n")
+            self.stream.flush()
