@@ -67,6 +67,7 @@ class FloatNet:
         source = init_weights(config) if weights is None else weights
         self.weights = [np.asarray(w, dtype=np.float32).copy() for w in source]
         self.decay = np.float32(1.0 - 2.0 ** -config.leak_shift)
+        self.lr_shifts = config.lr_shifts
 
     def forward(self, raster):
         spikes = np.ascontiguousarray(raster, dtype=np.uint8)
@@ -91,7 +92,7 @@ class FloatNet:
         updates = 0
         if signals is not None:
             for weights, pre, post, shift in zip(self.weights, result.counts, signals,
-                                                 config.lr_shifts):
+                                                 self.lr_shifts):
                 _apply_update_float(weights, pre, post.astype(np.int64), 2.0 ** -shift)
                 updates += int(np.count_nonzero(pre)) * int(np.count_nonzero(post))
         return TrainResult(counts=result.counts, prediction=result.prediction,

@@ -18,9 +18,12 @@ input counts):
 5. **Postsynaptic learning signal** ``p[k] = e[k]`` for the output layer,
    ``p[j] = g[j] · δ[j]`` for a hidden layer.
 6. **Weight change** for the synapse from presynaptic ``i`` to postsynaptic ``j`` of a
-   layer with shift ``s`` (``lr_shift_out`` or ``lr_shift_hidden``):
-   ``Δ = (-(p[j] · a_pre[i]) + 2**(s-1)) >> s`` for ``s > 0`` (round half up, arithmetic
-   shift), ``Δ = -(p[j] · a_pre[i])`` for ``s = 0``. The product is exact.
+   layer with shift ``s`` (the run-time ``lr_shift_out`` or ``lr_shift_hidden``):
+   ``m = (|p[j]| · a_pre[i] + 2**(s-1)) >> s`` (``m = |p[j]| · a_pre[i]`` for ``s = 0``) and
+   ``Δ = -sign(p[j]) · m``: the exact product rounded half away from zero. Rounding is
+   symmetric on purpose: products of small counts hit exact ties often, and
+   round-half-up would turn every tie into a weight increase. (In hardware: an unsigned
+   multiply of the magnitudes, a constant add, a shift, then the sign.)
 7. **Write** ``w' = clamp(w + Δ, -2**(w_bits-1), 2**(w_bits-1) - 1)``. A synapse with
    ``p[j] = 0``, ``a_pre[i] = 0`` or ``Δ = 0`` is not read; one whose ``w' == w`` (held at
    a rail) is not written. Only writes are counted as *weight writes*.
@@ -98,10 +101,11 @@ def learning_signals(config, feedback, counts, label):
 
 
 def round_shift(x, shift):
-    """Round-half-up arithmetic right shift: ``(x + 2**(shift-1)) >> shift``."""
+    """``x / 2**shift`` rounded half away from zero (rule 6)."""
     if shift == 0:
         return x
-    return (x + (1 << (shift - 1))) >> shift
+    magnitude = (abs(x) + (1 << (shift - 1))) >> shift
+    return magnitude if x >= 0 else -magnitude
 
 
 @njit(cache=True, nogil=True)
@@ -116,9 +120,10 @@ def _apply_update(weights, pre, post, shift, w_min, w_max):
             p = post[j]
             if p == 0:
                 continue
-            delta = (half - p * a) >> shift
-            if delta == 0:
+            magnitude = ((p if p > 0 else -p) * a + half) >> shift
+            if magnitude == 0:
                 continue
+            delta = -magnitude if p > 0 else magnitude
             old = weights[i, j]
             new = old + delta
             if new > w_max:

@@ -8,7 +8,9 @@ encoder in pixel mode, or address-events in event mode).
 * **Forward** Membranes start at 0; layer after layer runs :mod:`golden.lif` over all
   timesteps. Synaptic operations (SOPs) are counted as ``fan_out`` per presynaptic spike.
 * **Decision** the argmax of the output spike counts; ties go to the lowest index.
-* **Train** forward, then the sparse-DFA update of :mod:`golden.learning` on every layer.
+* **Train** forward, then the sparse-DFA update of :mod:`golden.learning` on every layer,
+  scaled by :attr:`GoldenNet.lr_shifts` — the chip's run-time shift registers, which
+  start at the config's shifts and which the host may change between samples.
 
 Weight initialisation: ``XorShift32(init_seed)``, layers in order, row-major
 (presynaptic index outer, postsynaptic inner), each weight
@@ -71,6 +73,7 @@ class GoldenNet:
         self.lif = LIFParams(config)
         self.feedback = feedback_table(config)
         self.weights = init_weights(config) if weights is None else self._check(weights)
+        self.lr_shifts = config.lr_shifts
 
     def _check(self, weights):
         config = self.config
@@ -118,7 +121,7 @@ class GoldenNet:
         writes = 0
         if signals is not None:
             for weights, pre, post, shift in zip(self.weights, result.counts, signals,
-                                                 config.lr_shifts):
+                                                 self.lr_shifts):
                 writes += apply_update(weights, pre, post, shift, config.w_min, config.w_max)
         return TrainResult(counts=result.counts, prediction=result.prediction,
                            sops=result.sops, error=error, skipped=signals is None,

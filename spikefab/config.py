@@ -77,6 +77,9 @@ class Config:
         spike count ``c`` satisfies ``gate_lo ≤ c ≤ gate_hi`` and 0 otherwise.
     lr_shift_out, lr_shift_hidden : int
         Right shifts scaling the output-layer and hidden-layer weight changes.
+    lr_anneal_epochs, lr_anneal_max : int
+        The host's schedule for the chip's run-time shift registers: both shifts grow by
+        1 every ``lr_anneal_epochs`` epochs (0 disables), by at most ``lr_anneal_max``.
     lanes : int
         Hardware only: parallel synapse lanes ``P``; does not change any result.
     """
@@ -105,6 +108,8 @@ class Config:
     gate_hi: int
     lr_shift_out: int
     lr_shift_hidden: int
+    lr_anneal_epochs: int = 0
+    lr_anneal_max: int = 3
     lanes: int = 1
 
     def __post_init__(self):
@@ -134,6 +139,13 @@ class Config:
     def lr_shifts(self):
         """The weight-change shift of every weight layer, input side first."""
         return (self.lr_shift_hidden,) * len(self.hidden) + (self.lr_shift_out,)
+
+    def lr_shifts_at(self, epoch):
+        """:attr:`lr_shifts` in (0-based) ``epoch`` under the annealing schedule."""
+        extra = 0
+        if self.lr_anneal_epochs:
+            extra = min(epoch // self.lr_anneal_epochs, self.lr_anneal_max)
+        return tuple(shift + extra for shift in self.lr_shifts)
 
     @property
     def v_min(self):
@@ -209,6 +221,10 @@ class Config:
         integer("gate_hi", self.gate_lo, self.timesteps)
         integer("lr_shift_out", 0, 24)
         integer("lr_shift_hidden", 0, 24)
+        integer("lr_anneal_epochs", 0, 1000)
+        integer("lr_anneal_max", 0, 8)
+        need(max(self.lr_shift_out, self.lr_shift_hidden) + self.lr_anneal_max <= 24,
+             f"lr shifts plus lr_anneal_max={self.lr_anneal_max} must stay at most 24")
         integer("lanes", 1, 64)
         # The synaptic input of one timestep is summed exactly and then added to the
         # leaked membrane; the membrane width must be able to hold its worst case.
@@ -270,7 +286,7 @@ PRESETS = {
         target_count=16, margin=4,
         gate_lo=1, gate_hi=14,
         k_fb=1,
-        lr_shift_out=5, lr_shift_hidden=6,
+        lr_shift_out=5, lr_shift_hidden=6, lr_anneal_epochs=7,
     ),
     # 28×28 images (MNIST, Fashion-MNIST). 784-128-10 weights are 101,632 bytes at
     # w_bits=8, inside the UP5K's 128 KiB of SPRAM.

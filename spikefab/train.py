@@ -2,7 +2,8 @@
 
 Training is online, one sample at a time, as on the chip. Epoch ``e`` visits the training
 set in the order of the ``e``-th successive permutation drawn from
-``XorShift32(seed + 0x5EED)``. Reported ``train_accuracy`` is the accuracy of the
+``XorShift32(seed + 0x5EED)``, with the learning-rate shifts the config's annealing
+schedule gives that epoch (:meth:`Config.lr_shifts_at`). Reported ``train_accuracy`` is the accuracy of the
 predictions made during the last epoch (each before its own update); ``test_accuracy`` is
 measured after training.
 """
@@ -85,6 +86,7 @@ def run_training(model, dataset, *, epochs, seed, progress=True, eval_each_epoch
     total = writes = skipped = sops = 0
     for epoch in range(epochs):
         order = rng.permutation(len(dataset.y_train))
+        model.lr_shifts = model.config.lr_shifts_at(epoch)
         correct = epoch_writes = 0
         start = time.perf_counter()
         with Progress(len(order), f"epoch {epoch + 1}/{epochs}", enabled=progress) as bar:

@@ -1,0 +1,134 @@
+"""The ``spikefab`` command: JSON output, checkpoints, and one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spikefab.config import preset
+
+SPEC_TRAIN_KEYS = {"dataset", "algo", "engine", "config", "epochs", "train_accuracy",
+                   "test_accuracy", "train_samples_per_s", "weight_writes_per_sample",
+                   "wall_s"}
+
+
+def spikefab(*args):
+    return subprocess.run([sys.executable, "-m", "spikefab.cli", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def assert_user_error(run, message):
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("spikefab: error: "), run.stderr
+    assert message in lines[0]
+
+
+QUICK = ["--limit-train", "200", "--limit-test", "100", "--epochs", "2"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "digits.npz"
+    run = spikefab("train", "--json", *QUICK, "--save", str(path))
+    assert run.returncode == 0, run.stderr
+    return path, json.loads(run.stdout)
+
+
+def test_train_json_has_the_spec_keys_and_no_progress(trained):
+    path, result = trained
+    assert SPEC_TRAIN_KEYS <= set(result)
+    assert result["epochs"] == 2 and result["train_samples"] == 200
+    assert 0.3 < result["test_accuracy"] <= 1.0
+
+
+def test_eval_reproduces_the_trained_accuracy(trained):
+    path, result = trained
+    run = spikefab("eval", "--checkpoint", str(path), "--limit-test", "100", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["test_accuracy"] == result["test_accuracy"]
+
+
+def test_human_output(trained):
+    path, _ = trained
+    run = spikefab("eval", "--checkpoint", str(path), "--limit-test", "20")
+    assert run.returncode == 0 and "test" in run.stdout
+
+
+def test_eval_refuses_a_checkpoint_of_another_config(trained):
+    path, _ = trained
+    run = spikefab("eval", "--checkpoint", str(path), "--config", "mnist")
+    assert_user_error(run, "was made for config digits")
+
+
+def test_eval_refuses_a_corrupt_checkpoint(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    assert_user_error(spikefab("eval", "--checkpoint", str(bad)), "not a readable .npz")
+    assert_user_error(spikefab("eval", "--checkpoint", str(tmp_path / "none.npz")),
+                      "does not exist")
+
+
+def test_eval_refuses_a_tampered_config(trained, tmp_path):
+    path, _ = trained
+    with np.load(path) as data:
+        fields = {k: data[k] for k in data.files}
+    config = json.loads(str(fields["config"]))
+    config["threshold"] += 1
+    fields["config"] = json.dumps(config)
+    tampered = tmp_path / "tampered.npz"
+    np.savez(tampered, **fields)
+    assert_user_error(spikefab("eval", "--checkpoint", str(tampered)), "is corrupt")
+
+
+def test_eval_refuses_float_weights_on_the_integer_engine(tmp_path):
+    path = tmp_path / "float.npz"
+    run = spikefab("train", "--json", "--engine", "float", *QUICK, "--save", str(path))
+    assert run.returncode == 0, run.stderr
+    assert_user_error(spikefab("eval", "--checkpoint", str(path), "--engine", "golden"),
+                      "holds float weights")
+    run = spikefab("eval", "--checkpoint", str(path), "--limit-test", "50", "--json")
+    assert run.returncode == 0 and json.loads(run.stdout)["engine"] == "float"
+
+
+def test_missing_dataset_folder(tmp_path):
+    run = spikefab("train", "--dataset", f"idx:{tmp_path / 'absent'}", "--config", "mnist")
+    assert_user_error(run, "does not exist")
+
+
+def test_corrupt_idx_dataset(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03\x00")
+    run = spikefab("train", "--dataset", f"idx:{tmp_path}", "--config", "mnist")
+    assert_user_error(run, "truncated IDX header")
+
+
+def test_dataset_that_does_not_fit_the_config():
+    assert_user_error(spikefab("train", "--config", "mnist"), "expects n_in=784")
+
+
+def test_invalid_config_file(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(preset("digits").replace(k_fb=1).to_json().replace('"k_fb": 1', '"k_fb": 11'))
+    assert_user_error(spikefab("train", "--config", str(path)), "k_fb must be at most 10")
+    path.write_text("{")
+    assert_user_error(spikefab("train", "--config", str(path)), "not valid JSON")
+
+
+def test_unknown_preset():
+    assert_user_error(spikefab("train", "--config", "huge"), "valid presets: digits, mnist")
+
+
+def test_negative_epochs():
+    assert_user_error(spikefab("train", "--epochs", "-1"), "--epochs must be at least 0")
+
+
+def test_rtl_engine_is_not_available_yet():
+    assert_user_error(spikefab("train", "--engine", "rtl", *QUICK), "rtl engine")
+
+
+def test_unknown_algorithm_is_refused_by_argparse():
+    run = spikefab("train", "--algo", "backprop")
+    assert run.returncode == 2 and "invalid choice" in run.stderr

@@ -1,0 +1,181 @@
+"""Dataset loaders on fixtures the tests write themselves, and their error paths."""
+
+import gzip
+import os
+import struct
+
+import numpy as np
+import pytest
+
+from spikefab.config import preset
+from spikefab.golden.datasets import (DatasetError, events_to_raster, load_dataset,
+                                      read_idx)
+
+from conftest import small_config
+
+
+def idx_bytes(array, dtype_code=0x08):
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, dtype_code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.tobytes()
+
+
+def write_idx_folder(folder, n_train=5, n_test=3, side=4, gz=False):
+    rng = np.random.default_rng(0)
+    data = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, side, side))
+        labels = rng.integers(0, 3, n)
+        for kind, array, dims in (("images", images, 3), ("labels", labels, 1)):
+            name = f"{prefix}-{kind}-idx{dims}-ubyte" + (".gz" if gz else "")
+            payload = idx_bytes(array)
+            (folder / name).write_bytes(gzip.compress(payload) if gz else payload)
+        data[prefix] = (images.reshape(n, -1), labels)
+    return data
+
+
+def test_digits_split_is_deterministic():
+    a = load_dataset("digits", preset("digits"))
+    b = load_dataset("digits", preset("digits"))
+    assert (len(a.y_train), len(a.y_test)) == (1438, 359)
+    assert np.array_equal(a.x_test, b.x_test)
+    assert a.x_train.max() == 255 and a.x_train.dtype == np.uint8
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_folder_round_trip(tmp_path, gz):
+    data = write_idx_folder(tmp_path, gz=gz)
+    config = small_config(n_in=16)
+    dataset = load_dataset(f"idx:{tmp_path}", config)
+    assert np.array_equal(dataset.x_train, data["train"][0])
+    assert np.array_equal(dataset.y_test, data["t10k"][1])
+    assert dataset.kind == "pixels"
+
+
+def test_idx_bad_magic(tmp_path):
+    path = tmp_path / "x-idx1-ubyte"
+    path.write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01\x05")
+    with pytest.raises(DatasetError, match="bad magic"):
+        read_idx(str(path))
+
+
+def test_idx_truncated(tmp_path):
+    path = tmp_path / "x-idx3-ubyte"
+    path.write_bytes(idx_bytes(np.zeros((2, 4, 4)))[:-3])
+    with pytest.raises(DatasetError, match="header promises 32 bytes of data, the file holds 29"):
+        read_idx(str(path))
+
+
+def test_idx_wrong_element_type(tmp_path):
+    path = tmp_path / "x-idx1-ubyte"
+    path.write_bytes(idx_bytes(np.zeros(3), dtype_code=0x0D))
+    with pytest.raises(DatasetError, match="element type 0x0d"):
+        read_idx(str(path))
+
+
+def test_idx_corrupt_gzip(tmp_path):
+    path = tmp_path / "x-idx1-ubyte.gz"
+    path.write_bytes(b"\x1f\x8b\x08garbage")
+    with pytest.raises(DatasetError, match="cannot read"):
+        read_idx(str(path))
+
+
+def test_idx_count_mismatch(tmp_path):
+    write_idx_folder(tmp_path)
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(4)))
+    with pytest.raises(DatasetError, match="5 train images but 4 labels"):
+        load_dataset(f"idx:{tmp_path}", small_config(n_in=16))
+
+
+def test_idx_missing_file_and_folder(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_dataset(f"idx:{tmp_path / 'nope'}", small_config())
+    with pytest.raises(DatasetError, match="no train-images-idx"):
+        load_dataset(f"idx:{tmp_path}", small_config())
+
+
+def test_dataset_config_mismatch(tmp_path):
+    write_idx_folder(tmp_path)
+    with pytest.raises(DatasetError, match="16 inputs but config tiny expects n_in=6"):
+        load_dataset(f"idx:{tmp_path}", small_config())
+
+
+def test_unknown_dataset():
+    with pytest.raises(DatasetError, match="valid names: digits, idx:DIR"):
+        load_dataset("cifar", small_config())
+
+
+def test_fashion_mnist_missing_says_how_to_get_it(monkeypatch, tmp_path):
+    import spikefab.golden.datasets as datasets
+    monkeypatch.setattr(datasets, "FASHION_MNIST_DIR", str(tmp_path / "absent"))
+    with pytest.raises(DatasetError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", preset("mnist"))
+
+
+# -- N-MNIST -----------------------------------------------------------------------------
+
+def nmnist_bytes(events):
+    """N-MNIST's 40-bit events: x, y, then polarity in bit 23 and a 23-bit timestamp."""
+    out = bytearray()
+    for x, y, t, p in events:
+        out += bytes([x, y, (p << 7) | (t >> 16), (t >> 8) & 0xFF, t & 0xFF])
+    return bytes(out)
+
+
+def write_nmnist(folder, samples):
+    for split, digit, name, events in samples:
+        path = folder / split / str(digit)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / name).write_bytes(nmnist_bytes(events))
+
+
+NMNIST_SAMPLES = [
+    ("Train", 3, "00001.bin", [(0, 0, 0, 1), (33, 33, 999, 0), (5, 6, 500, 1)]),
+    ("Train", 7, "00002.bin", [(1, 2, 10, 0)]),
+    ("Test", 0, "00003.bin", [(10, 20, 0, 0), (11, 20, 300_000, 1)]),
+]
+
+
+def test_nmnist_full_resolution(tmp_path):
+    pytest.importorskip("tonic")
+    write_nmnist(tmp_path, NMNIST_SAMPLES)
+    config = small_config(n_in=2312, n_out=10, timesteps=4, hidden=(8,), threshold=100)
+    dataset = load_dataset(f"nmnist:{tmp_path}", config)
+    assert dataset.kind == "events"
+    assert dataset.x_train.shape == (2, 4, 2312) and list(dataset.y_train) == [3, 7]
+    raster = dataset.x_train[0]
+    # t_last = 999: bins t·4 // 1000; address p·1156 + y·34 + x
+    assert raster[0, 1156 + 0] == 1
+    assert raster[3, 33 * 34 + 33] == 1
+    assert raster[2, 1156 + 6 * 34 + 5] == 1
+    assert raster.sum() == 3
+
+
+def test_nmnist_pooled(tmp_path):
+    pytest.importorskip("tonic")
+    write_nmnist(tmp_path, NMNIST_SAMPLES)
+    config = small_config(n_in=578, n_out=10, timesteps=2, hidden=(8,), threshold=100)
+    dataset = load_dataset(f"nmnist:{tmp_path}", config)
+    test = dataset.x_test[0]
+    # (10,20) and (11,20) pool to the same 17×17 cell, different polarity and time bin
+    assert test[0, 10 * 17 + 5] == 1 and test[1, 289 + 10 * 17 + 5] == 1
+
+
+def test_nmnist_errors(tmp_path):
+    pytest.importorskip("tonic")
+    config = small_config(n_in=578, n_out=10, timesteps=2, hidden=(8,), threshold=100)
+    with pytest.raises(DatasetError, match="does not exist"):
+        load_dataset(f"nmnist:{tmp_path / 'none'}", config)
+    write_nmnist(tmp_path, NMNIST_SAMPLES)
+    with pytest.raises(DatasetError, match="n_in=6 is none of"):
+        load_dataset(f"nmnist:{tmp_path}", small_config())
+    bad = tmp_path / "Test" / "0" / "00004.bin"
+    bad.write_bytes(b"\x01\x02\x03")
+    with pytest.raises(DatasetError, match="truncated"):
+        load_dataset(f"nmnist:{tmp_path}", config)
+
+
+def test_events_outside_the_sensor_are_refused():
+    events = np.array([(40, 0, 0, 0)], dtype=[("x", int), ("y", int), ("t", int), ("p", int)])
+    with pytest.raises(DatasetError, match="outside the 34×34"):
+        events_to_raster(events, 4, 1)
