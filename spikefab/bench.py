@@ -1,0 +1,171 @@
+"""``make bench``: speed of the golden model against the float loop a user would write.
+
+Writes ``build/bench/golden.json``:
+
+* golden (bit-exact integer) online training and inference samples/s for each preset,
+  on real data (digits; Fashion-MNIST for ``mnist`` when installed, else digits images
+  upscaled to 28×28), plus the float32 reference model's;
+* in the same run, a float PyTorch training loop in the snnTorch style on the same
+  784-128-10 network with T=16: LIF with a fast-sigmoid surrogate gradient, BPTT over
+  the timesteps, Adam, mini-batches of 64, rate-coded input — and the ratio.
+
+Run as ``python -m spikefab.bench --out build/bench``.
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+from .config import preset
+from .golden.datasets import DatasetError, Dataset, load_dataset
+from .golden.encoders import encode
+from .train import make_model
+
+
+def pixel_data(config):
+    if config.n_in == 64:
+        return load_dataset("digits", config), "digits"
+    try:
+        return load_dataset("fashion-mnist", config), "fashion-mnist"
+    except DatasetError:
+        digits = load_dataset("digits", preset("digits"))
+        up = lambda x: np.kron(x.reshape(-1, 8, 8), np.ones((1, 4, 4), np.uint8))[:, 2:30, 2:30]
+        return Dataset("digits-28x28", "pixels", up(digits.x_train).reshape(-1, 784),
+                       digits.y_train, up(digits.x_test).reshape(-1, 784),
+                       digits.y_test), "digits-28x28"
+
+
+def time_engine(engine, config, rasters, labels, repeats=2):
+    """Best-of-``repeats`` samples/s for online training and for inference."""
+    model = make_model(engine, config)
+    model.train(rasters[0], int(labels[0]))   # compile the kernels outside the clock
+    best_train = best_infer = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for raster, label in zip(rasters, labels):
+            model.train(raster, int(label))
+        best_train = max(best_train, len(labels) / (time.perf_counter() - start))
+        start = time.perf_counter()
+        for raster in rasters:
+            model.forward(raster)
+        best_infer = max(best_infer, len(labels) / (time.perf_counter() - start))
+    return {"train_samples_per_s": best_train, "infer_samples_per_s": best_infer}
+
+
+def bench_golden(name, n_samples):
+    config = preset(name)
+    dataset, source = pixel_data(config)
+    n = min(n_samples, len(dataset.y_train))
+    rasters = encode(dataset.x_train[:n], config)
+    labels = dataset.y_train[:n]
+    result = {"config": name, "data": source, "samples": n,
+              "input_spikes_per_sample": float(rasters.sum() / n)}
+    for engine in ("golden", "float"):
+        result[engine] = time_engine(engine, config, rasters, labels)
+    return result
+
+
+def bench_torch(config, images, labels, batch=64, batches=40, threads=None):
+    """The float PyTorch loop a snnTorch user would write for the same network."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    beta = 1.0 - 2.0 ** -config.leak_shift
+
+    class Spike(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, u):
+            ctx.save_for_backward(u)
+            return (u >= 0).float()
+
+        @staticmethod
+        def backward(ctx, grad):
+            (u,) = ctx.saved_tensors
+            return grad / (1 + 10 * u.abs()) ** 2   # fast sigmoid, slope 10
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            sizes = config.layer_sizes
+            self.layers = torch.nn.ModuleList(torch.nn.Linear(a, b)
+                                              for a, b in zip(sizes[:-1], sizes[1:]))
+
+        def forward(self, x):                       # x: (T, B, n_in)
+            mems = [torch.zeros(x.shape[1], layer.out_features) for layer in self.layers]
+            counts = 0
+            for t in range(x.shape[0]):
+                h = x[t]
+                for l, layer in enumerate(self.layers):
+                    mems[l] = beta * mems[l] + layer(h)
+                    h = Spike.apply(mems[l] - 1.0)
+                    mems[l] = mems[l] - h           # reset by subtraction
+                counts = counts + h
+            return counts
+
+    net = Net()
+    optimiser = torch.optim.Adam(net.parameters(), lr=2e-3)
+    x_all = torch.tensor(images[:batch * batches], dtype=torch.float32) / config.pixel_max
+    y_all = torch.tensor(labels[:batch * batches], dtype=torch.long)
+    n_batches = len(y_all) // batch
+
+    def step(b):
+        x = x_all[b * batch:(b + 1) * batch]
+        spikes = (torch.rand(config.timesteps, *x.shape) < x).float()   # spikegen.rate
+        loss = torch.nn.functional.cross_entropy(net(spikes), y_all[b * batch:(b + 1) * batch])
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    step(0)                                          # warm-up outside the clock
+    start = time.perf_counter()
+    for b in range(n_batches):
+        step(b)
+    wall = time.perf_counter() - start
+    return {"train_samples_per_s": n_batches * batch / wall, "batch": batch,
+            "threads": torch.get_num_threads(), "torch": torch.__version__}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="build/bench")
+    parser.add_argument("--samples", type=int, default=3000)
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+
+    results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                           "processor": platform.processor() or platform.machine()},
+               "presets": [bench_golden(name, args.samples) for name in ("digits", "mnist")]}
+    mnist = preset("mnist")
+    dataset, source = pixel_data(mnist)
+    try:
+        results["torch_bptt"] = {"config": "mnist", "data": source,
+                                 **bench_torch(mnist, dataset.x_train, dataset.y_train)}
+        golden = next(r for r in results["presets"] if r["config"] == "mnist")["golden"]
+        results["golden_over_torch_train_speed"] = \
+            golden["train_samples_per_s"] / results["torch_bptt"]["train_samples_per_s"]
+    except ImportError:
+        results["torch_bptt"] = {"skipped": "torch is not installed (pip install -e '.[bench]')"}
+
+    path = os.path.join(args.out, "golden.json")
+    with open(path, "w") as file:
+        json.dump(results, file, indent=2)
+    for r in results["presets"]:
+        print(f"{r['config']:7s} golden train {r['golden']['train_samples_per_s']:9,.0f}/s  "
+              f"infer {r['golden']['infer_samples_per_s']:9,.0f}/s   float train "
+              f"{r['float']['train_samples_per_s']:9,.0f}/s  ({r['data']})")
+    torch_result = results["torch_bptt"]
+    if "train_samples_per_s" in torch_result:
+        print(f"torch BPTT (batch 64, {torch_result['threads']} threads) train "
+              f"{torch_result['train_samples_per_s']:,.0f}/s; golden/torch = "
+              f"{results['golden_over_torch_train_speed']:.2f}×")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
