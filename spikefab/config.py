@@ -217,6 +217,9 @@ class Config:
         integer("target_count", 0, self.timesteps)
         integer("error_clip", 0, self.timesteps)
         integer("margin", 0, self.timesteps)
+        need(not self.error_clip or self.error_clip > self.margin,
+             f"error_clip={self.error_clip} is not above margin={self.margin}: every "
+             f"sample would be within the margin and nothing would ever be learned")
         integer("gate_lo", 0, self.timesteps)
         integer("gate_hi", self.gate_lo, self.timesteps)
         integer("lr_shift_out", 0, 24)
@@ -286,7 +289,7 @@ PRESETS = {
         target_count=16, margin=4,
         gate_lo=1, gate_hi=14,
         k_fb=1,
-        lr_shift_out=5, lr_shift_hidden=6, lr_anneal_epochs=7,
+        lr_shift_out=5, lr_shift_hidden=5, lr_anneal_epochs=7,
     ),
     # 28×28 images (MNIST, Fashion-MNIST). 784-128-10 weights are 101,632 bytes at
     # w_bits=8, inside the UP5K's 128 KiB of SPRAM.
@@ -294,12 +297,12 @@ PRESETS = {
         name="mnist",
         n_in=784, hidden=(128,), n_out=10,
         timesteps=16,
-        v_bits=18, threshold=512, leak_shift=4, reset="subtract",
+        v_bits=18, threshold=1024, leak_shift=4, reset="subtract",
         w_bits=8, init_range=(24, 48),
-        target_count=16, margin=4,
+        target_count=16, error_clip=8, margin=4,
         gate_lo=0, gate_hi=15,
         k_fb=1,
-        lr_shift_out=4, lr_shift_hidden=6,
+        lr_shift_out=4, lr_shift_hidden=6, lr_anneal_epochs=3,
     ),
 }
 

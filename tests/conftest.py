@@ -37,6 +37,7 @@ def random_configs(draw):
     v_bits = draw(st.integers(max(v_min_bits, 4), max(v_min_bits, 4) + 4))
     timesteps = draw(st.integers(1, 8))
     gate_lo = draw(st.integers(0, timesteps))
+    margin = draw(st.integers(0, timesteps))
     w_max = (1 << (w_bits - 1)) - 1
     return Config(
         n_in=n_in, hidden=hidden, n_out=n_out, timesteps=timesteps,
@@ -49,8 +50,9 @@ def random_configs(draw):
         k_fb=draw(st.integers(1, n_out)),
         feedback_seed=draw(st.integers(0, 2**32 - 1)),
         target_count=draw(st.integers(0, timesteps)),
-        error_clip=draw(st.integers(0, timesteps)),
-        margin=draw(st.integers(0, timesteps)),
+        margin=margin,
+        error_clip=draw(st.just(0) | st.integers(margin + 1, timesteps))
+        if margin < timesteps else 0,
         gate_lo=gate_lo, gate_hi=draw(st.integers(gate_lo, timesteps)),
         lr_shift_out=draw(st.integers(0, 5)), lr_shift_hidden=draw(st.integers(0, 5)),
     )

@@ -157,3 +157,9 @@ def test_config_is_frozen():
     config = small_config()
     with pytest.raises(AttributeError):
         config.threshold = 3
+
+
+def test_init_wrong_error_clip_within_margin():
+    with pytest.raises(ConfigError, match="error_clip=4 is not above margin=4"):
+        small_config(error_clip=4, margin=4)
+    small_config(error_clip=5, margin=4)
