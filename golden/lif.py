@@ -64,7 +64,9 @@ def _run_layer(raster, weights, threshold, leak_shift, v_min, v_max, reset_zero,
                out_raster, v):
     timesteps, n_pre = raster.shape
     n_post = weights.shape[1]
-    current = np.empty(n_post, dtype=np.int64)
+    # int32 is exact: Config bounds |I| by 2**(v_bits-1) ≤ 2**31 and the positive side
+    # by n·(2**(w_bits-1) - 1) < 2**31. It vectorises twice as wide as int64.
+    current = np.empty(n_post, dtype=np.int32)
     sops = 0
     for t in range(timesteps):
         current[:] = 0
@@ -75,7 +77,7 @@ def _run_layer(raster, weights, threshold, leak_shift, v_min, v_max, reset_zero,
                     current[j] += weights[i, j]
         for j in range(n_post):
             x = v[j]
-            u = x - (x >> leak_shift) + current[j]
+            u = x - (x >> leak_shift) + np.int64(current[j])
             if u > v_max:
                 u = v_max
             elif u < v_min:
