@@ -31,7 +31,8 @@ def save_checkpoint(path, config, weights, *, engine, meta=None):
 def load_checkpoint(path, expect_config=None):
     """Return ``(config, weights, engine, meta)``.
 
-    ``expect_config``, when given, must equal the checkpoint's config.
+    ``expect_config``, when given, must equal the checkpoint's config in every field
+    but ``init_seed``.
     """
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -50,7 +51,8 @@ def load_checkpoint(path, expect_config=None):
         raise CheckpointError(f"checkpoint {path} is corrupt: its config hash "
                               f"{fields.get('config_hash')} does not match its config "
                               f"({config.hash()})")
-    if expect_config is not None and expect_config != config:
+    # init_seed only chose where training started, not the numeric contract.
+    if expect_config is not None and expect_config.replace(init_seed=config.init_seed) != config:
         changed = sorted(k for k, v in expect_config.to_dict().items()
                          if config.to_dict().get(k) != v)
         raise CheckpointError(f"checkpoint {path} was made for config {config.name} "

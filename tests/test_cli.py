@@ -64,6 +64,15 @@ def test_eval_refuses_a_checkpoint_of_another_config(trained):
     assert_user_error(run, "was made for config digits")
 
 
+def test_eval_accepts_the_preset_whatever_the_training_seed(tmp_path):
+    path = tmp_path / "seed3.npz"
+    run = spikefab("train", "--json", *QUICK, "--seed", "3", "--save", str(path))
+    assert run.returncode == 0, run.stderr
+    run = spikefab("eval", "--checkpoint", str(path), "--config", "digits",
+                   "--limit-test", "50", "--json")
+    assert run.returncode == 0, run.stderr
+
+
 def test_eval_refuses_a_corrupt_checkpoint(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
