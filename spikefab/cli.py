@@ -15,7 +15,8 @@ from .golden.datasets import DATASET_NAMES, DatasetError, load_dataset
 from .train import ALGOS, ENGINES, EngineError, algo_config, evaluate, make_model, run_training
 
 
-USER_ERRORS = (ConfigError, DatasetError, CheckpointError, EngineError)
+# ValueError covers bad shapes or values that reach the models (ConfigError is one too).
+USER_ERRORS = (ValueError, DatasetError, CheckpointError, EngineError)
 
 
 def build_parser():
@@ -106,9 +107,6 @@ def main(argv=None):
         else:
             command_eval(args)
     except USER_ERRORS as error:
-        print(f"spikefab: error: {error}", file=sys.stderr)
-        return 2
-    except ValueError as error:  # bad shapes or values reaching the models
         print(f"spikefab: error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -2,10 +2,10 @@
 
 Training is online, one sample at a time, as on the chip. Epoch ``e`` visits the training
 set in the order of the ``e``-th successive permutation drawn from
-``XorShift32(seed + 0x5EED)``, with the learning-rate shifts the config's annealing
-schedule gives that epoch (:meth:`Config.lr_shifts_at`). Reported ``train_accuracy`` is the accuracy of the
-predictions made during the last epoch (each before its own update); ``test_accuracy`` is
-measured after training.
+``XorShift32(seed + 0x5EED)``, with the learning-rate shifts that the config's annealing
+schedule gives that epoch (:meth:`Config.lr_shifts_at`). Reported ``train_accuracy`` is
+the accuracy of the predictions made during the last epoch (each before its own update);
+``test_accuracy`` is measured after training.
 """
 
 import time
