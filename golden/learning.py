@@ -100,8 +100,9 @@ def learning_signals(config, feedback, counts, label):
     return error, signals
 
 
+@njit(cache=True, nogil=True)
 def round_shift(x, shift):
-    """``x / 2**shift`` rounded half away from zero (rule 6)."""
+    """``x / 2**shift`` rounded half away from zero (rule 6); the kernel's own rounding."""
     if shift == 0:
         return x
     magnitude = (abs(x) + (1 << (shift - 1))) >> shift
@@ -110,7 +111,6 @@ def round_shift(x, shift):
 
 @njit(cache=True, nogil=True)
 def _apply_update(weights, pre, post, shift, w_min, w_max):
-    half = (1 << (shift - 1)) if shift > 0 else 0
     writes = 0
     for i in range(pre.shape[0]):
         a = pre[i]
@@ -120,10 +120,9 @@ def _apply_update(weights, pre, post, shift, w_min, w_max):
             p = post[j]
             if p == 0:
                 continue
-            magnitude = ((p if p > 0 else -p) * a + half) >> shift
-            if magnitude == 0:
+            delta = round_shift(-p * a, shift)
+            if delta == 0:
                 continue
-            delta = -magnitude if p > 0 else magnitude
             old = weights[i, j]
             new = old + delta
             if new > w_max:

@@ -52,31 +52,17 @@ def test_idx_folder_round_trip(tmp_path, gz):
     assert dataset.kind == "pixels"
 
 
-def test_idx_bad_magic(tmp_path):
-    path = tmp_path / "x-idx1-ubyte"
-    path.write_bytes(b"\x01\x02\x08\x01\x00\x00\x00\x01\x05")
-    with pytest.raises(DatasetError, match="bad magic"):
-        read_idx(str(path))
-
-
-def test_idx_truncated(tmp_path):
-    path = tmp_path / "x-idx3-ubyte"
-    path.write_bytes(idx_bytes(np.zeros((2, 4, 4)))[:-3])
-    with pytest.raises(DatasetError, match="header promises 32 bytes of data, the file holds 29"):
-        read_idx(str(path))
-
-
-def test_idx_wrong_element_type(tmp_path):
-    path = tmp_path / "x-idx1-ubyte"
-    path.write_bytes(idx_bytes(np.zeros(3), dtype_code=0x0D))
-    with pytest.raises(DatasetError, match="element type 0x0d"):
-        read_idx(str(path))
-
-
-def test_idx_corrupt_gzip(tmp_path):
-    path = tmp_path / "x-idx1-ubyte.gz"
-    path.write_bytes(b"\x1f\x8b\x08garbage")
-    with pytest.raises(DatasetError, match="cannot read"):
+@pytest.mark.parametrize("name, payload, message", [
+    ("x-idx1-ubyte", b"\x01\x02\x08\x01\x00\x00\x00\x01\x05", "bad magic"),
+    ("x-idx3-ubyte", idx_bytes(np.zeros((2, 4, 4)))[:-3],
+     "header promises 32 bytes of data, the file holds 29"),
+    ("x-idx1-ubyte", idx_bytes(np.zeros(3), dtype_code=0x0D), "element type 0x0d"),
+    ("x-idx1-ubyte.gz", b"\x1f\x8b\x08garbage", "cannot read"),
+], ids=["bad-magic", "truncated", "wrong-element-type", "corrupt-gzip"])
+def test_idx_corrupt_file(tmp_path, name, payload, message):
+    path = tmp_path / name
+    path.write_bytes(payload)
+    with pytest.raises(DatasetError, match=message):
         read_idx(str(path))
 
 
