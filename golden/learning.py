@@ -84,15 +84,16 @@ def hidden_signal(config, table, error, counts):
     return np.where(gate, delta, 0)
 
 
-def learning_signals(config, feedback, counts, label):
+def learning_signals(config, feedback, counts, label, margin=None):
     """Rules 1–5 for one sample: ``(error, signals)``.
 
-    ``counts`` are the spike counts of every layer, input first. ``signals`` holds the
+    ``counts`` are the spike counts of every layer, input first. ``margin`` is the chip's
+    run-time margin register (``config.margin`` when None). ``signals`` holds the
     postsynaptic signal ``p`` of every weight layer, or is None when the sample is within
     the margin and skips its update.
     """
     error = output_error(config, counts[-1], label)
-    if np.abs(error).max() <= config.margin:
+    if np.abs(error).max() <= (config.margin if margin is None else margin):
         return error, None
     signals = [hidden_signal(config, table, error, layer_counts)
                for table, layer_counts in zip(feedback, counts[1:-1])]

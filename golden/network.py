@@ -9,8 +9,9 @@ encoder in pixel mode, or address-events in event mode).
   timesteps. Synaptic operations (SOPs) are counted as ``fan_out`` per presynaptic spike.
 * **Decision** the argmax of the output spike counts; ties go to the lowest index.
 * **Train** forward, then the sparse-DFA update of :mod:`golden.learning` on every layer,
-  scaled by :attr:`GoldenNet.lr_shifts` — the chip's run-time shift registers, which
-  start at the config's shifts and which the host may change between samples.
+  scaled by :attr:`GoldenNet.lr_shifts` and skipped within :attr:`GoldenNet.margin` — the
+  chip's run-time registers, which start at the config's values and which the host may
+  change between samples.
 
 Weight initialisation: ``XorShift32(init_seed)``, layers in order, row-major
 (presynaptic index outer, postsynaptic inner), each weight
@@ -74,6 +75,7 @@ class GoldenNet:
         self.feedback = feedback_table(config)
         self.weights = init_weights(config) if weights is None else self._check(weights)
         self.lr_shifts = config.lr_shifts
+        self.margin = config.margin
 
     def _check(self, weights):
         config = self.config
@@ -117,7 +119,8 @@ class GoldenNet:
         if not 0 <= label < config.n_out:
             raise ValueError(f"label must lie in 0 … {config.n_out - 1}, not {label}")
         result = self.forward(raster)
-        error, signals = learning_signals(config, self.feedback, result.counts, label)
+        error, signals = learning_signals(config, self.feedback, result.counts, label,
+                                          self.margin)
         writes = 0
         if signals is not None:
             for weights, pre, post, shift in zip(self.weights, result.counts, signals,

@@ -1,0 +1,328 @@
+"""The learning core: forward pass, readout and on-chip sparse-DFA learning of one sample.
+
+One :class:`~spikefab.config.Config` fixes everything; the memories are laid out as
+:class:`~spikefab.layout.Layout` says, and the weights start as golden's initialisation.
+
+Pipeline of a sample (``start``; the input sits in the input buffer)
+-------------------------------------------------------------------
+For each timestep ``t`` and each weight layer ``l``:
+
+1. **Synapse phase** — the spike source (the pixel encoder or event reader for ``l = 0``,
+   the spike list of layer ``l - 1`` otherwise) feeds the :class:`~hw.synapse.SynapseEngine`,
+   which adds one weight row per spike into the accumulators: ``words_per_row`` cycles
+   per spike, no bubbles between rows, 2 to drain.
+2. **Neuron phase** — :class:`~hw.lif.LIFArray` updates the layer's neurons, ``P`` per
+   cycle, and writes the spike list of the next layer: ``words + 2`` cycles.
+
+Then the :class:`~hw.learning.UpdateUnit` reads out the output counts and the prediction
+and, for a training sample outside the margin, updates every layer: a cycle per word read,
+one more per word written, a few per presynaptic row.
+
+The weight memory has a single port, shared in turn by the synapse engine, the update
+unit and (while idle) the host. A malformed sample (bad pixel or event) stops after the
+synapse phase that found it: the accumulators are cleared, ``error`` is raised, and no
+weight is touched.
+
+Counters: busy cycles, synaptic operations (``fan_out`` per presynaptic spike, as
+golden), weight writes and samples, all since ``clear_counters``; and the same three
+figures of the last sample.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..golden.network import init_weights
+from ..layout import Layout
+from .encoder import EventReader, PixelEncoder
+from .learning import SHIFT_BITS, UpdateUnit
+from .lif import LIFArray
+from .memory import WeightMemory
+from .ports import Shapes, spike_layout
+from .spikes import SpikeListReader
+from .synapse import SynapseEngine
+
+
+__all__ = ["LearningCore", "COUNTER_BITS"]
+
+COUNTER_BITS = 48
+
+
+def default_buffer_depth(config):
+    """Input buffer bytes: a pixel sample with headroom, at least 1 KiB, a power of two."""
+    need = max(1024, config.n_in + 64)
+    return 1 << (need - 1).bit_length()
+
+
+class LearningCore(wiring.Component):
+    """Parameters
+    ----------
+    config : :class:`~spikefab.config.Config`
+    buffer_depth : int, optional
+        Bytes of the input buffer (pixels or events of one sample, or a host frame).
+    weights : list of arrays, optional
+        Initial weights; golden's initialisation by default.
+    """
+
+    def __init__(self, config, *, buffer_depth=None, weights=None):
+        self.config = config
+        self.layout = layout = Layout(config)
+        self.shapes = shapes = Shapes(config, layout)
+        self.buffer_depth = buffer_depth or default_buffer_depth(config)
+        if weights is None:
+            weights = init_weights(config)
+        self._init_words = [[int(v) for v in word] for word in layout.pack_weights(weights)]
+        n_layers = len(config.weight_shapes)
+        buf = self.buffer_depth
+        super().__init__({
+            # A sample.
+            "start": In(1),
+            "train": In(1),
+            "events": In(1),
+            "label": In(range(config.n_out)),
+            "data_offset": In(range(buf)),
+            "data_length": In(range(buf + 1)),
+            "busy": Out(1),
+            "done": Out(1),
+            "error": Out(1),
+            "skipped": Out(1),
+            "prediction": Out(range(config.n_out)),
+            "counts": Out(data.ArrayLayout(shapes.count, config.n_out)),
+            # Run-time registers.
+            "lr_shift": In(data.ArrayLayout(SHIFT_BITS, n_layers)),
+            "margin": In(range(config.timesteps + 1)),
+            # Host access while idle: weight memory, input buffer.
+            "host_w_addr": In(shapes.weight_addr),
+            "host_w_en": In(1),
+            "host_w_rdata": Out(shapes.weight_word),
+            "host_w_wdata": In(shapes.weight_word),
+            "host_w_we": In(1),
+            "buf_waddr": In(range(buf)),
+            "buf_wdata": In(8),
+            "buf_we": In(1),
+            "buf_raddr": In(range(buf)),
+            "buf_rdata": Out(8),
+            # Counters.
+            "clear_counters": In(1),
+            "cycles": Out(COUNTER_BITS),
+            "sops": Out(COUNTER_BITS),
+            "writes": Out(COUNTER_BITS),
+            "samples": Out(COUNTER_BITS),
+            "sample_cycles": Out(32),
+            "sample_sops": Out(32),
+            "sample_writes": Out(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, layout, shapes = self.config, self.layout, self.shapes
+        n_layers = len(config.weight_shapes)
+        last_layer = n_layers - 1
+
+        # -- memories ------------------------------------------------------------------
+        m.submodules.weights = weights = WeightMemory(shapes, layout.weight_depth,
+                                                      self._init_words)
+        m.submodules.acc = acc_mem = Memory(shape=shapes.acc_word,
+                                            depth=layout.max_layer_words, init=[])
+        acc_w = acc_mem.write_port()
+        acc_r = acc_mem.read_port(transparent_for=(acc_w,))
+        m.submodules.neurons = neuron_mem = Memory(shape=shapes.neuron_word,
+                                                   depth=layout.neuron_depth, init=[])
+        n_r = neuron_mem.read_port()
+        n_w = neuron_mem.write_port()
+        m.submodules.input_counts = cnt_mem = Memory(shape=shapes.count, depth=config.n_in,
+                                                     init=[])
+        cnt_r = cnt_mem.read_port()
+        cnt_w = cnt_mem.write_port()
+        m.submodules.spike_list = list_mem = Memory(shape=shapes.spike_list_entry,
+                                                    depth=layout.max_layer_words, init=[])
+        list_r = list_mem.read_port()
+        list_w = list_mem.write_port()
+        m.submodules.buffer = buf_mem = Memory(shape=8, depth=self.buffer_depth, init=[])
+        buf_r = buf_mem.read_port()
+        buf_w = buf_mem.write_port()
+
+        # -- blocks ----------------------------------------------------------------------
+        m.submodules.pixels = pixels = PixelEncoder(config, self.buffer_depth)
+        m.submodules.events = events = EventReader(config, self.buffer_depth)
+        m.submodules.spike_list_reader = reader = SpikeListReader(config, layout, shapes)
+        m.submodules.synapses = engine = SynapseEngine(config, layout, shapes)
+        m.submodules.neuron_array = lif = LIFArray(config, layout, shapes)
+        m.submodules.update = update = UpdateUnit(config, layout, shapes)
+
+        t = Signal(range(config.timesteps))
+        layer = Signal(range(n_layers))
+        train = Signal()
+        event_mode = Signal()
+        counting = Signal()         # input counts are being (or were) accumulated
+        clear_addr = Signal(range(max(config.n_in, layout.max_layer_words) + 1))
+        phase_syn = Signal()
+        phase_neu = Signal()
+        phase_upd = Signal()
+        phase_clear_inputs = Signal()
+        phase_clear_acc = Signal()
+
+        m.d.comb += [
+            engine.layer.eq(layer), lif.layer.eq(layer),
+            lif.first.eq(t == 0), lif.emit.eq(layer != last_layer),
+            engine.count_inputs.eq(train & (layer == 0)),
+            reader.length.eq(lif.list_length),
+            pixels.offset.eq(self.data_offset), pixels.first.eq(t == 0),
+            events.offset.eq(self.data_offset), events.length.eq(self.data_length),
+            update.train.eq(train), update.label.eq(self.label),
+            update.lr_shift.eq(self.lr_shift), update.margin.eq(self.margin),
+            self.prediction.eq(update.prediction), self.counts.eq(update.counts),
+            self.skipped.eq(update.skipped),
+        ]
+
+        # Spike stream into the engine: the input source for layer 0, else the list.
+        sources = [(pixels.spikes, ~event_mode & (layer == 0)),
+                   (events.spikes, event_mode & (layer == 0)),
+                   (reader.spikes, layer != 0)]
+        for source, selected in sources:
+            with m.If(selected):
+                m.d.comb += [
+                    engine.spikes.valid.eq(source.valid),
+                    engine.spikes.payload.eq(source.payload),
+                    source.ready.eq(engine.spikes.ready),
+                ]
+
+        # -- port multiplexing -----------------------------------------------------------
+        running = self.busy
+        m.d.comb += [
+            buf_w.addr.eq(self.buf_waddr), buf_w.data.eq(self.buf_wdata),
+            buf_w.en.eq(self.buf_we & ~running),
+            buf_r.addr.eq(Mux(running, Mux(event_mode, events.buf_raddr, pixels.buf_raddr),
+                              self.buf_raddr)),
+            pixels.buf_rdata.eq(buf_r.data), events.buf_rdata.eq(buf_r.data),
+            self.buf_rdata.eq(buf_r.data),
+            engine.w_data.eq(weights.rdata), update.w_rdata.eq(weights.rdata),
+            self.host_w_rdata.eq(weights.rdata),
+            engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
+            lif.n_rdata.eq(n_r.data), update.n_rdata.eq(n_r.data),
+            engine.cnt_rdata.eq(cnt_r.data), update.cnt_rdata.eq(cnt_r.data),
+            list_r.addr.eq(reader.list_raddr), reader.list_rdata.eq(list_r.data),
+            list_w.addr.eq(lif.list_waddr), list_w.data.eq(lif.list_wdata),
+            list_w.en.eq(lif.list_we),
+            n_w.addr.eq(lif.n_waddr), n_w.data.eq(lif.n_wdata), n_w.en.eq(lif.n_we),
+        ]
+        with m.If(phase_syn):
+            m.d.comb += [
+                weights.addr.eq(engine.w_addr), weights.en.eq(engine.w_en),
+                acc_r.addr.eq(engine.acc_raddr),
+                acc_w.addr.eq(engine.acc_waddr), acc_w.data.eq(engine.acc_wdata),
+                acc_w.en.eq(engine.acc_we),
+                cnt_r.addr.eq(engine.cnt_raddr),
+                cnt_w.addr.eq(engine.cnt_waddr), cnt_w.data.eq(engine.cnt_wdata),
+                cnt_w.en.eq(engine.cnt_we),
+            ]
+        with m.Elif(phase_neu):
+            m.d.comb += [
+                acc_r.addr.eq(lif.acc_raddr),
+                acc_w.addr.eq(lif.acc_waddr), acc_w.data.eq(lif.acc_wdata),
+                acc_w.en.eq(lif.acc_we),
+                n_r.addr.eq(lif.n_raddr),
+            ]
+        with m.Elif(phase_upd):
+            m.d.comb += [
+                weights.addr.eq(update.w_addr), weights.en.eq(update.w_en),
+                weights.wdata.eq(update.w_wdata), weights.we.eq(update.w_we),
+                n_r.addr.eq(update.n_raddr),
+                cnt_r.addr.eq(update.cnt_raddr),
+                cnt_w.addr.eq(update.cnt_waddr), cnt_w.data.eq(0), cnt_w.en.eq(update.cnt_we),
+            ]
+        with m.Elif(phase_clear_inputs):
+            m.d.comb += [cnt_w.addr.eq(clear_addr), cnt_w.data.eq(0), cnt_w.en.eq(1)]
+        with m.Elif(phase_clear_acc):
+            m.d.comb += [acc_w.addr.eq(clear_addr), acc_w.data.eq(0), acc_w.en.eq(1)]
+        with m.Elif(~running):
+            m.d.comb += [
+                weights.addr.eq(self.host_w_addr), weights.en.eq(self.host_w_en),
+                weights.wdata.eq(self.host_w_wdata), weights.we.eq(self.host_w_we),
+            ]
+
+        # -- controller ------------------------------------------------------------------
+        source_error = Mux(event_mode, events.error, pixels.error)
+        with m.FSM() as controller:
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [
+                        train.eq(self.train), event_mode.eq(self.events),
+                        t.eq(0), layer.eq(0), clear_addr.eq(0), self.error.eq(0),
+                    ]
+                    m.d.comb += [pixels.reload.eq(1), events.reload.eq(1)]
+                    with m.If(self.train & counting):
+                        m.next = "CLEAR_INPUTS"
+                    with m.Else():
+                        m.next = "SOURCE"
+            with m.State("CLEAR_INPUTS"):
+                # Counts left by a sample that skipped its update (or was abandoned).
+                m.d.comb += phase_clear_inputs.eq(1)
+                m.d.sync += clear_addr.eq(clear_addr + 1)
+                with m.If(clear_addr == config.n_in - 1):
+                    m.d.sync += counting.eq(0)
+                    m.next = "SOURCE"
+            with m.State("SOURCE"):
+                with m.If(layer == 0):
+                    m.d.comb += [pixels.start.eq(~event_mode), events.start.eq(event_mode)]
+                    with m.If(train):
+                        m.d.sync += counting.eq(1)
+                with m.Else():
+                    m.d.comb += reader.start.eq(1)
+                m.next = "SYNAPSES"
+            with m.State("SYNAPSES"):
+                m.d.comb += phase_syn.eq(1)
+                with m.If(engine.done):
+                    with m.If((layer == 0) & source_error):
+                        m.d.sync += clear_addr.eq(0)
+                        m.next = "ABANDON"
+                    with m.Else():
+                        m.d.comb += lif.start.eq(1)
+                        m.next = "NEURONS"
+            with m.State("NEURONS"):
+                m.d.comb += phase_neu.eq(1)
+                with m.If(lif.done):
+                    with m.If(layer != last_layer):
+                        m.d.sync += layer.eq(layer + 1)
+                        m.next = "SOURCE"
+                    with m.Elif(t != config.timesteps - 1):
+                        m.d.sync += [layer.eq(0), t.eq(t + 1)]
+                        m.next = "SOURCE"
+                    with m.Elif(event_mode & ~events.at_end):
+                        m.d.sync += self.error.eq(1)   # trailing event data
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.d.comb += update.start.eq(1)
+                        m.next = "UPDATE"
+            with m.State("UPDATE"):
+                m.d.comb += phase_upd.eq(1)
+                with m.If(update.inputs_cleared):
+                    m.d.sync += counting.eq(0)
+                with m.If(update.done):
+                    m.next = "FINISH"
+            with m.State("ABANDON"):
+                m.d.comb += phase_clear_acc.eq(1)
+                m.d.sync += clear_addr.eq(clear_addr + 1)
+                with m.If(clear_addr == layout.max_layer_words - 1):
+                    m.d.sync += self.error.eq(1)
+                    m.next = "FINISH"
+            with m.State("FINISH"):
+                m.d.comb += self.done.eq(1)
+                m.next = "IDLE"
+        m.d.comb += running.eq(~controller.ongoing("IDLE"))
+
+        # -- counters --------------------------------------------------------------------
+        totals = [(self.cycles, running), (self.sops, engine.sops),
+                  (self.writes, update.writes), (self.samples, self.done)]
+        per_sample = [(self.sample_cycles, running), (self.sample_sops, engine.sops),
+                      (self.sample_writes, update.writes)]
+        with m.If(self.clear_counters):
+            m.d.sync += [counter.eq(0) for counter, _ in totals]
+        with m.Else():
+            m.d.sync += [counter.eq(counter + step) for counter, step in totals]
+        with m.If(self.start & ~running):
+            m.d.sync += [counter.eq(0) for counter, _ in per_sample]
+        with m.Else():
+            m.d.sync += [counter.eq(counter + step) for counter, step in per_sample]
+        return m

@@ -1,0 +1,335 @@
+"""The sparse-DFA update unit: readout, output error, feedback, gate and weight updates.
+
+Runs after the forward pass of a sample and implements :mod:`golden.learning` bit for bit.
+
+1. **Readout** The output spike counts are copied from the neuron memory to registers
+   and their argmax found (the lowest index wins a tie). Inference ends here.
+2. **Error and margin** ``e = clip(count - T·onehot(label))`` per output (combinational);
+   a sample with ``max |e| ≤ margin`` (the run-time margin register) is skipped.
+3. **Signals** For each weight layer, output layer first: the postsynaptic signal ``p``
+   of every neuron goes to a small signal memory. For the output layer ``p = e``; for a
+   hidden layer the feedback table ROM (``k_fb`` entries of index and sign per neuron,
+   one entry per cycle, ``P`` neurons at a time) selects and adds ``±e[index]``, and the
+   neuron's own spike count gates it (two comparators).
+4. **Weights** For each presynaptic neuron ``i`` with count ``a ≠ 0`` (rows with
+   ``a = 0`` cost one cycle to skip), every word of its row is read, the ``P`` lanes get
+   ``Δ = -sign(p)·((|p|·a + 2**(s-1)) >> s)`` with the run-time shift ``s`` of the layer,
+   saturated; the word is written back only when a lane changed. The memory has one
+   port, so a word costs one read cycle, plus one write cycle when it changed. Reading
+   the input layer's counts clears them for the next sample.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..golden.learning import feedback_table
+
+
+__all__ = ["UpdateUnit", "SHIFT_BITS"]
+
+SHIFT_BITS = 5
+
+
+class UpdateUnit(wiring.Component):
+    """Parameters
+    ----------
+    config : :class:`~spikefab.config.Config`
+    layout : :class:`~spikefab.layout.Layout`
+    shapes : :class:`~hw.ports.Shapes`
+    """
+
+    def __init__(self, config, layout, shapes):
+        self._config = config
+        self._layout = layout
+        self._shapes = shapes
+        n_layers = len(config.weight_shapes)
+        super().__init__({
+            "start": In(1),
+            "train": In(1),
+            "label": In(range(config.n_out)),
+            "lr_shift": In(data.ArrayLayout(unsigned(SHIFT_BITS), n_layers)),
+            "margin": In(range(config.timesteps + 1)),
+            "done": Out(1),
+            "skipped": Out(1),
+            "prediction": Out(range(config.n_out)),
+            "counts": Out(data.ArrayLayout(shapes.count, config.n_out)),
+            "writes": Out(range(layout.lanes + 1)),
+            "inputs_cleared": Out(1),
+            # Neuron memory, read only.
+            "n_raddr": Out(shapes.neuron_addr),
+            "n_rdata": In(shapes.neuron_word),
+            # Input spike counts: read, and cleared behind the read.
+            "cnt_raddr": Out(range(config.n_in)),
+            "cnt_rdata": In(shapes.count),
+            "cnt_waddr": Out(range(config.n_in)),
+            "cnt_we": Out(1),
+            # Weight memory, the single port.
+            "w_addr": Out(shapes.weight_addr),
+            "w_en": Out(1),
+            "w_rdata": In(shapes.weight_word),
+            "w_wdata": Out(shapes.weight_word),
+            "w_we": Out(1),
+        })
+
+    def _feedback_rom(self):
+        """Feedback table of every hidden layer, ``P`` neurons × one entry per word."""
+        config, layout = self._config, self._layout
+        lanes = layout.lanes
+        entry = data.StructLayout({"index": range(config.n_out), "negative": 1})
+        words, bases = [], []
+        for (index, sign), n_words in zip(feedback_table(config), layout.neuron_words):
+            bases.append(len(words))
+            for word in range(n_words):
+                for m in range(config.k_fb):
+                    lanes_init = []
+                    for lane in range(lanes):
+                        j = word * lanes + lane
+                        if j < len(index):
+                            lanes_init.append({"index": int(index[j, m]),
+                                               "negative": int(sign[j, m] < 0)})
+                        else:
+                            lanes_init.append({"index": 0, "negative": 0})
+                    words.append(lanes_init)
+        shape = data.ArrayLayout(entry, lanes)
+        return Memory(shape=shape, depth=max(1, len(words)), init=words), bases
+
+    def elaborate(self, platform):
+        m = Module()
+        config, layout, shapes = self._config, self._layout, self._shapes
+        lanes = layout.lanes
+        n_layers = len(config.weight_shapes)
+        out_layer = n_layers - 1
+        n_out = config.n_out
+
+        m.submodules.signals = signals = Memory(shape=shapes.signal_word,
+                                                depth=layout.max_layer_words, init=[])
+        sig_r = signals.read_port()
+        sig_w = signals.write_port()
+        rom, rom_bases = self._feedback_rom()
+        m.submodules.feedback = rom
+        rom_r = rom.read_port()
+        post_words = Array(Const(w - 1) for w in layout.neuron_words)
+        neuron_base = Array(Const(b) for b in layout.neuron_base)
+        fan_in = Array(Const(f - 1) for f, _ in config.weight_shapes)
+        fan_out = Array(Const(f) for _, f in config.weight_shapes)
+        weight_base = Array(Const(b) for b in layout.weight_base)
+        # Neuron-memory base of each weight layer's presynaptic layer (input: unused).
+        pre_base = Array(Const(b) for b in (0,) + layout.neuron_base[:-1])
+        words_per_row = Array(Const(w - 1) for w in layout.words_per_row)
+
+        # -- error, margin, feedback selection (combinational) -------------------------
+        error = [Signal(shapes.error, name=f"error{j}") for j in range(n_out)]
+        within = Signal()
+        clip = config.error_clip
+        for j in range(n_out):
+            raw = self.counts[j] - Mux(self.label == j, config.target_count, 0)
+            if clip:
+                m.d.comb += error[j].eq(Mux(raw > clip, clip, Mux(raw < -clip, -clip, raw)))
+            else:
+                m.d.comb += error[j].eq(raw)
+        m.d.comb += within.eq(Cat(*[abs(e) <= self.margin for e in error]).all())
+        error_by_index = Array(error)
+
+        layer = Signal(range(n_layers))
+        k = Signal(range(layout.max_layer_words + 1))
+        j = Signal(range(n_out))
+        best = Signal(shapes.count)
+
+        # Weight pass state.
+        row = Signal(range(max(f for f, _ in config.weight_shapes) + 1))
+        row_word = Signal.like(self.n_raddr)
+        row_lane = Signal(range(lanes))
+        row_base = Signal.like(self.w_addr)
+        activity = Signal(shapes.count)
+        shift = Signal(SHIFT_BITS)
+
+        # -- per-lane weight change -----------------------------------------------------
+        prod_bits = shapes.signal.width + config.count_bits
+        moved_bits = max(config.w_bits, prod_bits + 1) + 2
+        changed = Signal(lanes)
+        for lane in range(lanes):
+            p = sig_r.data[lane]
+            w = self.w_rdata[lane]
+            product = Signal(prod_bits, name=f"product{lane}")
+            half = (Const(1, 33) << shift)[1:33]
+            magnitude = Signal(prod_bits + 1, name=f"magnitude{lane}")
+            moved = Signal(signed(moved_bits), name=f"moved{lane}")
+            m.d.comb += [
+                product.eq(abs(p) * activity),
+                magnitude.eq((product + half) >> shift),
+                moved.eq(Mux(p < 0, w + magnitude, w - magnitude)),
+            ]
+            with m.If(moved > config.w_max):
+                m.d.comb += self.w_wdata[lane].eq(config.w_max)
+            with m.Elif(moved < config.w_min):
+                m.d.comb += self.w_wdata[lane].eq(config.w_min)
+            with m.Else():
+                m.d.comb += self.w_wdata[lane].eq(moved)
+            m.d.comb += changed[lane].eq(self.w_wdata[lane] != w)
+
+        # -- hidden signal pass state ------------------------------------------------------
+        m_fb = Signal(range(config.k_fb))
+        m_fb_out = Signal(range(config.k_fb))
+        rom_addr = Signal(range(max(1, sum(w * config.k_fb for w in layout.neuron_words)) + 1))
+        issuing = Signal()
+        out_valid = Signal()
+        out_k = Signal.like(k)
+        delta = [Signal(shapes.signal, name=f"delta{lane}") for lane in range(lanes)]
+        gate = Signal(lanes)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += k.eq(0)
+                    m.next = "READ_COUNTS"
+            with m.State("READ_COUNTS"):
+                m.d.comb += self.n_raddr.eq(neuron_base[out_layer] + k)
+                m.next = "CAPTURE_COUNTS"
+            with m.State("CAPTURE_COUNTS"):
+                for jj in range(n_out):
+                    with m.If(k == jj // lanes):
+                        m.d.sync += self.counts[jj].eq(self.n_rdata[jj % lanes].count)
+                m.d.sync += k.eq(k + 1)
+                with m.If(k == layout.neuron_words[out_layer] - 1):
+                    m.d.sync += [j.eq(0), best.eq(0), self.prediction.eq(0)]
+                    m.next = "ARGMAX"
+                with m.Else():
+                    m.next = "READ_COUNTS"
+            with m.State("ARGMAX"):
+                count = Array(self.counts[jj] for jj in range(n_out))[j]
+                with m.If(count > best):
+                    m.d.sync += [best.eq(count), self.prediction.eq(j)]
+                m.d.sync += j.eq(j + 1)
+                with m.If(j == n_out - 1):
+                    m.next = "ERROR"
+            with m.State("ERROR"):
+                m.d.sync += self.skipped.eq(~self.train | within)
+                with m.If(~self.train | within):
+                    m.next = "DONE"
+                with m.Else():
+                    m.d.sync += [layer.eq(out_layer), k.eq(0)]
+                    m.next = "OUTPUT_SIGNALS"
+            with m.State("OUTPUT_SIGNALS"):
+                m.d.comb += [sig_w.addr.eq(k), sig_w.en.eq(1)]
+                for lane in range(lanes):
+                    jj = [word * lanes + lane for word in range(layout.neuron_words[out_layer])]
+                    options = Array(error[x] if x < n_out else Const(0, shapes.error) for x in jj)
+                    m.d.comb += sig_w.data[lane].eq(options[k])
+                m.d.sync += k.eq(k + 1)
+                with m.If(k == layout.neuron_words[out_layer] - 1):
+                    m.next = "WEIGHTS_START"
+            with m.State("HIDDEN_SIGNALS_START"):
+                m.d.sync += [
+                    k.eq(0), m_fb.eq(0), issuing.eq(1),
+                    rom_addr.eq(Array(Const(b) for b in rom_bases)[layer]),
+                ]
+                m.next = "HIDDEN_SIGNALS"
+            with m.State("HIDDEN_SIGNALS"):
+                # Issue: ROM entry (k, m_fb); neuron k read with its first entry.
+                m.d.comb += [rom_r.addr.eq(rom_addr), self.n_raddr.eq(neuron_base[layer] + k)]
+                m.d.sync += [out_valid.eq(issuing), out_k.eq(k), m_fb_out.eq(m_fb)]
+                with m.If(issuing):
+                    m.d.sync += rom_addr.eq(rom_addr + 1)
+                    with m.If(m_fb == config.k_fb - 1):
+                        m.d.sync += [m_fb.eq(0), k.eq(k + 1)]
+                        with m.If(k == post_words[layer]):
+                            m.d.sync += issuing.eq(0)
+                    with m.Else():
+                        m.d.sync += m_fb.eq(m_fb + 1)
+                # Accumulate: entry (out_k, m_fb_out) has arrived.
+                first = m_fb_out == 0
+                last = m_fb_out == config.k_fb - 1
+                for lane in range(lanes):
+                    entry = rom_r.data[lane]
+                    chosen = error_by_index[entry.index]
+                    term = Mux(entry.negative, -chosen, chosen)
+                    total = Signal(shapes.signal, name=f"total{lane}")
+                    count = self.n_rdata[lane].count
+                    open_now = (count >= config.gate_lo) & (count <= config.gate_hi)
+                    lane_gate = Mux(first, open_now, gate[lane])
+                    valid = out_k * lanes + lane < Array(Const(s) for s in config.hidden)[layer]
+                    m.d.comb += [
+                        total.eq(Mux(first, 0, delta[lane]) + term),
+                        sig_w.data[lane].eq(Mux(lane_gate & valid, total, 0)),
+                    ]
+                    with m.If(out_valid):
+                        m.d.sync += [delta[lane].eq(total), gate[lane].eq(lane_gate)]
+                m.d.comb += [sig_w.addr.eq(out_k), sig_w.en.eq(out_valid & last)]
+                with m.If(out_valid & ~issuing & last):
+                    m.next = "WEIGHTS_START"
+            with m.State("WEIGHTS_START"):
+                m.d.sync += [
+                    row.eq(0), row_word.eq(pre_base[layer]),
+                    row_lane.eq(0), row_base.eq(weight_base[layer]), shift.eq(self.lr_shift[layer]),
+                ]
+                m.next = "ROW"
+            with m.State("ROW"):
+                # Read the presynaptic count; the input layer's is cleared as it is read.
+                m.d.comb += [
+                    self.cnt_raddr.eq(row), self.cnt_waddr.eq(row),
+                    self.cnt_we.eq(layer == 0),
+                    self.n_raddr.eq(row_word),
+                ]
+                m.next = "ROW_CHECK"
+            with m.State("ROW_CHECK"):
+                lane_counts = Array(self.n_rdata[lane].count for lane in range(lanes))
+                a = Mux(layer == 0, self.cnt_rdata, lane_counts[row_lane])
+                m.d.sync += [activity.eq(a), k.eq(0)]
+                with m.If(a == 0):
+                    m.next = "NEXT_ROW"
+                with m.Else():
+                    m.next = "READ"
+            with m.State("READ"):
+                m.d.comb += [
+                    self.w_addr.eq(row_base + k), self.w_en.eq(1),
+                    sig_r.addr.eq(k),
+                ]
+                m.next = "UPDATE"
+            with m.State("UPDATE"):
+                last_word = k == words_per_row[layer]
+                with m.If(changed.any()):
+                    m.d.comb += [
+                        self.w_addr.eq(row_base + k), self.w_we.eq(1),
+                        self.writes.eq(sum(changed[lane] for lane in range(lanes))),
+                    ]
+                    m.d.sync += k.eq(k + 1)
+                    with m.If(last_word):
+                        m.next = "NEXT_ROW"
+                    with m.Else():
+                        m.next = "READ"
+                with m.Elif(last_word):
+                    m.next = "NEXT_ROW"
+                with m.Else():
+                    # Nothing to write: read the next word at once.
+                    m.d.comb += [
+                        self.w_addr.eq(row_base + k + 1), self.w_en.eq(1),
+                        sig_r.addr.eq(k + 1),
+                    ]
+                    m.d.sync += k.eq(k + 1)
+            with m.State("NEXT_ROW"):
+                m.d.sync += [
+                    row.eq(row + 1),
+                    row_base.eq(row_base + words_per_row[layer] + 1),
+                ]
+                if lanes > 1:
+                    with m.If(row_lane == lanes - 1):
+                        m.d.sync += [row_lane.eq(0), row_word.eq(row_word + 1)]
+                    with m.Else():
+                        m.d.sync += row_lane.eq(row_lane + 1)
+                else:
+                    m.d.sync += row_word.eq(row_word + 1)
+                with m.If(row == fan_in[layer]):
+                    with m.If(layer == 0):
+                        m.d.comb += self.inputs_cleared.eq(1)
+                        m.next = "DONE"
+                    with m.Else():
+                        m.d.sync += layer.eq(layer - 1)
+                        m.next = "HIDDEN_SIGNALS_START"
+                with m.Else():
+                    m.next = "ROW"
+            with m.State("DONE"):
+                m.d.comb += self.done.eq(1)
+                m.next = "IDLE"
+        return m

@@ -1,0 +1,158 @@
+"""LIF neurons in hardware: one lane and the time-multiplexed array pass.
+
+Both implement :mod:`golden.lif` (leak by arithmetic shift, exact add, saturate, fire at
+``≥ threshold``, reset) bit for bit.
+"""
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+
+__all__ = ["LIFLane", "LIFArray"]
+
+
+class LIFLane(wiring.Component):
+    """One neuron's timestep, combinational: ``(v, current) → (spike, v_next)``.
+
+    Parameters
+    ----------
+    config : :class:`~spikefab.config.Config`
+        Supplies ``v_bits``, ``threshold``, ``leak_shift`` and ``reset``.
+
+    Members
+    -------
+    v : In(signed(v_bits))
+        Membrane before the timestep.
+    current : In(signed(v_bits + 1))
+        This timestep's synaptic input (it fits ``v_bits + 1`` bits, see ``Config``).
+    spike : Out(1)
+    v_next : Out(signed(v_bits))
+    """
+
+    def __init__(self, config):
+        self._config = config
+        super().__init__({
+            "v": In(signed(config.v_bits)),
+            "current": In(signed(config.v_bits + 1)),
+            "spike": Out(1),
+            "v_next": Out(signed(config.v_bits)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self._config
+        # Amaranth's >> on a signed value is arithmetic (rounds toward -inf), as golden's.
+        leaked = Signal(signed(c.v_bits + 1))
+        summed = Signal(signed(c.v_bits + 2))
+        saturated = Signal(signed(c.v_bits))
+        m.d.comb += [
+            leaked.eq(self.v - (self.v >> c.leak_shift)),
+            summed.eq(leaked + self.current),
+        ]
+        with m.If(summed > c.v_max):
+            m.d.comb += saturated.eq(c.v_max)
+        with m.Elif(summed < c.v_min):
+            m.d.comb += saturated.eq(c.v_min)
+        with m.Else():
+            m.d.comb += saturated.eq(summed)
+        reset = 0 if c.reset == "zero" else saturated - c.threshold
+        m.d.comb += [
+            self.spike.eq(saturated >= c.threshold),
+            self.v_next.eq(Mux(self.spike, reset, saturated)),
+        ]
+        return m
+
+
+class LIFArray(wiring.Component):
+    """The neuron pass of one layer and timestep: every neuron, ``P`` per cycle.
+
+    After the synapse engine has summed a layer's input for a timestep, ``start`` walks the
+    layer's words: it reads the accumulated current and the neuron state (membrane and
+    spike count), runs ``P`` :class:`LIFLane` s, writes the state back, clears the
+    accumulator for the next timestep and, when ``emit`` is set, appends each word that
+    has spikes to the spike list (word index and a lane bitmap) that feeds the next
+    layer. On the first timestep of a sample (``first``) the stored state is ignored and
+    taken as zero, so membranes and counts need no clearing pass. Padding lanes past the
+    layer's size never spike. Costs ``words + 2`` cycles.
+    """
+
+    def __init__(self, config, layout, shapes):
+        self._config = config
+        self._layout = layout
+        self._shapes = shapes
+        super().__init__({
+            "start": In(1),
+            "layer": In(range(len(config.weight_shapes))),
+            "first": In(1),
+            "emit": In(1),
+            "done": Out(1),
+            "acc_raddr": Out(shapes.acc_addr),
+            "acc_rdata": In(shapes.acc_word),
+            "acc_waddr": Out(shapes.acc_addr),
+            "acc_wdata": Out(shapes.acc_word),
+            "acc_we": Out(1),
+            "n_raddr": Out(shapes.neuron_addr),
+            "n_rdata": In(shapes.neuron_word),
+            "n_waddr": Out(shapes.neuron_addr),
+            "n_wdata": Out(shapes.neuron_word),
+            "n_we": Out(1),
+            "list_waddr": Out(shapes.acc_addr),
+            "list_wdata": Out(shapes.spike_list_entry),
+            "list_we": Out(1),
+            "list_length": Out(range(layout.max_layer_words + 1)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, layout = self._config, self._layout
+        lanes = layout.lanes
+        words = Array(Const(w - 1) for w in layout.neuron_words)
+        base = Array(Const(b) for b in layout.neuron_base)
+        size = Array(Const(s) for s in config.layer_sizes[1:])
+
+        running = Signal()
+        k = Signal.like(self.acc_raddr)
+        out_valid = Signal()
+        out_k = Signal.like(self.acc_raddr)
+
+        with m.If(self.start):
+            m.d.sync += [running.eq(1), k.eq(0), self.list_length.eq(0)]
+        with m.Elif(running):
+            m.d.sync += k.eq(k + 1)
+            with m.If(k == words[self.layer]):
+                m.d.sync += running.eq(0)
+        m.d.comb += [
+            self.acc_raddr.eq(k),
+            self.n_raddr.eq(base[self.layer] + k),
+        ]
+        m.d.sync += [out_valid.eq(running), out_k.eq(k)]
+
+        spikes = Signal(lanes)
+        for lane in range(lanes):
+            m.submodules[f"lane{lane}"] = lif = LIFLane(config)
+            state = self.n_rdata[lane]
+            count = Mux(self.first, 0, state.count)
+            valid = out_k * lanes + lane < size[self.layer]
+            m.d.comb += [
+                lif.v.eq(Mux(self.first, 0, state.v)),
+                lif.current.eq(self.acc_rdata[lane]),
+                spikes[lane].eq(lif.spike & valid),
+                self.n_wdata[lane].v.eq(lif.v_next),
+                self.n_wdata[lane].count.eq(count + spikes[lane]),
+                self.acc_wdata[lane].eq(0),
+            ]
+        m.d.comb += [
+            self.n_waddr.eq(base[self.layer] + out_k),
+            self.n_we.eq(out_valid),
+            self.acc_waddr.eq(out_k),
+            self.acc_we.eq(out_valid),
+            self.list_waddr.eq(self.list_length),
+            self.list_wdata.word.eq(out_k),
+            self.list_wdata.bits.eq(spikes),
+            self.list_we.eq(out_valid & self.emit & spikes.any()),
+        ]
+        with m.If(self.list_we):
+            m.d.sync += self.list_length.eq(self.list_length + 1)
+        m.d.comb += self.done.eq(out_valid & ~running)
+        return m

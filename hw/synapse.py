@@ -1,0 +1,139 @@
+"""Event-driven synapse engine: adds one weight row per presynaptic spike.
+
+For every spike it receives, the engine reads the spike's row of the current weight
+layer, ``words_per_row`` memory words of ``P`` lanes, and adds each word into the
+synaptic-current accumulator of the postsynaptic neurons: work is proportional to the
+spikes, ``P`` synapses per cycle. Rows follow each other without a bubble (one spike of
+look-ahead), so a layer costs ``spikes × words_per_row`` cycles plus two to drain.
+
+Pipeline: **accept** (the spike enters the look-ahead slot; its row address is computed
+and, for the input layer of a training sample, its input spike count is incremented) →
+**issue** (weight word ``k`` and accumulator word ``k`` are read) → **add** (the sum is
+written back). The accumulator's read port is transparent to its write port, so a row of
+one word may follow another with no hazard.
+
+An ``end`` marker closes the timestep: once every add has landed, ``done`` pulses.
+"""
+
+from amaranth.hdl import Array, Const, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .ports import spike_layout
+
+
+__all__ = ["SynapseEngine"]
+
+
+class SynapseEngine(wiring.Component):
+    """Parameters
+    ----------
+    config : :class:`~spikefab.config.Config`
+    layout : :class:`~spikefab.layout.Layout`
+    shapes : :class:`~hw.ports.Shapes`
+    """
+
+    def __init__(self, config, layout, shapes):
+        self._config = config
+        self._layout = layout
+        self._shapes = shapes
+        super().__init__({
+            "spikes": In(stream.Signature(spike_layout(config))),
+            "layer": In(range(len(config.weight_shapes))),
+            "count_inputs": In(1),
+            "done": Out(1),
+            "sops": Out(range(max(config.layer_sizes) + 1)),
+            # Weight memory, read only.
+            "w_addr": Out(shapes.weight_addr),
+            "w_en": Out(1),
+            "w_data": In(shapes.weight_word),
+            # Synaptic-current accumulators.
+            "acc_raddr": Out(shapes.acc_addr),
+            "acc_ren": Out(1),
+            "acc_rdata": In(shapes.acc_word),
+            "acc_waddr": Out(shapes.acc_addr),
+            "acc_wdata": Out(shapes.acc_word),
+            "acc_we": Out(1),
+            # Input spike counts (read-modify-write).
+            "cnt_raddr": Out(range(config.n_in)),
+            "cnt_rdata": In(shapes.count),
+            "cnt_waddr": Out(range(config.n_in)),
+            "cnt_wdata": Out(shapes.count),
+            "cnt_we": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, layout = self._config, self._layout
+        words_per_row = Array(Const(w) for w in layout.words_per_row)
+        weight_base = Array(Const(b) for b in layout.weight_base)
+        fan_out = Array(Const(f) for _, f in config.weight_shapes)
+
+        row_words = Signal.like(self.acc_raddr, name="row_words")
+        m.d.comb += row_words.eq(words_per_row[self.layer] - 1)
+
+        # Look-ahead slot.
+        pend_valid = Signal()
+        pend_end = Signal()
+        pend_base = Signal.like(self.w_addr)
+        # Issue stage.
+        busy = Signal()
+        row_base = Signal.like(self.w_addr)
+        k = Signal.like(self.acc_raddr)
+        # Add stage.
+        add_valid = Signal()
+        add_k = Signal.like(self.acc_raddr)
+        # Input-count increment, one cycle after the read.
+        cnt_valid = Signal()
+        cnt_addr = Signal.like(self.cnt_waddr)
+
+        last_word = busy & (k == row_words)
+        issue_free = ~busy | last_word
+        load = issue_free & pend_valid & ~pend_end
+
+        m.d.comb += self.spikes.ready.eq(~pend_valid | load)
+        with m.If(load):
+            m.d.sync += [busy.eq(1), row_base.eq(pend_base), k.eq(0), pend_valid.eq(0)]
+        with m.Elif(busy):
+            m.d.sync += k.eq(k + 1)
+            with m.If(last_word):
+                m.d.sync += busy.eq(0)
+
+        m.d.sync += cnt_valid.eq(0)
+        with m.If(self.spikes.valid & self.spikes.ready):
+            index = self.spikes.p.index
+            m.d.sync += [
+                pend_valid.eq(1),
+                pend_end.eq(self.spikes.p.end),
+                pend_base.eq(weight_base[self.layer] + index * words_per_row[self.layer]),
+            ]
+            with m.If(~self.spikes.p.end):
+                m.d.comb += self.sops.eq(fan_out[self.layer])
+                with m.If(self.count_inputs):
+                    m.d.comb += self.cnt_raddr.eq(index)
+                    m.d.sync += [cnt_valid.eq(1), cnt_addr.eq(index)]
+        m.d.comb += [
+            self.cnt_waddr.eq(cnt_addr),
+            self.cnt_wdata.eq(self.cnt_rdata + 1),
+            self.cnt_we.eq(cnt_valid),
+        ]
+
+        m.d.comb += [
+            self.w_addr.eq(row_base + k),
+            self.w_en.eq(busy),
+            self.acc_raddr.eq(k),
+            self.acc_ren.eq(busy),
+        ]
+        m.d.sync += [add_valid.eq(busy), add_k.eq(k)]
+        m.d.comb += [
+            self.acc_waddr.eq(add_k),
+            self.acc_we.eq(add_valid),
+        ]
+        for lane in range(layout.lanes):
+            m.d.comb += self.acc_wdata[lane].eq(self.acc_rdata[lane] + self.w_data[lane])
+
+        # The end marker retires once the last add has landed.
+        with m.If(pend_valid & pend_end & ~busy & ~add_valid):
+            m.d.comb += self.done.eq(1)
+            m.d.sync += pend_valid.eq(0)
+        return m
