@@ -72,7 +72,8 @@ class LearningCore(wiring.Component):
         self.buffer_depth = buffer_depth or default_buffer_depth(config)
         if weights is None:
             weights = init_weights(config)
-        self._init_words = [[int(v) for v in word] for word in layout.pack_weights(weights)]
+        init_words = [[int(v) for v in word] for word in layout.pack_weights(weights)]
+        self.weight_memory = WeightMemory(shapes, layout.weight_depth, init_words)
         n_layers = len(config.weight_shapes)
         buf = self.buffer_depth
         super().__init__({
@@ -121,8 +122,7 @@ class LearningCore(wiring.Component):
         last_layer = n_layers - 1
 
         # -- memories ------------------------------------------------------------------
-        m.submodules.weights = weights = WeightMemory(shapes, layout.weight_depth,
-                                                      self._init_words)
+        m.submodules.weights = weights = self.weight_memory
         m.submodules.acc = acc_mem = Memory(shape=shapes.acc_word,
                                             depth=layout.max_layer_words, init=[])
         acc_w = acc_mem.write_port()

@@ -5,7 +5,7 @@ every block of the core is scheduled so that one read *or* one write happens per
 Reads are synchronous (data the cycle after the address); a write cycle returns no data.
 """
 
-from amaranth.hdl import Module
+from amaranth.hdl import MemoryData, Module
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -26,8 +26,8 @@ class WeightMemory(wiring.Component):
 
     def __init__(self, shapes, depth, init):
         self._shapes = shapes
-        self._depth = depth
-        self._init = init
+        #: The contents, readable by simulator testbenches (``ctx.get(data[addr])``).
+        self.data = MemoryData(shape=shapes.weight_word, depth=depth, init=init)
         super().__init__({
             "addr": In(shapes.weight_addr),
             "en": In(1),
@@ -38,8 +38,7 @@ class WeightMemory(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.ram = ram = Memory(shape=self._shapes.weight_word, depth=self._depth,
-                                        init=self._init)
+        m.submodules.ram = ram = Memory(data=self.data)
         read = ram.read_port()
         write = ram.write_port()
         m.d.comb += [

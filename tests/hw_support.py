@@ -1,0 +1,74 @@
+"""Amaranth-simulator harness for the learning core: load a sample, run it, read results."""
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from spikefab.hw.core import LearningCore
+
+
+def simulate(dut, testbench):
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+async def set_registers(ctx, core, lr_shifts, margin):
+    ctx.set(core.lr_shift, list(lr_shifts))
+    ctx.set(core.margin, margin)
+
+
+async def run_sample(ctx, core, payload, *, label=0, train=True, events=False):
+    """Write ``payload`` to the input buffer, run one sample, return the core's results."""
+    for addr, byte in enumerate(payload):
+        ctx.set(core.buf_waddr, addr)
+        ctx.set(core.buf_wdata, byte)
+        ctx.set(core.buf_we, 1)
+        await ctx.tick()
+    ctx.set(core.buf_we, 0)
+    ctx.set(core.data_offset, 0)
+    ctx.set(core.data_length, len(payload))
+    ctx.set(core.label, int(label))
+    ctx.set(core.train, train)
+    ctx.set(core.events, events)
+    ctx.set(core.start, 1)
+    await ctx.tick()
+    ctx.set(core.start, 0)
+    await ctx.tick().until(core.done)
+    n_out = core.config.n_out
+    return {
+        "counts": [ctx.get(core.counts[j]) for j in range(n_out)],
+        "prediction": ctx.get(core.prediction),
+        "error": ctx.get(core.error),
+        "cycles": ctx.get(core.sample_cycles),
+        "sops": ctx.get(core.sample_sops),
+        "writes": ctx.get(core.sample_writes),
+    }
+
+
+def peek_weights(ctx, core):
+    """The weight matrices held by the core's memory (read without using its port)."""
+    data = core.weight_memory.data
+    lanes = core.layout.lanes
+    words = np.array([[ctx.get(data[i])[q] for q in range(lanes)]
+                      for i in range(core.layout.weight_depth)])
+    return core.layout.unpack_weights(words)
+
+
+def golden_expectation(result):
+    """The fields of a golden ``TrainResult`` that the core reports."""
+    return {
+        "counts": [int(c) for c in result.output_counts],
+        "prediction": result.prediction,
+        "error": 0,
+        "sops": result.sops,
+        "writes": getattr(result, "weight_writes", 0),
+    }
+
+
+def reported(hw):
+    return {key: hw[key] for key in ("counts", "prediction", "error", "sops", "writes")}
+
+
+__all__ = ["LearningCore", "simulate", "set_registers", "run_sample", "peek_weights",
+           "golden_expectation", "reported"]
