@@ -1,0 +1,318 @@
+"""The command bridge: runs one received request on the learning core and builds its reply.
+
+Checks every field before acting (length, address, value, input mode, label), so a frame
+that gets an error reply changes nothing; ``WRITE_WEIGHTS`` checks every value before it
+writes the first word when ``w_bits`` is narrower than the bytes that carry a weight.
+Holds the run-time registers (per-layer learning-rate shifts, margin) for the core.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..protocol import MAGIC, MAX_LR_SHIFT, SAMPLE_HEADER, VERSION, Op, Register, Status
+from .learning import SHIFT_BITS
+
+
+__all__ = ["CommandBridge"]
+
+
+def _le(value, n_bytes):
+    """The little-endian bytes of an int or an Amaranth value ``8 · n_bytes`` bits wide."""
+    value = Const(value, 8 * n_bytes) if isinstance(value, int) else Value.cast(value)
+    return [value[8 * i:8 * i + 8] for i in range(n_bytes)]
+
+
+class CommandBridge(wiring.Component):
+    """Parameters
+    ----------
+    core : :class:`~hw.core.LearningCore`
+        The core it drives (for its config, layout and shapes; ports are connected by the top).
+    """
+
+    def __init__(self, core):
+        self._core = core
+        config, shapes = core.config, core.shapes
+        n_layers = len(config.weight_shapes)
+        buf = core.buffer_depth
+        super().__init__({
+            # From the frame receiver.
+            "frame_valid": In(1),
+            "frame_ack": Out(1),
+            "frame_status": In(8),
+            "frame_op": In(8),
+            "frame_length": In(16),
+            # To the frame sender.
+            "reply_start": Out(1),
+            "reply_length": Out(16),
+            "reply": Out(stream.Signature(8)),
+            "reply_done": In(1),
+            # The core.
+            "start": Out(1), "train": Out(1), "events": Out(1),
+            "label": Out(range(config.n_out)),
+            "data_offset": Out(range(buf)), "data_length": Out(range(buf + 1)),
+            "done": In(1), "error": In(1),
+            "prediction": In(range(config.n_out)),
+            "counts": In(data.ArrayLayout(shapes.count, config.n_out)),
+            "lr_shift": Out(data.ArrayLayout(SHIFT_BITS, n_layers),
+                            init=list(config.lr_shifts)),
+            "margin": Out(range(config.timesteps + 1), init=config.margin),
+            "host_w_addr": Out(shapes.weight_addr), "host_w_en": Out(1),
+            "host_w_rdata": In(shapes.weight_word),
+            "host_w_wdata": Out(shapes.weight_word), "host_w_we": Out(1),
+            "buf_raddr": Out(range(buf)), "buf_rdata": In(8),
+            "clear_counters": Out(1),
+            "cycles": In(48), "sops": In(48), "writes": In(48), "samples": In(48),
+            "sample_cycles": In(32), "sample_sops": In(32), "sample_writes": In(32),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        core = self._core
+        config, layout = core.config, core.layout
+        lanes, wbytes = layout.lanes, layout.weight_bytes
+        word_bytes = lanes * wbytes
+        n_layers = len(config.weight_shapes)
+        depth = layout.weight_depth
+        max_read = (0xFFFF - 1) // word_bytes
+
+        # Request header bytes, read from the buffer into registers.
+        args = [Signal(8, name=f"arg{i}") for i in range(6)]
+        arg_index = Signal(range(8))
+        address = Cat(args[0], args[1], args[2], args[3])
+        count = Cat(args[4], args[5])
+        length = self.frame_length
+        op = self.frame_op
+
+        status = Signal(8)
+        kind = Signal(3)            # which reply body
+        KIND_ERROR, KIND_OK, KIND_STATUS, KIND_SAMPLE, KIND_COUNTERS, KIND_WEIGHTS = range(6)
+        reply_length = Signal(16)
+        index = Signal(16)
+
+        # -- fixed reply bodies -------------------------------------------------------
+        hash_bytes = bytes.fromhex(config.hash())
+        status_body = ([Const(Status.OK, 8)] + [Const(b, 8) for b in MAGIC]
+                       + [Const(VERSION, 8)] + [Const(b, 8) for b in hash_bytes]
+                       + [Const(lanes, 8)] + _le(core.buffer_depth, 2) + _le(depth, 4)
+                       + [Const(n_layers, 8), Cat(self.margin, Const(0, 8))[:8]]
+                       + [Cat(self.lr_shift[layer], Const(0, 8))[:8]
+                          for layer in range(n_layers)])
+        sample_body = ([Const(Status.OK, 8)] + _le(Cat(self.prediction, Const(0, 16))[:16], 2)
+                       + [Cat(self.counts[j], Const(0, 8))[:8] for j in range(config.n_out)]
+                       + _le(self.sample_cycles, 4) + _le(self.sample_sops, 4)
+                       + _le(self.sample_writes, 4))
+        counter_body = [Const(Status.OK, 8)]
+        for counter in (self.cycles, self.sops, self.writes, self.samples):
+            counter_body += _le(Cat(counter, Const(0, 16)), 8)
+        error_body = [status, op]
+        bodies = {KIND_ERROR: error_body, KIND_OK: [Const(Status.OK, 8)],
+                  KIND_STATUS: status_body, KIND_SAMPLE: sample_body,
+                  KIND_COUNTERS: counter_body}
+
+        def reply(kind_value, body_length=None):
+            m.d.sync += [kind.eq(kind_value), index.eq(0)]
+            if body_length is None:
+                body_length = len(bodies[kind_value])
+            m.d.sync += reply_length.eq(body_length)
+            m.next = "REPLY_START"
+
+        def fail(code):
+            m.d.sync += status.eq(code)
+            reply(KIND_ERROR)
+
+        # -- weights, word by word ------------------------------------------------------
+        word = Signal(len(self.host_w_wdata.as_value()))
+        word_index = Signal(16)
+        byte_in_word = Signal(range(word_bytes + 1))
+        pointer = Signal(16)
+        lane_bytes = Signal(8 * wbytes)
+        narrow = config.w_bits < 8 * wbytes
+
+        def weight_fits(raw):
+            # raw: the 8·wbytes-bit two's-complement value of one weight.
+            value = raw.as_signed()
+            return (value >= config.w_min) & (value <= config.w_max)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.sync += arg_index.eq(0)
+                with m.If(self.frame_valid):
+                    m.next = "ARGS"
+            with m.State("ARGS"):
+                # Read up to 6 header bytes (a read takes a cycle; one spare at the end).
+                m.d.comb += self.buf_raddr.eq(arg_index)
+                m.d.sync += arg_index.eq(arg_index + 1)
+                with m.If(arg_index != 0):
+                    for i in range(6):
+                        with m.If(arg_index - 1 == i):
+                            m.d.sync += args[i].eq(self.buf_rdata)
+                with m.If(arg_index == 6):
+                    m.next = "DISPATCH"
+            with m.State("DISPATCH"):
+                with m.If(self.frame_status != Status.OK):
+                    fail(self.frame_status)
+                with m.Elif(op == Op.STATUS):
+                    with m.If(length != 0):
+                        fail(Status.BAD_LENGTH)
+                    with m.Else():
+                        reply(KIND_STATUS)
+                with m.Elif(op == Op.WRITE_WEIGHTS):
+                    with m.If((length < 6) | (length != 6 + count * word_bytes)):
+                        fail(Status.BAD_LENGTH)
+                    with m.Elif((count == 0) | (address + count > depth)):
+                        fail(Status.BAD_ADDRESS)
+                    with m.Else():
+                        m.d.sync += [pointer.eq(6), word_index.eq(0), byte_in_word.eq(0)]
+                        m.next = "CHECK_READ" if narrow else "WRITE_READ"
+                with m.Elif(op == Op.READ_WEIGHTS):
+                    with m.If(length != 6):
+                        fail(Status.BAD_LENGTH)
+                    with m.Elif((count == 0) | (count > max_read) | (address + count > depth)):
+                        fail(Status.BAD_ADDRESS)
+                    with m.Else():
+                        m.d.sync += [word_index.eq(0), byte_in_word.eq(0)]
+                        reply(KIND_WEIGHTS, 1 + count * word_bytes)
+                with m.Elif(op == Op.SET_REGISTER):
+                    register, value = args[0], args[1]
+                    with m.If(length != 2):
+                        fail(Status.BAD_LENGTH)
+                    with m.Elif(register < n_layers):
+                        with m.If(value > MAX_LR_SHIFT):
+                            fail(Status.BAD_VALUE)
+                        with m.Else():
+                            m.d.sync += Array(self.lr_shift[layer] for layer in
+                                              range(n_layers))[register].eq(value)
+                            reply(KIND_OK)
+                    with m.Elif(register == Register.MARGIN):
+                        with m.If(value > config.timesteps):
+                            fail(Status.BAD_VALUE)
+                        with m.Else():
+                            m.d.sync += self.margin.eq(value)
+                            reply(KIND_OK)
+                    with m.Else():
+                        fail(Status.BAD_ADDRESS)
+                with m.Elif((op == Op.INFER) | (op == Op.TRAIN)):
+                    mode, label = args[0], Cat(args[1], args[2])
+                    training = op == Op.TRAIN
+                    with m.If(length < SAMPLE_HEADER):
+                        fail(Status.BAD_LENGTH)
+                    with m.Elif(mode > 1):
+                        fail(Status.BAD_VALUE)
+                    with m.Elif((mode == 0) & (length != SAMPLE_HEADER + config.n_in)):
+                        fail(Status.BAD_LENGTH)
+                    with m.Elif(training & (label >= config.n_out)):
+                        fail(Status.BAD_VALUE)
+                    with m.Else():
+                        m.d.comb += self.start.eq(1)
+                        m.d.sync += [
+                            self.train.eq(training), self.events.eq(mode == 1),
+                            self.label.eq(Mux(training, label, 0)),
+                            self.data_offset.eq(SAMPLE_HEADER),
+                            self.data_length.eq(length - SAMPLE_HEADER),
+                        ]
+                        m.next = "RUN"
+                with m.Elif(op == Op.READ_COUNTERS):
+                    with m.If(length != 0):
+                        fail(Status.BAD_LENGTH)
+                    with m.Else():
+                        reply(KIND_COUNTERS)
+                with m.Elif(op == Op.CLEAR_COUNTERS):
+                    with m.If(length != 0):
+                        fail(Status.BAD_LENGTH)
+                    with m.Else():
+                        m.d.comb += self.clear_counters.eq(1)
+                        reply(KIND_OK)
+                with m.Else():
+                    fail(Status.BAD_OPCODE)
+            with m.State("RUN"):
+                with m.If(self.done):
+                    with m.If(self.error):
+                        fail(Status.BAD_SAMPLE)
+                    with m.Else():
+                        reply(KIND_SAMPLE)
+
+            # WRITE_WEIGHTS, narrow weights: a first pass checks every value.
+            with m.State("CHECK_READ"):
+                m.d.comb += self.buf_raddr.eq(pointer)
+                m.d.sync += pointer.eq(pointer + 1)
+                m.next = "CHECK_TAKE"
+            with m.State("CHECK_TAKE"):
+                raw = Cat(lane_bytes[8:], self.buf_rdata) if wbytes > 1 else self.buf_rdata
+                m.d.sync += lane_bytes.eq(raw)
+                # The byte just taken was at pointer - 1; weights start at byte 6.
+                last_byte = (pointer - 7)[0] if wbytes == 2 else Const(1)
+                with m.If(last_byte & ~weight_fits(raw)):
+                    fail(Status.BAD_VALUE)
+                with m.Elif(pointer == length):
+                    m.d.sync += [pointer.eq(6), byte_in_word.eq(0)]
+                    m.next = "WRITE_READ"
+                with m.Else():
+                    m.next = "CHECK_READ"
+
+            # WRITE_WEIGHTS: assemble each word from its bytes, then write it.
+            with m.State("WRITE_READ"):
+                m.d.comb += self.buf_raddr.eq(pointer)
+                m.d.sync += pointer.eq(pointer + 1)
+                m.next = "WRITE_TAKE"
+            with m.State("WRITE_TAKE"):
+                shifted = Cat(word[8:], self.buf_rdata)
+                m.d.sync += [word.eq(shifted), byte_in_word.eq(byte_in_word + 1)]
+                with m.If(byte_in_word == word_bytes - 1):
+                    m.next = "WRITE_WORD"
+                with m.Else():
+                    m.next = "WRITE_READ"
+            with m.State("WRITE_WORD"):
+                # ``word`` holds the wire bytes, lane 0 lowest; keep w_bits of each lane.
+                for lane in range(lanes):
+                    raw = word[8 * wbytes * lane:8 * wbytes * (lane + 1)]
+                    m.d.comb += self.host_w_wdata[lane].eq(raw[:config.w_bits])
+                m.d.comb += [self.host_w_addr.eq(address + word_index), self.host_w_we.eq(1)]
+                m.d.sync += [word_index.eq(word_index + 1), byte_in_word.eq(0)]
+                with m.If(word_index == count - 1):
+                    reply(KIND_OK)
+                with m.Else():
+                    m.next = "WRITE_READ"
+
+            with m.State("REPLY_START"):
+                m.d.comb += [self.reply_start.eq(1), self.reply_length.eq(reply_length)]
+                m.next = "REPLY"
+            with m.State("REPLY"):
+                with m.If(kind == KIND_WEIGHTS):
+                    self._weights_reply(m, index, word_index, byte_in_word, address,
+                                        word_bytes)
+                with m.Else():
+                    for kind_value, body in bodies.items():
+                        with m.If(kind == kind_value):
+                            m.d.comb += self.reply.payload.eq(Array(body)[index])
+                    m.d.comb += self.reply.valid.eq(1)
+                    with m.If(self.reply.ready):
+                        m.d.sync += index.eq(index + 1)
+                with m.If(self.reply_done):
+                    m.d.comb += self.frame_ack.eq(1)
+                    m.next = "IDLE"
+        return m
+
+    def _weights_reply(self, m, index, word_index, byte_in_word, address, word_bytes):
+        """READ_WEIGHTS body: the status byte, then each word fetched and sent bytewise."""
+        lanes, wbytes = self._core.layout.lanes, self._core.layout.weight_bytes
+        fetched = Signal()
+        wire_bytes = []
+        for lane in range(lanes):
+            extended = Signal(8 * wbytes, name=f"wire{lane}")
+            m.d.comb += extended.eq(self.host_w_rdata[lane])
+            wire_bytes += [extended[8 * b:8 * b + 8] for b in range(wbytes)]
+        with m.If(index == 0):
+            m.d.comb += [self.reply.valid.eq(1), self.reply.payload.eq(Status.OK)]
+            with m.If(self.reply.ready):
+                m.d.sync += [index.eq(1), fetched.eq(0)]
+        with m.Elif(~fetched):
+            m.d.comb += [self.host_w_addr.eq(address + word_index), self.host_w_en.eq(1)]
+            m.d.sync += [fetched.eq(1), byte_in_word.eq(0)]
+        with m.Else():
+            m.d.comb += [self.reply.valid.eq(1),
+                         self.reply.payload.eq(Array(wire_bytes)[byte_in_word])]
+            with m.If(self.reply.ready):
+                m.d.sync += [index.eq(index + 1), byte_in_word.eq(byte_in_word + 1)]
+                with m.If(byte_in_word == word_bytes - 1):
+                    m.d.sync += [fetched.eq(0), word_index.eq(word_index + 1)]

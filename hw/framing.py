@@ -1,0 +1,178 @@
+"""Frames of the host protocol on byte streams: receiver and sender (:mod:`spikefab.protocol`)."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..protocol import Status
+
+
+__all__ = ["crc16_update", "FrameReceiver", "FrameSender"]
+
+
+def crc16_update(crc, byte):
+    """CRC-16/CCITT-FALSE after one more byte, as one XOR network."""
+    crc = crc ^ (byte << 8)
+    for _ in range(8):
+        crc = Mux(crc[15], (crc << 1) ^ 0x1021, crc << 1)[:16]
+    return crc
+
+
+class FrameReceiver(wiring.Component):
+    """Receives one request frame; its payload goes to the input buffer.
+
+    The first body byte (the opcode) is kept in ``op``, the rest is written to the buffer
+    from address 0. After the CRC, ``frame_valid`` holds ``status`` (``OK``, ``BAD_CRC``,
+    ``BAD_LENGTH`` for an empty body or one longer than the buffer, or ``TIMEOUT`` when no
+    byte came for ``timeout`` cycles in the middle of a frame) until ``frame_ack``; no byte
+    is taken meanwhile, so the buffer stays as received while the request runs.
+    """
+
+    def __init__(self, buffer_depth, timeout):
+        self._buffer_depth = buffer_depth
+        self._timeout = timeout
+        super().__init__({
+            "rx": In(stream.Signature(8)),
+            "frame_valid": Out(1),
+            "frame_ack": In(1),
+            "status": Out(8),
+            "op": Out(8),
+            "length": Out(16),          # payload bytes (body minus the opcode)
+            "buf_waddr": Out(range(buffer_depth)),
+            "buf_wdata": Out(8),
+            "buf_we": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        crc = Signal(16)
+        body = Signal(16)
+        index = Signal(16)
+        low = Signal(8)
+        idle = Signal(range(self._timeout + 1))
+        byte = self.rx.payload
+        take = self.rx.valid & self.rx.ready
+
+        with m.If(take):
+            m.d.sync += idle.eq(0)
+        with m.Else():
+            m.d.sync += idle.eq(idle + 1)
+
+        def deliver(status):
+            m.d.sync += self.status.eq(status)
+            m.next = "DELIVER"
+
+        with m.FSM():
+            with m.State("LENGTH_LOW"):
+                m.d.comb += self.rx.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += [crc.eq(crc16_update(Const(0xFFFF, 16), byte)),
+                                 low.eq(byte), self.op.eq(0)]
+                    m.next = "LENGTH_HIGH"
+            with m.State("LENGTH_HIGH"):
+                m.d.comb += self.rx.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += [crc.eq(crc16_update(crc, byte)), body.eq(Cat(low, byte)),
+                                 index.eq(0)]
+                    with m.If(Cat(low, byte) == 0):
+                        m.next = "CRC_LOW"
+                    with m.Else():
+                        m.next = "BODY"
+                with m.Elif(idle >= self._timeout):
+                    deliver(Status.TIMEOUT)
+            with m.State("BODY"):
+                m.d.comb += self.rx.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += [crc.eq(crc16_update(crc, byte)), index.eq(index + 1)]
+                    with m.If(index == 0):
+                        m.d.sync += self.op.eq(byte)
+                    m.d.comb += [
+                        self.buf_waddr.eq(index - 1),
+                        self.buf_wdata.eq(byte),
+                        self.buf_we.eq((index != 0) & (index <= self._buffer_depth)),
+                    ]
+                    with m.If(index == body - 1):
+                        m.next = "CRC_LOW"
+                with m.Elif(idle >= self._timeout):
+                    deliver(Status.TIMEOUT)
+            with m.State("CRC_LOW"):
+                m.d.comb += self.rx.ready.eq(1)
+                with m.If(take):
+                    m.d.sync += low.eq(byte)
+                    m.next = "CRC_HIGH"
+                with m.Elif(idle >= self._timeout):
+                    deliver(Status.TIMEOUT)
+            with m.State("CRC_HIGH"):
+                m.d.comb += self.rx.ready.eq(1)
+                m.d.sync += self.length.eq(body - 1)
+                with m.If(take):
+                    with m.If(Cat(low, byte) != crc):
+                        deliver(Status.BAD_CRC)
+                    with m.Elif((body == 0) | (body - 1 > self._buffer_depth)):
+                        deliver(Status.BAD_LENGTH)
+                    with m.Else():
+                        deliver(Status.OK)
+                with m.Elif(idle >= self._timeout):
+                    deliver(Status.TIMEOUT)
+            with m.State("DELIVER"):
+                m.d.comb += self.frame_valid.eq(1)
+                with m.If(self.frame_ack):
+                    m.next = "LENGTH_LOW"
+        return m
+
+
+class FrameSender(wiring.Component):
+    """Sends one reply frame: ``start`` with the body ``length``, then the body bytes
+    from ``body``; the sender adds ``LEN`` and the CRC and pulses ``done`` after the last."""
+
+    def __init__(self):
+        super().__init__({
+            "start": In(1),
+            "length": In(16),
+            "body": In(stream.Signature(8)),
+            "tx": Out(stream.Signature(8)),
+            "done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        crc = Signal(16)
+        length = Signal(16)
+        left = Signal(16)
+        sent = self.tx.valid & self.tx.ready
+
+        def send(byte, next_state):
+            m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(byte)]
+            with m.If(sent):
+                m.d.sync += crc.eq(crc16_update(crc, byte))
+                m.next = next_state
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [crc.eq(0xFFFF), length.eq(self.length), left.eq(self.length)]
+                    m.next = "LENGTH_LOW"
+            with m.State("LENGTH_LOW"):
+                send(length[:8], "LENGTH_HIGH")
+            with m.State("LENGTH_HIGH"):
+                send(length[8:], "BODY")
+            with m.State("BODY"):
+                m.d.comb += [
+                    self.tx.valid.eq(self.body.valid),
+                    self.tx.payload.eq(self.body.payload),
+                    self.body.ready.eq(self.tx.ready),
+                ]
+                with m.If(sent):
+                    m.d.sync += [crc.eq(crc16_update(crc, self.body.payload)), left.eq(left - 1)]
+                    with m.If(left == 1):
+                        m.next = "CRC_LOW"
+            with m.State("CRC_LOW"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(crc[:8])]
+                with m.If(sent):
+                    m.next = "CRC_HIGH"
+            with m.State("CRC_HIGH"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(crc[8:])]
+                with m.If(sent):
+                    m.d.comb += self.done.eq(1)
+                    m.next = "IDLE"
+        return m

@@ -1,0 +1,86 @@
+"""The chip: learning core behind the framed host protocol, on a pair of byte streams.
+
+``rx`` carries request frames in, ``tx`` reply frames out (:mod:`spikefab.protocol`). On a
+board a UART bridges them (:mod:`hw.uart`); in simulation a testbench or the host driver's
+simulator transport drives them directly.
+
+Pipeline of a request: the :class:`~hw.framing.FrameReceiver` stores the payload in the
+core's input buffer while checking length and CRC; the :class:`~hw.bridge.CommandBridge`
+checks the fields and runs the request (a sample runs as :class:`~hw.core.LearningCore`
+describes); the :class:`~hw.framing.FrameSender` sends the reply. One request at a time:
+no byte is taken while a request runs.
+
+Speed (cycles per sample, from the core's counters): the synapse phases cost one cycle
+per ``P`` synaptic operations plus two per layer and timestep; the neuron phases
+``words + 2`` per layer and timestep; the update one cycle per weight word read and one
+per word written, plus three per presynaptic row and a few per neuron word for the
+signals. The memory-port bound is ``(SOPs + 2·writes) / P``.
+"""
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .bridge import CommandBridge
+from .core import LearningCore
+from .framing import FrameReceiver, FrameSender
+
+
+__all__ = ["SpikefabTop", "DEFAULT_TIMEOUT"]
+
+DEFAULT_TIMEOUT = 1 << 20
+
+
+class SpikefabTop(wiring.Component):
+    """Parameters
+    ----------
+    config : :class:`~spikefab.config.Config`
+    timeout : int
+        Cycles without a byte after which a frame cut short gets a ``TIMEOUT`` reply.
+    buffer_depth : int, optional
+        Bytes of the input buffer, the largest request payload.
+    weights : list of arrays, optional
+        Initial weights (golden's initialisation by default).
+    """
+
+    rx: In(stream.Signature(8))
+    tx: Out(stream.Signature(8))
+
+    def __init__(self, config, *, timeout=DEFAULT_TIMEOUT, buffer_depth=None, weights=None):
+        self.config = config
+        self.core = LearningCore(config, buffer_depth=buffer_depth, weights=weights)
+        self.timeout = timeout
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        core = m.submodules.core = self.core
+        receiver = m.submodules.receiver = FrameReceiver(core.buffer_depth, self.timeout)
+        sender = m.submodules.sender = FrameSender()
+        bridge = m.submodules.bridge = CommandBridge(core)
+
+        wiring.connect(m, wiring.flipped(self.rx), receiver.rx)
+        wiring.connect(m, sender.tx, wiring.flipped(self.tx))
+        wiring.connect(m, bridge.reply, sender.body)
+        m.d.comb += [
+            core.buf_waddr.eq(receiver.buf_waddr),
+            core.buf_wdata.eq(receiver.buf_wdata),
+            core.buf_we.eq(receiver.buf_we),
+            bridge.frame_valid.eq(receiver.frame_valid),
+            bridge.frame_status.eq(receiver.status),
+            bridge.frame_op.eq(receiver.op),
+            bridge.frame_length.eq(receiver.length),
+            receiver.frame_ack.eq(bridge.frame_ack),
+            sender.start.eq(bridge.reply_start),
+            sender.length.eq(bridge.reply_length),
+            bridge.reply_done.eq(sender.done),
+        ]
+        for name in ("start", "train", "events", "label", "data_offset", "data_length",
+                     "lr_shift", "margin", "host_w_addr", "host_w_en", "host_w_wdata",
+                     "host_w_we", "buf_raddr", "clear_counters"):
+            m.d.comb += getattr(core, name).eq(getattr(bridge, name))
+        for name in ("done", "error", "prediction", "counts", "host_w_rdata", "buf_rdata",
+                     "cycles", "sops", "writes", "samples", "sample_cycles", "sample_sops",
+                     "sample_writes"):
+            m.d.comb += getattr(bridge, name).eq(getattr(core, name))
+        return m
