@@ -122,7 +122,7 @@ class CommandBridge(wiring.Component):
             reply(KIND_ERROR)
 
         # -- weights, word by word ------------------------------------------------------
-        word = Signal(len(self.host_w_wdata.as_value()))
+        word = Signal(8 * word_bytes)         # the wire bytes of one word, lane 0 lowest
         word_index = Signal(16)
         byte_in_word = Signal(range(word_bytes + 1))
         pointer = Signal(16)
@@ -204,14 +204,13 @@ class CommandBridge(wiring.Component):
                     with m.Elif(training & (label >= config.n_out)):
                         fail(Status.BAD_VALUE)
                     with m.Else():
-                        m.d.comb += self.start.eq(1)
                         m.d.sync += [
                             self.train.eq(training), self.events.eq(mode == 1),
                             self.label.eq(Mux(training, label, 0)),
                             self.data_offset.eq(SAMPLE_HEADER),
                             self.data_length.eq(length - SAMPLE_HEADER),
                         ]
-                        m.next = "RUN"
+                        m.next = "START"
                 with m.Elif(op == Op.READ_COUNTERS):
                     with m.If(length != 0):
                         fail(Status.BAD_LENGTH)
@@ -225,6 +224,10 @@ class CommandBridge(wiring.Component):
                         reply(KIND_OK)
                 with m.Else():
                     fail(Status.BAD_OPCODE)
+            with m.State("START"):
+                # The sample's fields are registered by now.
+                m.d.comb += self.start.eq(1)
+                m.next = "RUN"
             with m.State("RUN"):
                 with m.If(self.done):
                     with m.If(self.error):

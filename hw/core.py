@@ -314,7 +314,7 @@ class LearningCore(wiring.Component):
 
         # -- counters --------------------------------------------------------------------
         totals = [(self.cycles, running), (self.sops, engine.sops),
-                  (self.writes, update.writes), (self.samples, self.done)]
+                  (self.writes, update.writes), (self.samples, self.done & ~self.error)]
         per_sample = [(self.sample_cycles, running), (self.sample_sops, engine.sops),
                       (self.sample_writes, update.writes)]
         with m.If(self.clear_counters):

@@ -1,6 +1,9 @@
 """Frames of the host protocol on byte streams: receiver and sender (:mod:`spikefab.protocol`)."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+import functools
+import operator
+
+from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -10,12 +13,34 @@ from ..protocol import Status
 __all__ = ["crc16_update", "FrameReceiver", "FrameSender"]
 
 
-def crc16_update(crc, byte):
-    """CRC-16/CCITT-FALSE after one more byte, as one XOR network."""
-    crc = crc ^ (byte << 8)
+def _crc16_taps():
+    """For each bit of the next CRC, the set of (crc, byte) input bits it XORs.
+
+    The CRC update is linear over GF(2); running the bitwise algorithm on symbolic bits
+    once gives a flat XOR network (a naive unrolled Mux chain doubles per step).
+    """
+    crc = [{("crc", i)} for i in range(16)]
+    for i in range(8):
+        crc[8 + i] = crc[8 + i] ^ {("byte", i)}
     for _ in range(8):
-        crc = Mux(crc[15], (crc << 1) ^ 0x1021, crc << 1)[:16]
+        top = crc[15]
+        crc = [set()] + crc[:15]                      # shift left
+        for bit in (0, 5, 12):                        # polynomial 0x1021
+            crc[bit] = crc[bit] ^ top
     return crc
+
+
+_CRC16_TAPS = _crc16_taps()
+
+
+def crc16_update(crc, byte):
+    """CRC-16/CCITT-FALSE after one more byte (``crc``: 16 bits, ``byte``: 8 bits)."""
+    sources = {"crc": Value.cast(crc), "byte": Value.cast(byte)}
+    bits = []
+    for taps in _CRC16_TAPS:
+        terms = [sources[name][i] for name, i in sorted(taps)]
+        bits.append(functools.reduce(operator.xor, terms) if terms else Const(0, 1))
+    return Cat(*bits)
 
 
 class FrameReceiver(wiring.Component):

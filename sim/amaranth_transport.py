@@ -30,6 +30,19 @@ class AmaranthTransport:
             await self.ctx.tick()
         self.cycles += cycles
 
+    async def drain(self, cycles):
+        """Take whatever the design sends during ``cycles`` clocks."""
+        ctx, tx = self.ctx, self.top.tx
+        out = bytearray()
+        ctx.set(tx.ready, 1)
+        for _ in range(cycles):
+            _, _, valid, payload = await ctx.tick().sample(tx.valid, tx.payload)
+            if valid:
+                out.append(payload)
+        ctx.set(tx.ready, 0)
+        self.cycles += cycles
+        return bytes(out)
+
     async def send(self, data):
         ctx, rx = self.ctx, self.top.rx
         for byte in data:

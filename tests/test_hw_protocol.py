@@ -1,0 +1,214 @@
+"""The chip behind its host protocol, in Amaranth's simulator, through the host driver:
+requests against golden, every error reply, and fuzzed frames that must never hang the
+chip or change a weight."""
+
+import struct
+
+import numpy as np
+import pytest
+
+from spikefab.driver import Chip, ChipError
+from spikefab.golden.encoders import encode
+from spikefab.golden.network import GoldenNet
+from spikefab.hw.top import SpikefabTop
+from spikefab.protocol import (Op, Register, Status, decode_frame, encode_frame,
+                               event_payload)
+from spikefab.sim.amaranth_transport import AmaranthTransport
+
+from conftest import small_config
+from hw_support import peek_weights, simulate
+
+
+TIMEOUT = 300
+
+
+def chip_config(**overrides):
+    fields = dict(n_in=9, hidden=(6, 4), n_out=3, timesteps=4, lanes=2, threshold=30)
+    fields.update(overrides)
+    return small_config(**fields)
+
+
+def run_chip(config, body, *, stall=0.0, seed=0):
+    """Run ``await body(chip, transport, golden, ctx)`` against a fresh chip."""
+    top = SpikefabTop(config, timeout=TIMEOUT)
+    golden = GoldenNet(config)
+
+    async def testbench(ctx):
+        transport = AmaranthTransport(ctx, top, limit=50_000,
+                                      rng=np.random.default_rng(seed), stall=stall)
+        await body(Chip(transport, config), transport, golden, ctx, top)
+
+    simulate(top, testbench)
+
+
+def weights_equal(a, b):
+    return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_requests_match_golden_under_stalls():
+    config = chip_config()
+
+    async def body(chip, transport, golden, ctx, top):
+        status = await chip.check()
+        assert status["lr_shifts"] == config.lr_shifts and status["margin"] == config.margin
+        assert weights_equal(await chip.read_weights(), golden.weights)
+        rng = np.random.default_rng(1)
+        new = [rng.integers(config.w_min, config.w_max + 1, s) for s in config.weight_shapes]
+        await chip.write_weights(new)
+        golden.weights = [w.astype(np.int16) for w in new]
+        assert weights_equal(await chip.read_weights(), golden.weights)
+        await chip.set_lr_shifts((1, 2, 0))
+        await chip.set_margin(1)
+        golden.lr_shifts, golden.margin = (1, 2, 0), 1
+        assert (await chip.status())["lr_shifts"] == (1, 2, 0)
+        writes = 0
+        for n in range(4):
+            label = n % config.n_out
+            if n % 2:
+                raster = (rng.random((config.timesteps, config.n_in)) < 0.5).astype(np.uint8)
+                hw = await chip.train(raster, label, events=True)
+            else:
+                pixels = rng.integers(0, 256, config.n_in)
+                raster = encode(pixels[None], config)[0]
+                hw = await chip.train(pixels, label)
+            ref = golden.train(raster, label)
+            assert (hw.counts, hw.prediction, hw.sops, hw.weight_writes) == \
+                ([int(c) for c in ref.output_counts], ref.prediction, ref.sops,
+                 ref.weight_writes)
+            writes += hw.weight_writes
+        pixels = rng.integers(0, 256, config.n_in)
+        hw = await chip.infer(pixels)
+        assert hw.prediction == golden.predict(encode(pixels[None], config)[0])
+        assert weights_equal(await chip.read_weights(), golden.weights)
+        counters = await chip.counters()
+        assert counters["samples"] == 5 and counters["weight_writes"] == writes > 0
+        await chip.clear_counters()
+        assert (await chip.counters())["samples"] == 0
+
+    run_chip(config, body, stall=0.3)
+
+
+def refused(code, op, payload):
+    return code, op, payload
+
+
+def _sample(mode, label, data):
+    return struct.pack("<BH", mode, label) + data
+
+
+CONFIG = chip_config()
+DEPTH = 47          # weight words of CONFIG (checked below)
+REFUSALS = {
+    "unknown-opcode": (Status.BAD_OPCODE, 0x7E, b""),
+    "status-with-payload": (Status.BAD_LENGTH, Op.STATUS, b"\x00"),
+    "write-short-header": (Status.BAD_LENGTH, Op.WRITE_WEIGHTS, b"\x00\x00"),
+    "write-count-disagrees": (Status.BAD_LENGTH, Op.WRITE_WEIGHTS,
+                              struct.pack("<IH", 0, 2) + b"\x01\x02"),
+    "write-past-the-end": (Status.BAD_ADDRESS, Op.WRITE_WEIGHTS,
+                           struct.pack("<IH", DEPTH - 1, 2) + bytes(4)),
+    "write-zero-words": (Status.BAD_ADDRESS, Op.WRITE_WEIGHTS, struct.pack("<IH", 0, 0)),
+    "read-past-the-end": (Status.BAD_ADDRESS, Op.READ_WEIGHTS, struct.pack("<IH", DEPTH, 1)),
+    "read-zero-words": (Status.BAD_ADDRESS, Op.READ_WEIGHTS, struct.pack("<IH", 0, 0)),
+    "read-wrong-length": (Status.BAD_LENGTH, Op.READ_WEIGHTS, struct.pack("<I", 0)),
+    "lr-shift-too-large": (Status.BAD_VALUE, Op.SET_REGISTER, bytes([Register.LR_SHIFT, 25])),
+    "margin-above-T": (Status.BAD_VALUE, Op.SET_REGISTER, bytes([Register.MARGIN, 5])),
+    "unknown-register": (Status.BAD_ADDRESS, Op.SET_REGISTER, bytes([0x40, 0])),
+    "register-wrong-length": (Status.BAD_LENGTH, Op.SET_REGISTER, bytes([0])),
+    "sample-bad-mode": (Status.BAD_VALUE, Op.TRAIN, _sample(2, 0, bytes(9))),
+    "sample-bad-label": (Status.BAD_VALUE, Op.TRAIN, _sample(0, 3, bytes(9))),
+    "pixels-too-few": (Status.BAD_LENGTH, Op.INFER, _sample(0, 0, bytes(8))),
+    "sample-no-header": (Status.BAD_LENGTH, Op.TRAIN, b"\x00"),
+    "events-malformed": (Status.BAD_SAMPLE, Op.TRAIN,
+                         _sample(1, 0, struct.pack("<4H", 2, 1, 0xFFFF, 0xFFFF))),
+    "counters-with-payload": (Status.BAD_LENGTH, Op.READ_COUNTERS, b"\x00"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_bad_requests_get_error_replies_and_change_nothing(case):
+    code, op, payload = REFUSALS[case]
+    assert len(Chip(None, CONFIG).layout.pack_weights(GoldenNet(CONFIG).weights)) == DEPTH
+
+    async def body(chip, transport, golden, ctx, top):
+        with pytest.raises(ChipError) as refusal:
+            await chip.request(op, payload)
+        assert refusal.value.status == code
+        assert weights_equal(peek_weights(ctx, top.core), golden.weights)
+        status = await chip.status()              # still answering, registers unchanged
+        assert status["lr_shifts"] == CONFIG.lr_shifts and status["margin"] == CONFIG.margin
+        assert (await chip.counters())["samples"] == 0
+
+    run_chip(CONFIG, body)
+
+
+def test_narrow_weights_out_of_range_are_refused_before_any_write():
+    config = chip_config(w_bits=4, init_range=(7, 7, 7), threshold=8)
+
+    async def body(chip, transport, golden, ctx, top):
+        words = bytes([1, 2, 3, 4, 5, 8])     # the last weight, 8, does not fit 4 bits
+        with pytest.raises(ChipError) as refusal:
+            await chip.request(Op.WRITE_WEIGHTS, struct.pack("<IH", 0, 3) + words)
+        assert refusal.value.status == Status.BAD_VALUE
+        assert weights_equal(peek_weights(ctx, top.core), golden.weights)
+        await chip.request(Op.WRITE_WEIGHTS, struct.pack("<IH", 0, 1) + bytes([0xF8, 7]))
+        assert peek_weights(ctx, top.core)[0][0, :2].tolist() == [-8, 7]
+
+    run_chip(config, body)
+
+
+FRAME_FAULTS = {
+    "bad-crc": lambda f: f[:-1] + bytes([f[-1] ^ 0x40]),
+    "flipped-body-bit": lambda f: f[:3] + bytes([f[3] ^ 0x01]) + f[4:],
+    "zero-length": lambda f: encode_frame(b"\x00")[:0] + b"\x00\x00" + f[-2:],
+    "longer-than-buffer": lambda f: struct.pack("<H", 2000) + bytes(2000) + b"\x00\x00",
+    "cut-short": lambda f: f[:-3],
+}
+EXPECTED = {"bad-crc": Status.BAD_CRC, "flipped-body-bit": Status.BAD_CRC,
+            "zero-length": Status.BAD_CRC, "longer-than-buffer": Status.BAD_CRC,
+            "cut-short": Status.TIMEOUT}
+
+
+@pytest.mark.parametrize("fault", FRAME_FAULTS)
+def test_damaged_frames_get_error_replies(fault):
+    write = encode_frame(bytes([Op.WRITE_WEIGHTS]) + struct.pack("<IH", 0, 1) + b"\x11\x22")
+
+    async def body(chip, transport, golden, ctx, top):
+        await transport.send(FRAME_FAULTS[fault](write))
+        reply = decode_frame(await transport.drain(TIMEOUT + 50))
+        assert reply[0] == EXPECTED[fault]
+        assert weights_equal(peek_weights(ctx, top.core), golden.weights)
+        await chip.status()
+
+    run_chip(CONFIG, body)
+
+
+def test_fuzzed_frames_never_hang_or_change_weights():
+    rng = np.random.default_rng(7)
+    valid = [encode_frame(bytes([op]) + payload) for op, payload in (
+        (Op.WRITE_WEIGHTS, struct.pack("<IH", 3, 2) + bytes(range(4))),
+        (Op.TRAIN, _sample(0, 1, bytes(range(9)))),
+        (Op.SET_REGISTER, bytes([0, 3])),
+        (Op.STATUS, b""),
+    )]
+
+    async def body(chip, transport, golden, ctx, top):
+        for trial in range(12):
+            frame = bytearray(valid[trial % len(valid)])
+            if trial % 3 == 0:
+                frame = bytearray(rng.integers(0, 256, int(rng.integers(1, 40))).tolist())
+            else:
+                for _ in range(int(rng.integers(1, 4))):
+                    position = int(rng.integers(0, len(frame)))
+                    frame[position] ^= 1 << int(rng.integers(0, 8))
+            await transport.send(bytes(frame))
+            # Whatever arrives must be well-formed error replies.
+            replies = await transport.drain(TIMEOUT + 100)
+            while replies:
+                (length,) = struct.unpack_from("<H", replies)
+                body_ = decode_frame(replies[:length + 4])
+                assert body_[0] != Status.OK, f"trial {trial}: a damaged frame was accepted"
+                replies = replies[length + 4:]
+            assert weights_equal(peek_weights(ctx, top.core), golden.weights)
+            assert (await chip.status())["lr_shifts"] == CONFIG.lr_shifts
+
+    run_chip(CONFIG, body)
