@@ -38,7 +38,7 @@ test-slow: setup
 	$(PY) -m pytest -q -m slow
 
 sim: setup
-	@echo "make sim: the RTL (hw/) and its cocotb simulation (sim/) are not built yet; see issues 3 and 4." >&2
+	@echo "make sim: the cocotb simulation of the generated RTL (sim/) is not built yet; see issue 4. The hardware (hw/) is tested in Amaranth's simulator by make test." >&2
 	@exit 1
 
 bitstream: setup
