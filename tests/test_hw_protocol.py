@@ -34,7 +34,7 @@ def run_chip(config, body, *, stall=0.0, seed=0):
     golden = GoldenNet(config)
 
     async def testbench(ctx):
-        transport = AmaranthTransport(ctx, top, limit=50_000,
+        transport = AmaranthTransport(ctx, top, limit=200_000,
                                       rng=np.random.default_rng(seed), stall=stall)
         await body(Chip(transport, config), transport, golden, ctx, top)
 
@@ -212,3 +212,28 @@ def test_fuzzed_frames_never_hang_or_change_weights():
             assert (await chip.status())["lr_shifts"] == CONFIG.lr_shifts
 
     run_chip(CONFIG, body)
+
+
+@pytest.mark.slow
+def test_top_trains_and_infers_the_digits_preset_like_golden():
+    """The whole chip, the ``digits`` preset as it is, through the host driver."""
+    from spikefab.config import PRESETS
+    from spikefab.golden.datasets import load_dataset
+
+    config = PRESETS["digits"]
+    data = load_dataset("digits", config)
+
+    async def body(chip, transport, golden, ctx, top):
+        await chip.check()
+        for pixels, label in zip(data.x_train[:2], data.y_train[:2]):
+            hw = await chip.train(pixels, int(label))
+            ref = golden.train(encode(pixels[None], config)[0], int(label))
+            assert (hw.counts, hw.prediction, hw.sops, hw.weight_writes) == \
+                ([int(c) for c in ref.output_counts], ref.prediction, ref.sops,
+                 ref.weight_writes)
+        for pixels in data.x_test[:2]:
+            hw = await chip.infer(pixels)
+            assert hw.prediction == golden.predict(encode(pixels[None], config)[0])
+        assert weights_equal(peek_weights(ctx, top.core), golden.weights)
+
+    run_chip(config, body)
