@@ -6,7 +6,7 @@ writes the first word when ``w_bits`` is narrower than the bytes that carry a we
 Holds the run-time registers (per-layer learning-rate shifts, margin) for the core.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,8 +18,9 @@ __all__ = ["CommandBridge"]
 
 
 def _le(value, n_bytes):
-    """The little-endian bytes of an int or an Amaranth value ``8 · n_bytes`` bits wide."""
-    value = Const(value, 8 * n_bytes) if isinstance(value, int) else Value.cast(value)
+    """The little-endian bytes of an int or an unsigned Amaranth value, zero-extended."""
+    bits = 8 * n_bytes
+    value = Const(value, bits) if isinstance(value, int) else Cat(value, Const(0, bits))[:bits]
     return [value[8 * i:8 * i + 8] for i in range(n_bytes)]
 
 
@@ -95,16 +96,16 @@ class CommandBridge(wiring.Component):
         status_body = ([Const(Status.OK, 8)] + [Const(b, 8) for b in MAGIC]
                        + [Const(VERSION, 8)] + [Const(b, 8) for b in hash_bytes]
                        + [Const(lanes, 8)] + _le(core.buffer_depth, 2) + _le(depth, 4)
-                       + [Const(n_layers, 8), Cat(self.margin, Const(0, 8))[:8]]
-                       + [Cat(self.lr_shift[layer], Const(0, 8))[:8]
-                          for layer in range(n_layers)])
-        sample_body = ([Const(Status.OK, 8)] + _le(Cat(self.prediction, Const(0, 16))[:16], 2)
-                       + [Cat(self.counts[j], Const(0, 8))[:8] for j in range(config.n_out)]
+                       + _le(n_layers, 1) + _le(self.margin, 1)
+                       + [byte for layer in range(n_layers)
+                          for byte in _le(self.lr_shift[layer], 1)])
+        sample_body = ([Const(Status.OK, 8)] + _le(self.prediction, 2)
+                       + [byte for j in range(config.n_out) for byte in _le(self.counts[j], 1)]
                        + _le(self.sample_cycles, 4) + _le(self.sample_sops, 4)
                        + _le(self.sample_writes, 4))
         counter_body = [Const(Status.OK, 8)]
         for counter in (self.cycles, self.sops, self.writes, self.samples):
-            counter_body += _le(Cat(counter, Const(0, 16)), 8)
+            counter_body += _le(counter, 8)
         error_body = [status, op]
         bodies = {KIND_ERROR: error_body, KIND_OK: [Const(Status.OK, 8)],
                   KIND_STATUS: status_body, KIND_SAMPLE: sample_body,

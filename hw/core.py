@@ -28,7 +28,7 @@ golden), weight writes and samples, all since ``clear_counters``; and the same t
 figures of the last sample.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -39,7 +39,7 @@ from .encoder import EventReader, PixelEncoder
 from .learning import SHIFT_BITS, UpdateUnit
 from .lif import LIFArray
 from .memory import WeightMemory
-from .ports import Shapes, spike_layout
+from .ports import Shapes
 from .spikes import SpikeListReader
 from .synapse import SynapseEngine
 

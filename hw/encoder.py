@@ -25,6 +25,19 @@ def lfsr16_draw(state):
     return state[:16]
 
 
+def _source_members(config, buffer_depth):
+    """The ports every input spike source shares; the core multiplexes them."""
+    return {
+        "reload": In(1),
+        "start": In(1),
+        "offset": In(range(buffer_depth)),
+        "error": Out(1),
+        "spikes": Out(stream.Signature(spike_layout(config))),
+        "buf_raddr": Out(range(buffer_depth)),
+        "buf_rdata": In(8),
+    }
+
+
 class PixelEncoder(wiring.Component):
     """Rate (LFSR) or sigma-delta encoder, as ``config.encoding`` says (:mod:`golden.encoders`).
 
@@ -37,16 +50,7 @@ class PixelEncoder(wiring.Component):
 
     def __init__(self, config, buffer_depth):
         self._config = config
-        super().__init__({
-            "reload": In(1),
-            "start": In(1),
-            "first": In(1),
-            "offset": In(range(buffer_depth)),
-            "error": Out(1),
-            "spikes": Out(stream.Signature(spike_layout(config))),
-            "buf_raddr": Out(range(buffer_depth)),
-            "buf_rdata": In(8),
-        })
+        super().__init__({**_source_members(config, buffer_depth), "first": In(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -128,23 +132,18 @@ class EventReader(wiring.Component):
 
     def __init__(self, config, buffer_depth):
         self._config = config
+        self._buffer_depth = buffer_depth
         super().__init__({
-            "reload": In(1),
-            "start": In(1),
-            "offset": In(range(buffer_depth)),
+            **_source_members(config, buffer_depth),
             "length": In(range(buffer_depth + 1)),
-            "error": Out(1),
             "at_end": Out(1),
-            "spikes": Out(stream.Signature(spike_layout(config))),
-            "buf_raddr": Out(range(buffer_depth)),
-            "buf_rdata": In(8),
         })
 
     def elaborate(self, platform):
         m = Module()
         config = self._config
-        depth = 1 << len(self.buf_raddr)
-        pointer = Signal(range(2 * depth + 2))
+        # Room for offset + length and the two bytes looked ahead past the end.
+        pointer = Signal(range(2 * self._buffer_depth + 2))
         end = Signal.like(pointer)
         low = Signal(8)
         address = Signal(16)

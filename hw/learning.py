@@ -110,14 +110,13 @@ class UpdateUnit(wiring.Component):
         rom, rom_bases = self._feedback_rom()
         m.submodules.feedback = rom
         rom_r = rom.read_port()
-        post_words = Array(Const(w - 1) for w in layout.neuron_words)
+        last_post_word = Array(Const(w - 1) for w in layout.neuron_words)
         neuron_base = Array(Const(b) for b in layout.neuron_base)
-        fan_in = Array(Const(f - 1) for f, _ in config.weight_shapes)
-        fan_out = Array(Const(f) for _, f in config.weight_shapes)
+        last_row = Array(Const(f - 1) for f, _ in config.weight_shapes)
         weight_base = Array(Const(b) for b in layout.weight_base)
         # Neuron-memory base of each weight layer's presynaptic layer (input: unused).
         pre_base = Array(Const(b) for b in (0,) + layout.neuron_base[:-1])
-        words_per_row = Array(Const(w - 1) for w in layout.words_per_row)
+        words_per_row = Array(Const(w) for w in layout.words_per_row)
 
         # -- error, margin, feedback selection (combinational) -------------------------
         error = [Signal(shapes.error, name=f"error{j}") for j in range(n_out)]
@@ -234,7 +233,7 @@ class UpdateUnit(wiring.Component):
                     m.d.sync += rom_addr.eq(rom_addr + 1)
                     with m.If(m_fb == config.k_fb - 1):
                         m.d.sync += [m_fb.eq(0), k.eq(k + 1)]
-                        with m.If(k == post_words[layer]):
+                        with m.If(k == last_post_word[layer]):
                             m.d.sync += issuing.eq(0)
                     with m.Else():
                         m.d.sync += m_fb.eq(m_fb + 1)
@@ -288,7 +287,7 @@ class UpdateUnit(wiring.Component):
                 ]
                 m.next = "UPDATE"
             with m.State("UPDATE"):
-                last_word = k == words_per_row[layer]
+                last_word = k == words_per_row[layer] - 1
                 with m.If(changed.any()):
                     m.d.comb += [
                         self.w_addr.eq(row_base + k), self.w_we.eq(1),
@@ -311,16 +310,13 @@ class UpdateUnit(wiring.Component):
             with m.State("NEXT_ROW"):
                 m.d.sync += [
                     row.eq(row + 1),
-                    row_base.eq(row_base + words_per_row[layer] + 1),
+                    row_base.eq(row_base + words_per_row[layer]),
                 ]
-                if lanes > 1:
-                    with m.If(row_lane == lanes - 1):
-                        m.d.sync += [row_lane.eq(0), row_word.eq(row_word + 1)]
-                    with m.Else():
-                        m.d.sync += row_lane.eq(row_lane + 1)
-                else:
-                    m.d.sync += row_word.eq(row_word + 1)
-                with m.If(row == fan_in[layer]):
+                with m.If(row_lane == lanes - 1):
+                    m.d.sync += [row_lane.eq(0), row_word.eq(row_word + 1)]
+                with m.Else():
+                    m.d.sync += row_lane.eq(row_lane + 1)
+                with m.If(row == last_row[layer]):
                     with m.If(layer == 0):
                         m.d.comb += self.inputs_cleared.eq(1)
                         m.next = "DONE"

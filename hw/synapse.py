@@ -15,8 +15,8 @@ one word may follow another with no hazard.
 An ``end`` marker closes the timestep: once every add has landed, ``done`` pulses.
 """
 
-from amaranth.hdl import Array, Const, Module, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Array, Const, Module, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .ports import spike_layout

@@ -94,16 +94,13 @@ class Chip:
                             f"not {self.config.hash()} ({self.config.name})")
         return status
 
-    def _max_words(self, per_word, header):
-        buffer_bytes = getattr(self, "_buffer_bytes", None) or 1024
-        return max(1, (buffer_bytes - header) // per_word)
-
     async def write_weights(self, weights):
         """Write golden-shaped weight matrices, in chunks that fit the chip's buffer."""
         words = self.layout.pack_weights(weights)
         per_word = self.layout.lanes * self.layout.weight_bytes
-        self._buffer_bytes = (await self.status())["buffer_bytes"]
-        chunk = self._max_words(per_word, 6)
+        # A request's payload (6 header bytes and the words) must fit the input buffer.
+        buffer_bytes = (await self.status())["buffer_bytes"]
+        chunk = max(1, (buffer_bytes - 6) // per_word)
         for start in range(0, len(words), chunk):
             part = words[start:start + chunk]
             await self.request(Op.WRITE_WEIGHTS, struct.pack("<IH", start, len(part))
