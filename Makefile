@@ -1,7 +1,8 @@
 # spikefab — every target installs what it needs through `setup` first.
 #   make setup      .venv/ with the project and its dev tools (idempotent, quick when nothing changed)
 #   make test       the test suite (fast; long runs are marked slow)
-#   make sim        on-chip training in RTL simulation vs golden and float (DATASET= CONFIG= SIM= EPOCHS=)
+#   make sim        on-chip training in RTL simulation vs golden and float
+#                   (DATASET= CONFIG= SIM=verilator|icarus EPOCHS= WAVES=1)
 #   make bitstream  FPGA build (BOARD=icebreaker|ulx3s CONFIG=)
 #   make bench      benchmarks → build/bench/*.json, plus the slow tests
 #   make clean
@@ -14,7 +15,8 @@ BSTAMP   := $(VENV)/.installed-bench
 DATASET  ?= digits
 CONFIG   ?= digits
 SIM      ?= verilator
-EPOCHS   ?= 1
+EPOCHS   ?= 3
+WAVES    ?=
 BOARD    ?= icebreaker
 
 .PHONY: setup test test-slow sim bitstream bench clean
@@ -38,8 +40,8 @@ test-slow: setup
 	$(PY) -m pytest -q -m slow
 
 sim: setup
-	@echo "make sim: the cocotb simulation of the generated RTL (sim/) is not built yet; see issue 4. The hardware (hw/) is tested in Amaranth's simulator by make test." >&2
-	@exit 1
+	$(PY) -m spikefab.cli sim --dataset $(DATASET) --config $(CONFIG) --simulator $(SIM) \
+	    --epochs $(EPOCHS) $(if $(filter 1 yes true,$(WAVES)),--waves)
 
 bitstream: setup
 	@echo "make bitstream: the board builds are not written yet; see issue 5." >&2

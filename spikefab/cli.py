@@ -8,15 +8,19 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
+
+import numpy as np
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, PRESETS, load_config
 from .golden.datasets import DATASET_NAMES, DatasetError, load_dataset
+from .sim.runner import SIMULATORS, SimulatorError
 from .train import ALGOS, ENGINES, EngineError, algo_config, evaluate, make_model, run_training
 
 
 # ValueError covers bad shapes or values that reach the models (ConfigError is one too).
-USER_ERRORS = (ValueError, DatasetError, CheckpointError, EngineError)
+USER_ERRORS = (ValueError, DatasetError, CheckpointError, EngineError, SimulatorError)
 
 
 def build_parser():
@@ -50,6 +54,19 @@ def build_parser():
     evaluate_.add_argument("--config", help="refuse the checkpoint unless it has this config")
     evaluate_.add_argument("--limit-test", type=int, metavar="N")
     evaluate_.add_argument("--json", action="store_true")
+
+    sim = commands.add_parser(
+        "sim", help="train on the chip in RTL simulation and compare with golden and float")
+    sim.add_argument("--dataset", default="digits")
+    sim.add_argument("--config", default="digits")
+    sim.add_argument("--simulator", default="verilator", choices=SIMULATORS)
+    sim.add_argument("--epochs", type=int, default=3)
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--limit-train", type=int, metavar="N")
+    sim.add_argument("--limit-test", type=int, metavar="N")
+    sim.add_argument("--waves", action="store_true", help="dump waveforms under --out")
+    sim.add_argument("--out", default="build/sim", help="report and build folder")
+    sim.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -58,6 +75,8 @@ def command_train(args):
         raise ConfigError(f"--epochs must be at least 0, not {args.epochs}")
     config = algo_config(load_config(args.config), args.algo)
     config = config.replace(init_seed=args.seed & 0xFFFFFFFF)
+    if args.engine == "rtl":
+        return command_train_rtl(args, config)
     dataset = load_dataset(args.dataset, config).limit(args.limit_train, args.limit_test)
     model = make_model(args.engine, config)
     start = time.perf_counter()
@@ -77,6 +96,66 @@ def command_train(args):
               f"train {result['train_accuracy']:.2%}, test {result['test_accuracy']:.2%}, "
               f"{result['weight_writes_per_sample']:.1f} weight writes/sample, "
               f"{result['train_samples_per_s']:,.0f} samples/s, {result['wall_s']:.1f} s")
+
+
+def command_train_rtl(args, config):
+    """``train --engine rtl``: the same run as ``make sim`` (Verilator), reported like
+    the other engines; it fails unless the chip equals golden throughout."""
+    from .sim.simulate import simulate
+
+    start = time.perf_counter()
+    report = simulate(config, args.dataset, epochs=args.epochs, seed=args.seed,
+                      limit_train=args.limit_train, limit_test=args.limit_test,
+                      float_model=False, return_weights=bool(args.save),
+                      log=(lambda line: None) if args.json else _stderr)
+    if not report["bit_exact"]:
+        raise SimulatorError(f"the chip differs from golden: {report.get('failure')}")
+    wall = time.perf_counter() - start
+    result = {"dataset": args.dataset, "algo": args.algo, "engine": "rtl",
+              "config": config.name, "config_hash": config.hash(), "seed": args.seed,
+              "epochs": args.epochs, "train_samples": report["train_samples"],
+              "test_samples": report["test_samples"],
+              "train_accuracy": report["history"][-1]["train_accuracy"]
+              if report["history"] else 0.0,
+              "test_accuracy": report["hw_test_accuracy"],
+              "train_samples_per_s": args.epochs * report["train_samples"]
+              / max(report["sim_wall_s"], 1e-9),
+              "weight_writes_per_sample": report["weight_writes_per_train_sample"],
+              "cycles_per_train_sample": report["cycles_per_train_sample"],
+              "sim_cycles_per_s": report["sim_cycles_per_s"], "wall_s": wall}
+    if args.save:
+        weights = [np.asarray(w, dtype=np.int64) for w in report["weights"]]
+        save_checkpoint(args.save, config, weights, engine="rtl",
+                        meta={k: result[k] for k in ("dataset", "algo", "epochs", "seed",
+                                                      "test_accuracy")})
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.algo} on {args.dataset} (rtl, config {config.name}): "
+              f"train {result['train_accuracy']:.2%}, test {result['test_accuracy']:.2%}, "
+              f"equal to golden, {result['wall_s']:.1f} s")
+
+
+def command_sim(args):
+    if args.epochs < 0:
+        raise ConfigError(f"--epochs must be at least 0, not {args.epochs}")
+    from .sim.simulate import format_table, simulate
+
+    config = load_config(args.config).replace(init_seed=args.seed & 0xFFFFFFFF)
+    report = simulate(config, args.dataset, simulator=args.simulator, epochs=args.epochs,
+                      seed=args.seed, out_dir=args.out, waves=args.waves,
+                      limit_train=args.limit_train, limit_test=args.limit_test,
+                      log=(lambda line: None) if args.json else _stderr)
+    if args.json:
+        print(json.dumps({k: v for k, v in report.items() if k != "weights"}))
+    else:
+        print(format_table(report))
+        print(f"report: {Path(args.out) / 'report.json'}")
+    return 0 if report["bit_exact"] else 1
+
+
+def _stderr(line):
+    print(line, file=sys.stderr, flush=True)
 
 
 def command_eval(args):
@@ -104,6 +183,8 @@ def main(argv=None):
     try:
         if args.command == "train":
             command_train(args)
+        elif args.command == "sim":
+            return command_sim(args)
         else:
             command_eval(args)
     except USER_ERRORS as error:

@@ -46,8 +46,8 @@ def make_model(engine, config, weights=None):
     if engine == "float":
         return FloatNet(config, weights)
     if engine == "rtl":
-        raise EngineError("the rtl engine needs the generated hardware and a simulator, "
-                          "which this version does not have yet; use --engine golden")
+        raise EngineError("the rtl engine is the chip in RTL simulation, not a model "
+                          "object; run it with `spikefab train --engine rtl` or `make sim`")
     raise ConfigError(f"unknown engine {engine!r}; valid engines: {', '.join(ENGINES)}")
 
 

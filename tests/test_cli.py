@@ -134,8 +134,11 @@ def test_negative_epochs():
     assert_user_error(spikefab("train", "--epochs", "-1"), "--epochs must be at least 0")
 
 
-def test_rtl_engine_is_not_available_yet():
-    assert_user_error(spikefab("train", "--engine", "rtl", *QUICK), "rtl engine")
+def test_rtl_engine_refuses_a_missing_dataset_before_building():
+    assert_user_error(spikefab("train", "--engine", "rtl", "--dataset", "idx:/nonexistent"),
+                      "dataset folder /nonexistent does not exist")
+    assert_user_error(spikefab("sim", "--dataset", "idx:/nonexistent"),
+                      "dataset folder /nonexistent does not exist")
 
 
 def test_unknown_algorithm_is_refused_by_argparse():

@@ -1,0 +1,50 @@
+"""What every cocotb test of ``spikefab_tb`` starts from: its job, a connected chip."""
+
+import json
+import os
+
+from spikefab.config import Config
+from spikefab.driver import Chip
+
+from .cocotb_transport import CocotbTransport
+from .scoreboard import Mismatch
+
+
+__all__ = ["load_job", "connect", "write_result", "check_weights"]
+
+
+def load_job():
+    with open(os.environ["SPIKEFAB_SIM_JOB"]) as file:
+        job = json.load(file)
+    return job, Config.from_dict(job["config"])
+
+
+async def connect(dut, config, **transport_options):
+    """Wait out the reset, then check the chip was built for ``config``."""
+    transport = CocotbTransport(dut, **transport_options)
+    await transport.reset()
+    chip = Chip(transport, config)
+    await chip.check()
+    return chip
+
+
+def write_result(job, result):
+    with open(job["result"], "w") as file:
+        json.dump(result, file, indent=1)
+
+
+async def check_weights(dut, chip, board, what, *, read_back=False):
+    """Compare the weight signature with golden's; read every weight back on a
+    mismatch (to name the first one) or when ``read_back`` asks for a full dump.
+
+    Returns the weights read back, if any."""
+    matches = board.signature_matches(dut.weight_signature.value.to_unsigned())
+    weights = None
+    if read_back or not matches:
+        weights = await chip.read_weights()
+        board.compare_weights(what, weights)
+    if not matches:
+        raise Mismatch(f"{what}: the weight signature differs from golden's but every "
+                       f"weight read back equals golden (a stray write outside the "
+                       f"weights?)")
+    return weights

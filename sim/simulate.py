@@ -1,0 +1,113 @@
+"""``make sim``: train on the chip in RTL simulation, compare with golden and float.
+
+:func:`simulate` builds the chip for the config, runs :mod:`sim.tb_train` on it (every
+sample and every weight compared with golden inside the simulation), trains the float
+model of the same algorithm on the host for comparison, and returns the report of SPEC §6.
+:func:`format_table` renders it for people.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from spikefab.golden.datasets import load_dataset
+from spikefab.train import make_model, run_training
+
+from . import runner
+
+
+__all__ = ["simulate", "format_table", "REPORT_KEYS"]
+
+REPORT_KEYS = ("dataset", "config", "simulator", "epochs", "train_samples", "test_samples",
+               "bit_exact", "mismatches", "hw_test_accuracy", "golden_test_accuracy",
+               "float_test_accuracy", "cycles_per_train_sample", "cycles_per_infer_sample",
+               "sops_per_train_sample", "weight_writes_per_train_sample", "weights_per_cycle",
+               "sim_wall_s", "sim_cycles_per_s")
+
+
+def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
+             out_dir="build/sim", waves=False, limit_train=None, limit_test=None,
+             float_model=True, return_weights=False, log=print):
+    """Train ``config`` on ``dataset_spec`` on the simulated chip; return the report.
+
+    ``config`` must already carry the run's ``init_seed`` (the chip is built with those
+    initial weights). The report is also written to ``out_dir/report.json``.
+    """
+    start = time.perf_counter()
+    out_dir = Path(out_dir)
+    # Fail on a bad dataset before spending a build on it.
+    dataset = load_dataset(dataset_spec, config).limit(limit_train, limit_test)
+    log(f"building the chip for config {config.name} ({config.hash()}, P={config.lanes}) "
+        f"with {simulator}")
+    built = runner.build(config, simulator, directory=out_dir / f"{config.name}-{config.hash()}",
+                         waves=waves)
+    log(f"  built in {built.build_s:.1f} s; training {epochs} epochs of "
+        f"{len(dataset.y_train)} samples, testing {len(dataset.y_test)} "
+        f"(log: {built.directory / 'run' / 'sim.log'})")
+    job = {"dataset": dataset_spec, "epochs": epochs, "seed": seed,
+           "limit_train": limit_train, "limit_test": limit_test,
+           "return_weights": return_weights}
+    rtl = runner.run(built, "spikefab.sim.tb_train", job)
+
+    float_accuracy = None
+    if float_model:
+        floats = run_training(make_model("float", config), dataset, epochs=epochs, seed=seed,
+                              progress=False, eval_each_epoch=False)
+        float_accuracy = floats["test_accuracy"]
+
+    report = {
+        "dataset": dataset_spec, "config": config.name, "config_hash": config.hash(),
+        "lanes": config.lanes, "simulator": simulator, "epochs": epochs, "seed": seed,
+        "train_samples": len(dataset.y_train), "test_samples": len(dataset.y_test),
+        "bit_exact": rtl["passed"] and rtl.get("mismatches", 1) == 0
+        and rtl.get("compared_samples") == epochs * len(dataset.y_train) + len(dataset.y_test),
+        "float_test_accuracy": float_accuracy,
+        "build_s": built.build_s,
+        "wall_s": time.perf_counter() - start,
+        **{key: value for key, value in rtl.items() if key not in ("passed",)},
+    }
+    if waves:
+        report["waves"] = [str(p) for p in sorted(built.directory.rglob("*.fst"))
+                           + sorted(built.directory.rglob("*.vcd"))]
+    missing = [key for key in REPORT_KEYS if key not in report]
+    if missing:
+        raise runner.SimulatorError(f"the simulation reported no {', '.join(missing)}; "
+                                    f"see {rtl['log']}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = {key: value for key, value in report.items() if key != "weights"}
+    (out_dir / "report.json").write_text(json.dumps(saved, indent=1) + "\n")
+    return report
+
+
+def _percent(value):
+    return "—" if value is None else f"{value:.2%}"
+
+
+def format_table(report):
+    """The report as a small text table: hardware, golden and float side by side."""
+    rows = [
+        ("test accuracy", _percent(report["hw_test_accuracy"]),
+         _percent(report["golden_test_accuracy"]), _percent(report["float_test_accuracy"])),
+        ("train accuracy (online)", _percent(report.get("train_accuracy")), "", ""),
+        ("cycles / train sample", f"{report['cycles_per_train_sample']:,.0f}", "", ""),
+        ("cycles / infer sample", f"{report['cycles_per_infer_sample']:,.0f}", "", ""),
+        ("SOPs / train sample", f"{report['sops_per_train_sample']:,.0f}", "", ""),
+        ("weight writes / train sample", f"{report['weight_writes_per_train_sample']:,.1f}",
+         "", ""),
+        ("weights / cycle (P = %d)" % report["lanes"], f"{report['weights_per_cycle']:.2f}",
+         "", ""),
+    ]
+    header = ("", "hardware (RTL)", "golden", "float")
+    widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(4)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(header, widths))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths))
+              for row in rows]
+    verdict = "bit-exact: every sample and every weight equal golden" if report["bit_exact"] \
+        else f"NOT bit-exact: {report.get('failure', 'see the log')}"
+    lines.append("")
+    lines.append(f"{report['dataset']} / config {report['config']} on {report['simulator']}, "
+                 f"{report['epochs']} epochs: {verdict}")
+    lines.append(f"simulated {report.get('simulated_cycles', 0):,} cycles in "
+                 f"{report['sim_wall_s']:.1f} s ({report['sim_cycles_per_s']:,.0f} cycles/s)")
+    return "\n".join(lines)
