@@ -10,7 +10,7 @@ from .cocotb_transport import CocotbTransport
 from .scoreboard import Mismatch
 
 
-__all__ = ["load_job", "connect", "write_result", "check_weights"]
+__all__ = ["load_job", "connect", "write_result", "reporting", "describe", "check_weights"]
 
 
 def load_job():
@@ -31,6 +31,21 @@ async def connect(dut, config, **transport_options):
 def write_result(job, result):
     with open(job["result"], "w") as file:
         json.dump(result, file, indent=1)
+
+
+def describe(error):
+    """A failure as the report shows it: a mismatch as is, anything else with its type."""
+    return str(error) if isinstance(error, Mismatch) else f"{type(error).__name__}: {error}"
+
+
+async def reporting(job, body):
+    """Await the test ``body`` and write what it returns, or its failure, as the result."""
+    try:
+        result = await body
+    except Exception as error:
+        write_result(job, {"failure": describe(error)})
+        raise
+    write_result(job, result)
 
 
 async def check_weights(dut, chip, board, what, *, read_back=False):

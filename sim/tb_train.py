@@ -16,7 +16,7 @@ from cocotb.simtime import get_sim_time
 from spikefab.golden.datasets import load_dataset
 from spikefab.golden.rng import XorShift32
 
-from .bench import check_weights, connect, load_job, write_result
+from .bench import check_weights, connect, describe, load_job, write_result
 from .scoreboard import Mismatch, Scoreboard
 from .verilog import CLOCK_PERIOD_NS
 
@@ -83,8 +83,7 @@ async def train_and_evaluate(dut):
         result["chip_counters"] = await chip.counters()
     except Exception as error:
         result["mismatches"] = int(isinstance(error, Mismatch))
-        result["failure"] = str(error) if isinstance(error, Mismatch) else \
-            f"{type(error).__name__}: {error}"
+        result["failure"] = describe(error)
         raise
     finally:
         wall = time.perf_counter() - start_wall

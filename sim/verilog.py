@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from amaranth.back import verilog
 
-from spikefab.hw.top import SpikefabTop
+from spikefab.hw.top import DEFAULT_TIMEOUT, SpikefabTop
 from spikefab.layout import Layout
 
 
@@ -39,9 +39,11 @@ _FMIX = (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)
 _MEMORY = "chip.core.weights"
 
 
-def chip_verilog(config):
-    """Verilog text of the chip for ``config`` (module ``spikefab_top``)."""
-    text = verilog.convert(SpikefabTop(config), name="spikefab_top", emit_src=False)
+def chip_verilog(config, *, timeout=DEFAULT_TIMEOUT):
+    """Verilog text of the chip for ``config`` (module ``spikefab_top``); ``timeout`` is
+    the cycles after which a frame cut short is answered ``TIMEOUT``."""
+    top = SpikefabTop(config, timeout=timeout)
+    text = verilog.convert(top, name="spikefab_top", emit_src=False)
     # Yosys makes each `always @*` block sensitive to a register initialised to 0 so that
     # the block runs once at time zero; Icarus applies declaration initialisers before any
     # process waits, so the blocks whose inputs never change (an FSM's ready output in its
@@ -154,7 +156,7 @@ def signature_delta(layout, weights, initial):
     return (memory_signature(layout, weights) - memory_signature(layout, initial)) & _MASK
 
 
-def write_sources(config, directory):
+def write_sources(config, directory, *, timeout=DEFAULT_TIMEOUT):
     """Write the chip and testbench Verilog for ``config`` into ``directory``.
 
     Files are rewritten only when their text changes, so simulator builds stay cached.
@@ -163,7 +165,7 @@ def write_sources(config, directory):
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in (("spikefab_top.v", chip_verilog(config)),
+    for name, text in (("spikefab_top.v", chip_verilog(config, timeout=timeout)),
                        ("spikefab_tb.v", testbench_verilog(config))):
         path = directory / name
         if not path.exists() or hashlib.sha256(path.read_bytes()).digest() != \

@@ -1,0 +1,182 @@
+"""cocotb on the generated Verilog, on Verilator and Icarus, against golden.
+
+Each config is built once per simulator (under ``build/test-sim/``, so a rerun with
+unchanged hardware skips the C++ compile). The cocotb modules in ``sim/`` do the
+comparing: every reply and the weight signature after every sample, all weights at the
+end. Long runs (a full epoch of digits) are marked slow.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spikefab.config import Config, PRESETS
+from spikefab.sim import runner
+from spikefab.sim.simulate import REPORT_KEYS, simulate
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build" / "test-sim"
+SIMULATORS = pytest.mark.parametrize("simulator", runner.SIMULATORS)
+TIMEOUT = 2000  # cycles before a frame cut short is answered TIMEOUT
+
+# Leak and threshold corners: the weakest threshold, the strongest leak, reset to zero,
+# a membrane just wide enough (it saturates), sigma-delta pixels, dense feedback, clipped
+# error and one lane.
+LOW_CORNERS = Config(
+    name="low-corners", n_in=7, hidden=(6,), n_out=3, timesteps=7, v_bits=9, threshold=1,
+    leak_shift=1, reset="zero", w_bits=6, init_range=(31, 31), encoding="sigma-delta",
+    pixel_bits=4, k_fb=3, target_count=5, error_clip=4, margin=1, gate_lo=1, gate_hi=6,
+    lr_shift_out=1, lr_shift_hidden=2)
+# The highest threshold (v_max), the weakest leak, subtractive reset, two hidden layers,
+# three lanes over ragged rows, 4-bit weights that saturate under lr shift 0.
+HIGH_CORNERS = Config(
+    name="high-corners", n_in=9, hidden=(7, 5), n_out=4, timesteps=8, v_bits=8,
+    threshold=127, leak_shift=7, reset="subtract", w_bits=4, init_range=(7, 6, 7),
+    k_fb=2, target_count=6, margin=0, gate_lo=0, gate_hi=8, lr_shift_out=0,
+    lr_shift_hidden=0, lanes=3)
+
+
+def random_config(seed):
+    """A small valid config drawn from ``seed`` (every option of the contract varies)."""
+    rng = np.random.default_rng(seed)
+    hidden = tuple(int(h) for h in rng.integers(2, 9, size=int(rng.integers(1, 3))))
+    n_in, n_out = int(rng.integers(3, 12)), int(rng.integers(2, 6))
+    w_bits = int(rng.integers(3, 9))
+    T = int(rng.integers(3, 10))
+    v_bits = (max((n_in, *hidden)) << (w_bits - 1)).bit_length() + 1 + int(rng.integers(0, 3))
+    margin = int(rng.integers(0, T))
+    gate_lo = int(rng.integers(0, T))
+    return Config(
+        name=f"random-{seed}", n_in=n_in, hidden=hidden, n_out=n_out, timesteps=T,
+        v_bits=v_bits, threshold=int(rng.integers(1, 1 << (v_bits - 2))),
+        leak_shift=int(rng.integers(1, v_bits)),
+        reset=str(rng.choice(["subtract", "zero"])), w_bits=w_bits,
+        init_range=tuple(int(rng.integers(1, 1 << (w_bits - 1))) for _ in range(len(hidden) + 1)),
+        init_seed=int(rng.integers(0, 1 << 32)), pixel_bits=int(rng.integers(1, 9)),
+        encoding=str(rng.choice(["rate", "sigma-delta"])), k_fb=int(rng.integers(1, n_out + 1)),
+        feedback_seed=int(rng.integers(0, 1 << 32)), target_count=int(rng.integers(0, T + 1)),
+        margin=margin, gate_lo=gate_lo, gate_hi=int(rng.integers(gate_lo, T + 1)),
+        lr_shift_out=int(rng.integers(0, 4)), lr_shift_hidden=int(rng.integers(0, 4)),
+        lanes=int(rng.integers(1, 4)))
+
+
+_builds = {}
+
+
+def built(config, simulator):
+    key = (config, simulator)
+    if key not in _builds:
+        _builds[key] = runner.build(config, simulator, timeout=TIMEOUT,
+                                    directory=BUILD / f"{config.name}-{config.hash()}")
+    return _builds[key]
+
+
+def play(config, simulator, steps, *, name, stall=0.0, seed=0):
+    result = runner.run(built(config, simulator), "spikefab.sim.tb_directed",
+                        {"steps": steps, "stall": stall, "seed": seed},
+                        testcase="play_steps", name=name)
+    assert result["passed"], result["failure"]
+    samples = sum(step["op"] != "set" for step in steps)
+    assert result["compared_samples"] == samples
+    return result
+
+
+def raster_step(op, raster, label=0):
+    return {"op": op, "events": True, "data": np.asarray(raster, dtype=np.uint8).tolist(),
+            "label": label}
+
+
+def pixel_step(op, pixels, label=0):
+    return {"op": op, "events": False, "data": np.asarray(pixels, dtype=np.int64).tolist(),
+            "label": label}
+
+
+def corner_steps(config, rng):
+    """Empty and all-ones inputs, dense and sparse random ones, pixels at 0 and at the
+    maximum, a run-time register change, then repeated training with the largest steps
+    so that weights saturate."""
+    T, n = config.timesteps, config.n_in
+    steps = [
+        raster_step("infer", np.zeros((T, n))),
+        raster_step("train", np.zeros((T, n)), 1),
+        raster_step("train", np.ones((T, n)), 0),
+        raster_step("train", np.ones((T, n)), config.n_out - 1),
+        pixel_step("train", np.zeros(n), 0),
+        pixel_step("train", np.full(n, config.pixel_max), 2 % config.n_out),
+    ]
+    for density in (0.1, 0.5, 0.9):
+        steps.append(raster_step("train", rng.random((T, n)) < density,
+                                 int(rng.integers(config.n_out))))
+    steps.append({"op": "set", "lr_shifts": [0] * len(config.weight_shapes),
+                  "margin": config.timesteps})
+    steps.append(raster_step("train", np.ones((T, n)), 0))  # within any margin: no update
+    steps.append({"op": "set", "lr_shifts": [0] * len(config.weight_shapes), "margin": 0})
+    saturating = rng.random((T, n)) < 0.7
+    for repeat in range(6):
+        steps.append(raster_step("train", saturating, repeat % config.n_out))
+    steps.append(pixel_step("infer", rng.integers(0, config.pixel_max + 1, n)))
+    return steps
+
+
+@SIMULATORS
+@pytest.mark.parametrize("config", [LOW_CORNERS, HIGH_CORNERS], ids=lambda c: c.name)
+def test_corners_equal_golden(config, simulator):
+    play(config, simulator, corner_steps(config, np.random.default_rng(5)), name="corners")
+
+
+@SIMULATORS
+def test_random_config_equals_golden_under_stream_stalls(simulator):
+    config = random_config(11)
+    rng = np.random.default_rng(11)
+    steps = [pixel_step("train", rng.integers(0, config.pixel_max + 1, config.n_in),
+                        int(rng.integers(config.n_out))) for _ in range(8)]
+    steps += [raster_step("train", rng.random((config.timesteps, config.n_in)) < 0.4,
+                          int(rng.integers(config.n_out))) for _ in range(4)]
+    steps += [pixel_step("infer", rng.integers(0, config.pixel_max + 1, config.n_in))]
+    play(config, simulator, steps, name="random-stalls", stall=0.3, seed=3)
+
+
+@SIMULATORS
+def test_malformed_requests_are_refused_without_harm(simulator):
+    result = runner.run(built(LOW_CORNERS, simulator), "spikefab.sim.tb_directed", {},
+                        testcase="malformed_requests", name="malformed")
+    assert result["passed"], result["failure"]
+    assert result["cases"] == 13
+
+
+@SIMULATORS
+def test_digits_training_equals_golden(simulator, tmp_path):
+    """The digits preset as built for `make sim`: a few samples through tb_train."""
+    samples = {"verilator": (40, 10), "icarus": (6, 2)}[simulator]
+    config = PRESETS["digits"]
+    report = simulate(config, "digits", simulator=simulator, epochs=1, seed=1,
+                      out_dir=tmp_path, limit_train=samples[0], limit_test=samples[1],
+                      float_model=False, log=lambda line: None)
+    assert report["bit_exact"], report.get("failure")
+    assert report["hw_test_accuracy"] == report["golden_test_accuracy"]
+    assert set(REPORT_KEYS) <= set(report)
+    assert (tmp_path / "report.json").exists()
+    # Within 1.25× of the memory-port bound (SOPs + 2 × writes) / P.
+    assert report["memory_bound_ratio"] <= 1.25
+
+
+def test_a_mismatch_names_the_sample_layer_neuron_and_values():
+    """Golden is told one weight differs from the chip's; the first sample must fail
+    naming the step, layer, presynaptic input, neuron and both values."""
+    config = HIGH_CORNERS
+    b = built(config, "icarus")
+    steps = corner_steps(config, np.random.default_rng(1))[:3]
+    result = runner.run(b, "spikefab.sim.tb_directed", {"steps": steps, "perturb": [1, 2, 3, 1]},
+                        testcase="play_steps", name="perturbed")
+    assert not result["passed"]
+    assert result["failure"].startswith("step 0 (infer): layer 1 weight from input 2 to "
+                                        "neuron 3 is "), result["failure"]
+
+
+@pytest.mark.slow
+def test_digits_full_epoch_on_verilator(tmp_path):
+    report = simulate(PRESETS["digits"], "digits", epochs=1, seed=1, out_dir=tmp_path,
+                      log=lambda line: None)
+    assert report["bit_exact"], report.get("failure")
+    assert report["mismatches"] == 0
