@@ -2,16 +2,37 @@
 
 Single-ported on purpose: the iCE40 UP5K's SPRAM (``SB_SPRAM256KA``) has one port, and
 every block of the core is scheduled so that one read *or* one write happens per cycle.
-Reads are synchronous (data the cycle after the address); a write cycle returns no data.
+Reads are synchronous (data the cycle after the address); a write cycle returns no data;
+a cycle with neither keeps the last data read.
+
+On an iCE40 UP5K platform the words live in ``SB_SPRAM256KA`` blocks (16K × 16 bits
+each, four on the chip): ``ceil(width / 16)`` blocks side by side make a word, and
+``ceil(depth / 16384)`` such banks are selected by the high address bits. A bitstream
+cannot initialise SPRAM, so there the host writes the initial weights
+(:meth:`~spikefab.driver.Chip.write_weights`) before the chip learns. Elsewhere the memory
+is inferred block RAM holding golden's initial weights.
 """
 
-from amaranth.hdl import MemoryData, Module
+from amaranth.hdl import Cat, ClockSignal, Instance, MemoryData, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["WeightMemory"]
+__all__ = ["WeightMemory", "SPRAM_BLOCKS", "spram_blocks"]
+
+SPRAM_DEPTH = 16384
+SPRAM_WIDTH = 16
+SPRAM_BLOCKS = 4  # on the iCE40 UP5K
+
+
+def spram_blocks(width, depth):
+    """``(columns, banks)`` of SPRAM blocks that hold ``depth`` words of ``width`` bits."""
+    return -(-width // SPRAM_WIDTH), -(-depth // SPRAM_DEPTH)
+
+
+def _has_spram(platform):
+    return str(getattr(platform, "device", "")).startswith("iCE40UP")
 
 
 class WeightMemory(wiring.Component):
@@ -26,6 +47,7 @@ class WeightMemory(wiring.Component):
 
     def __init__(self, shapes, depth, init):
         self._shapes = shapes
+        self.depth = depth
         #: The contents, readable by simulator testbenches (``ctx.get(data[addr])``).
         self.data = MemoryData(shape=shapes.weight_word, depth=depth, init=init)
         super().__init__({
@@ -37,6 +59,8 @@ class WeightMemory(wiring.Component):
         })
 
     def elaborate(self, platform):
+        if _has_spram(platform):
+            return self._elaborate_spram()
         m = Module()
         m.submodules.ram = ram = Memory(data=self.data)
         read = ram.read_port()
@@ -49,4 +73,46 @@ class WeightMemory(wiring.Component):
             write.en.eq(self.we),
             self.rdata.eq(read.data),
         ]
+        return m
+
+    def _elaborate_spram(self):
+        m = Module()
+        wdata = self.wdata.as_value()
+        width = len(wdata)
+        columns, banks = spram_blocks(width, self.depth)
+        if columns * banks > SPRAM_BLOCKS:
+            raise ValueError(
+                f"{self.depth} weight words of {width} bits need {columns * banks} SPRAM "
+                f"blocks; the iCE40 UP5K has {SPRAM_BLOCKS}")
+        padded = Signal(columns * SPRAM_WIDTH)
+        m.d.comb += padded.eq(wdata)
+        low_addr = self.addr[:14]
+        bank = self.addr[14:] if banks > 1 else 0
+        # The bank whose output holds the last data read (outputs keep it until the next
+        # access of that bank).
+        read_bank = Signal(range(banks))
+        with m.If(self.en & ~self.we):
+            m.d.sync += read_bank.eq(bank)
+        outputs = []
+        for b in range(banks):
+            word = []
+            for c in range(columns):
+                out = Signal(SPRAM_WIDTH, name=f"spram_b{b}_c{c}")
+                m.submodules[f"spram_b{b}_c{c}"] = Instance(
+                    "SB_SPRAM256KA",
+                    i_ADDRESS=low_addr,
+                    i_DATAIN=padded[c * SPRAM_WIDTH:(c + 1) * SPRAM_WIDTH],
+                    i_MASKWREN=0b1111,
+                    i_WREN=self.we,
+                    i_CHIPSELECT=(self.en | self.we) & (bank == b),
+                    i_CLOCK=ClockSignal("sync"),
+                    i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1,
+                    o_DATAOUT=out)
+                word.append(out)
+            outputs.append(Signal(columns * SPRAM_WIDTH, name=f"spram_b{b}"))
+            m.d.comb += outputs[-1].eq(Cat(*word))
+        rdata = outputs[0]
+        for b in range(1, banks):
+            rdata = Mux(read_bank == b, outputs[b], rdata)
+        m.d.comb += self.rdata.eq(rdata[:width])
         return m

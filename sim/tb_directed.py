@@ -9,7 +9,9 @@ golden (reply and weight signature after every sample, full read-back at the end
 
 ``job["stall"]`` makes the transport idle before bytes and hold back ``tx__ready`` at
 random; ``job["perturb"] = [layer, pre, post, delta]`` changes one of golden's weights
-(the test of the checker itself). ``malformed_requests`` sends damaged and invalid requests, each of which must get
+(the test of the checker itself); ``job["write_weights"]`` writes golden's initial weights
+first and ``job["signature"] = False`` reads every weight back instead of using the
+testbench's signature (both for the SPRAM build). ``malformed_requests`` sends damaged and invalid requests, each of which must get
 its error status and leave weights, registers and the SOP, write and sample counters as
 they were.
 """
@@ -39,6 +41,9 @@ async def _play_steps(dut, job, config):
         # Golden believes one weight differs from the chip's: checks the checker.
         layer, pre, post, delta = job["perturb"]
         board.golden.weights[layer][pre, post] += delta
+    signature = job.get("signature", True)
+    if job.get("write_weights"):
+        await chip.write_weights(board.golden.weights)  # SPRAM starts undefined
     figures = []
     for number, step in enumerate(job["steps"]):
         what = f"step {number} ({step['op']})"
@@ -56,10 +61,11 @@ async def _play_steps(dut, job, config):
             hw = await chip.infer(data, events=step["events"])
             golden = board.expect(data, events=step["events"])
         board.compare(what, hw, golden)
-        await check_weights(dut, chip, board, what)
+        await check_weights(dut, chip, board, what, signature=signature)
         figures.append({"prediction": hw.prediction, "counts": hw.counts,
                         "writes": hw.weight_writes, "cycles": hw.cycles})
-    await check_weights(dut, chip, board, "after the last step", read_back=True)
+    await check_weights(dut, chip, board, "after the last step", read_back=True,
+                        signature=signature)
     return {"compared_samples": board.samples, "samples": figures,
             "bytes_sent": chip.transport.bytes_sent}
 

@@ -39,11 +39,12 @@ _FMIX = (0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53)
 _MEMORY = "chip.core.weights"
 
 
-def chip_verilog(config, *, timeout=DEFAULT_TIMEOUT):
+def chip_verilog(config, *, timeout=DEFAULT_TIMEOUT, platform=None):
     """Verilog text of the chip for ``config`` (module ``spikefab_top``); ``timeout`` is
-    the cycles after which a frame cut short is answered ``TIMEOUT``."""
+    the cycles after which a frame cut short is answered ``TIMEOUT``; ``platform`` selects
+    vendor primitives (an iCE40 UP5K platform puts the weights in SPRAM)."""
     top = SpikefabTop(config, timeout=timeout)
-    text = verilog.convert(top, name="spikefab_top", emit_src=False)
+    text = verilog.convert(top, name="spikefab_top", platform=platform, emit_src=False)
     # Yosys makes each `always @*` block sensitive to a register initialised to 0 so that
     # the block runs once at time zero; Icarus applies declaration initialisers before any
     # process waits, so the blocks whose inputs never change (an FSM's ready output in its
@@ -57,12 +58,19 @@ def _word_chunks(width):
     return [(min(low + 64, width) - 1, low) for low in range(0, width, 64)]
 
 
-def testbench_verilog(config):
-    """The ``spikefab_tb`` module: clock, reset, the chip, and ``weight_signature``."""
+def testbench_verilog(config, *, signature=True):
+    """The ``spikefab_tb`` module: clock, reset, the chip, and ``weight_signature`` (held
+    at 0 without ``signature``: the SPRAM variant has no inferred array to read)."""
     layout = Layout(config)
     width = config.lanes * config.w_bits
     addr_bits = max(1, (layout.weight_depth - 1).bit_length())
     half = CLOCK_PERIOD_NS // 2
+    update = f"""\
+  always @(posedge clk)
+    if ({_MEMORY}.we)
+      weight_signature <= weight_signature + mix({_MEMORY}.addr, {_MEMORY}.wdata)
+                                          - mix({_MEMORY}.addr, {_MEMORY}.ram[{_MEMORY}.addr]);
+"""
     chunk_lines = "\n".join(
         f"      h = fmix(h ^ {{{{{63 - high + low}{{1'b0}}}}, word[{high}:{low}]}});"
         if high - low < 63 else f"      h = fmix(h ^ word[{high}:{low}]);"
@@ -114,11 +122,7 @@ module spikefab_tb(
   endfunction
 
   reg [63:0] weight_signature = 64'd0;
-  always @(posedge clk)
-    if ({_MEMORY}.we)
-      weight_signature <= weight_signature + mix({_MEMORY}.addr, {_MEMORY}.wdata)
-                                          - mix({_MEMORY}.addr, {_MEMORY}.ram[{_MEMORY}.addr]);
-endmodule
+{update if signature else ""}endmodule
 """
 
 
@@ -156,7 +160,7 @@ def signature_delta(layout, weights, initial):
     return (memory_signature(layout, weights) - memory_signature(layout, initial)) & _MASK
 
 
-def write_sources(config, directory, *, timeout=DEFAULT_TIMEOUT):
+def write_sources(config, directory, *, timeout=DEFAULT_TIMEOUT, platform=None):
     """Write the chip and testbench Verilog for ``config`` into ``directory``.
 
     Files are rewritten only when their text changes, so simulator builds stay cached.
@@ -165,8 +169,10 @@ def write_sources(config, directory, *, timeout=DEFAULT_TIMEOUT):
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in (("spikefab_top.v", chip_verilog(config, timeout=timeout)),
-                       ("spikefab_tb.v", testbench_verilog(config))):
+    spram = str(getattr(platform, "device", "")).startswith("iCE40UP")
+    for name, text in (("spikefab_top.v", chip_verilog(config, timeout=timeout,
+                                                       platform=platform)),
+                       ("spikefab_tb.v", testbench_verilog(config, signature=not spram))):
         path = directory / name
         if not path.exists() or hashlib.sha256(path.read_bytes()).digest() != \
                 hashlib.sha256(text.encode()).digest():

@@ -6,6 +6,9 @@ comparing: every reply and the weight signature after every sample, all weights 
 end. Long runs (a full epoch of digits) are marked slow.
 """
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +183,51 @@ def test_digits_full_epoch_on_verilator(tmp_path):
                       log=lambda line: None)
     assert report["bit_exact"], report.get("failure")
     assert report["mismatches"] == 0
+
+
+def test_train_engine_rtl_matches_the_golden_engine(tmp_path):
+    """`spikefab train --engine rtl` trains on the simulated chip; the same run on the
+    golden engine gives the same accuracies, and its checkpoint evaluates the same."""
+    def spikefab(*args):
+        run = subprocess.run([sys.executable, "-m", "spikefab.cli", *args], cwd=ROOT,
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+
+    quick = ["--limit-train", "30", "--limit-test", "12", "--epochs", "2", "--json"]
+    checkpoint = tmp_path / "rtl.npz"
+    rtl = spikefab("train", "--engine", "rtl", *quick, "--save", str(checkpoint))
+    golden = spikefab("train", "--engine", "golden", *quick)
+    for key in ("train_accuracy", "test_accuracy", "weight_writes_per_sample"):
+        assert rtl[key] == golden[key], key
+    assert rtl["engine"] == "rtl" and rtl["train_samples_per_s"] > 0
+    evaluated = spikefab("eval", "--checkpoint", str(checkpoint), "--engine", "golden",
+                         "--limit-test", "12", "--json")
+    assert evaluated["test_accuracy"] == rtl["test_accuracy"]
+
+
+# Two banks of two SPRAM columns: 340 × 50 + 150 × 2 three-lane 24-bit words.
+SPRAM_BANKS = Config(
+    name="spram-banks", n_in=340, hidden=(150,), n_out=4, timesteps=3, v_bits=17,
+    threshold=300, leak_shift=3, init_range=(60, 60), target_count=2, gate_hi=3,
+    lr_shift_out=1, lr_shift_hidden=1, lanes=3)
+
+
+def test_up5k_spram_weight_memory_equals_golden():
+    """The chip as built for the iCEBreaker (weights in SB_SPRAM256KA, simulated with
+    Yosys's cells_sim.v on Icarus): four blocks, two banks of two columns."""
+    from amaranth_boards.icebreaker import ICEBreakerPlatform
+    from spikefab.hw.memory import spram_blocks
+    from spikefab.layout import Layout
+
+    layout = Layout(SPRAM_BANKS)
+    assert spram_blocks(SPRAM_BANKS.lanes * SPRAM_BANKS.w_bits, layout.weight_depth) == (2, 2)
+    b = runner.build(SPRAM_BANKS, "icarus", timeout=TIMEOUT, platform=ICEBreakerPlatform(),
+                     directory=BUILD / f"spram-{SPRAM_BANKS.hash()}")
+    rng = np.random.default_rng(2)
+    steps = [pixel_step("train", rng.integers(0, 256, SPRAM_BANKS.n_in), 3)]
+    result = runner.run(b, "spikefab.sim.tb_directed",
+                        {"steps": steps, "write_weights": True, "signature": False},
+                        testcase="play_steps", name="spram")
+    assert result["passed"], result["failure"]
+    assert sum(sample["writes"] for sample in result["samples"]) > 0
