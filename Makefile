@@ -3,7 +3,8 @@
 #   make test       the test suite (fast; long runs are marked slow)
 #   make sim        on-chip training in RTL simulation vs golden and float
 #                   (DATASET= CONFIG= SIM=verilator|icarus EPOCHS= WAVES=1)
-#   make bitstream  FPGA build (BOARD=icebreaker|ulx3s CONFIG=)
+#   make bitstream  FPGA build and report (BOARD=icebreaker|ulx3s CONFIG=mnist|digits)
+#   make program    load it onto the attached board
 #   make bench      benchmarks → build/bench/*.json, plus the slow tests
 #   make clean
 
@@ -19,7 +20,7 @@ EPOCHS   ?= 3
 WAVES    ?=
 BOARD    ?= icebreaker
 
-.PHONY: setup test test-slow sim bitstream bench clean
+.PHONY: setup test test-slow sim bitstream program bench clean
 
 setup: $(STAMP)
 
@@ -43,9 +44,22 @@ sim: setup
 	$(PY) -m spikefab.cli sim --dataset $(DATASET) --config $(CONFIG) --simulator $(SIM) \
 	    --epochs $(EPOCHS) $(if $(filter 1 yes true,$(WAVES)),--waves)
 
+# make bitstream builds the mnist preset unless CONFIG is given.
+BITSTREAM_CONFIG = $(if $(filter command line environment,$(origin CONFIG)),$(CONFIG),mnist)
+BITFILE_icebreaker = build/icebreaker/$(BITSTREAM_CONFIG)/spikefab.bin
+BITFILE_ulx3s      = build/ulx3s/$(BITSTREAM_CONFIG)/spikefab.bit
+
 bitstream: setup
-	@echo "make bitstream: the board builds are not written yet; see issue 5." >&2
-	@exit 1
+	$(PY) -m spikefab.cli bitstream --board $(BOARD) --config $(BITSTREAM_CONFIG)
+
+# Programs the board attached over USB: iceprog (iCEBreaker) or openFPGALoader (ULX3S);
+# neither comes from PyPI (apt-get install fpga-icestorm openfpgaloader).
+program: bitstream
+ifeq ($(BOARD),ulx3s)
+	openFPGALoader -b ulx3s $(BITFILE_ulx3s)
+else
+	iceprog $(BITFILE_icebreaker)
+endif
 
 bench: $(BSTAMP)
 	$(PY) -m spikefab.bench --out build/bench

@@ -12,8 +12,8 @@ heartbeat for "the host is talking to it".
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockDomain, ClockSignal, Const, Instance, Module, ResetSignal, Signal
-from amaranth.lib import io, wiring
+from amaranth.hdl import ClockDomain, Const, Instance, Module, Signal
+from amaranth.lib import wiring
 
 from .top import SpikefabTop
 from .uart import UARTReceiver, UARTTransmitter
@@ -78,7 +78,8 @@ class BoardTop(wiring.Component):
     def _pll(self, m, platform):
         """Make the ``sync`` domain at the board's target clock from its oscillator."""
         board = self.board
-        m.domains.sync = ClockDomain("sync")
+        m.domains.sync = sync = ClockDomain("sync")
+        platform.add_clock_constraint(sync.clk, board.target_hz)
         locked = Signal()
         if board.name == "icebreaker":
             clk_pin = platform.request(platform.default_clk, dir="-")
@@ -87,8 +88,8 @@ class BoardTop(wiring.Component):
                 p_FEEDBACK_PATH="SIMPLE",
                 p_DIVR=board.pll["DIVR"], p_DIVF=board.pll["DIVF"],
                 p_DIVQ=board.pll["DIVQ"], p_FILTER_RANGE=board.pll["FILTER_RANGE"],
-                i_PACKAGEPIN=clk_pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
-                o_PLLOUTGLOBAL=ClockSignal("sync"), o_LOCK=locked)
+                io_PACKAGEPIN=clk_pin.io, i_RESETB=Const(1), i_BYPASS=Const(0),
+                o_PLLOUTGLOBAL=sync.clk, o_LOCK=locked)
         else:
             clk_in = platform.request(platform.default_clk, dir="i")
             feedback = Signal()
@@ -105,9 +106,9 @@ class BoardTop(wiring.Component):
                 i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=0, i_PHASESTEP=0,
                 i_PHASELOADREG=0, i_PLLWAKESYNC=0, i_ENCLKOP=0,
                 o_CLKOP=feedback, o_LOCK=locked)
-            m.d.comb += ClockSignal("sync").eq(feedback)
+            m.d.comb += sync.clk.eq(feedback)
         # Held in reset until the PLL locks.
-        m.d.comb += ResetSignal("sync").eq(~locked)
+        m.d.comb += sync.rst.eq(~locked)
 
     def elaborate(self, platform):
         m = Module()

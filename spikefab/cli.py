@@ -15,12 +15,14 @@ import numpy as np
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import ConfigError, PRESETS, load_config
 from .golden.datasets import DATASET_NAMES, DatasetError, load_dataset
+from .bitstream import BuildError
 from .sim.runner import SIMULATORS, SimulatorError
 from .train import ALGOS, ENGINES, EngineError, algo_config, evaluate, make_model, run_training
 
 
 # ValueError covers bad shapes or values that reach the models (ConfigError is one too).
-USER_ERRORS = (ValueError, DatasetError, CheckpointError, EngineError, SimulatorError)
+USER_ERRORS = (ValueError, DatasetError, CheckpointError, EngineError, SimulatorError,
+               BuildError)
 
 
 def build_parser():
@@ -67,6 +69,16 @@ def build_parser():
     sim.add_argument("--waves", action="store_true", help="dump waveforms under --out")
     sim.add_argument("--out", default="build/sim", help="report and build folder")
     sim.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    bits = commands.add_parser("bitstream", help="build an FPGA bitstream and report on it")
+    bits.add_argument("--board", default="icebreaker",
+                      help="icebreaker (iCE40 UP5K, default) or ulx3s (ECP5-85F)")
+    bits.add_argument("--config", default="mnist")
+    bits.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    bits.add_argument("--synth-only", action="store_true",
+                      help="run Yosys only (a quick check that the design maps)")
+    bits.add_argument("--out", default="build", help="build folder (default: build)")
+    bits.add_argument("--json", action="store_true")
     return parser
 
 
@@ -154,6 +166,35 @@ def command_sim(args):
     return 0 if report["bit_exact"] else 1
 
 
+def command_bitstream(args):
+    from .bitstream import build_bitstream, synthesize
+    from .hw.board import board
+
+    board(args.board)  # an unknown board fails before anything is built
+    config = load_config(args.config)
+    if args.synth_only:
+        result = synthesize(args.board, config, out_dir=args.out)
+        result.pop("cells")
+        print(json.dumps(result) if args.json else
+              f"{args.board} / {config.name}: Yosys mapped it, {result['ffs']} flip-flops "
+              f"({result['build_dir']})")
+        return 0
+    _stderr(f"building {config.name} for {args.board} (Yosys, nextpnr: a few minutes)")
+    report = build_bitstream(args.board, config, out_dir=args.out, seed=args.seed)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        unit = "LCs" if args.board == "icebreaker" else "LUTs"
+        print(f"{report['bitstream']}\n"
+              f"  {report['device']}: {report['luts']}/{report['luts_total']} {unit}, "
+              f"{report['ffs']} FFs, {report['bram']}/{report['bram_total']} BRAM, "
+              f"{report['spram']} SPRAM, {report['dsp']} DSP\n"
+              f"  fmax {report['fmax_mhz']:.1f} MHz, target {report['target_mhz']:.0f} MHz: "
+              f"timing {'met' if report['timing_met'] else 'NOT met'}\n"
+              f"  report: {Path(args.out) / args.board / 'report.json'}")
+    return 0 if report["timing_met"] else 1
+
+
 def _stderr(line):
     print(line, file=sys.stderr, flush=True)
 
@@ -185,6 +226,8 @@ def main(argv=None):
             command_train(args)
         elif args.command == "sim":
             return command_sim(args)
+        elif args.command == "bitstream":
+            return command_bitstream(args)
         else:
             command_eval(args)
     except USER_ERRORS as error:

@@ -295,7 +295,7 @@ PRESETS = {
         lanes=2,
     ),
     # 28×28 images (MNIST, Fashion-MNIST). 784-128-10 weights are 101,632 bytes at
-    # w_bits=8, inside the UP5K's 128 KiB of SPRAM.
+    # w_bits=8: two lanes make 16-bit words, which fill the UP5K's four 16K × 16 SPRAMs.
     "mnist": Config(
         name="mnist",
         n_in=784, hidden=(128,), n_out=10,
@@ -306,6 +306,7 @@ PRESETS = {
         gate_lo=0, gate_hi=15,
         k_fb=1,
         lr_shift_out=4, lr_shift_hidden=6, lr_anneal_epochs=3,
+        lanes=2,
     ),
 }
 

@@ -1,0 +1,57 @@
+"""FPGA builds with the yowasp tools: Yosys mapping in the default run (about 25 s per
+board), full place and route of both presets on both boards in `make bench` (slow)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from spikefab.bitstream import build_bitstream, synthesize
+from spikefab.config import PRESETS
+from spikefab.hw.board import BOARDS, board
+from spikefab.hw.memory import SPRAM_BLOCKS
+
+
+def test_unknown_board_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="valid boards: icebreaker, ulx3s"):
+        board("de10")
+    run = subprocess.run([sys.executable, "-m", "spikefab.cli", "bitstream", "--board", "de10"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert run.stderr.strip() == ("spikefab: error: unknown board 'de10'; "
+                                  "valid boards: icebreaker, ulx3s")
+
+
+def test_up5k_synthesis_puts_mnist_weights_in_the_four_sprams(tmp_path):
+    result = synthesize("icebreaker", PRESETS["mnist"], out_dir=tmp_path)
+    cells = result["cells"]
+    assert cells["SB_SPRAM256KA"] == SPRAM_BLOCKS
+    assert cells["SB_PLL40_PAD"] == 1
+    assert cells["SB_LUT4"] < 5280
+    assert cells.get("SB_RAM40_4K", 0) <= 30
+
+
+def test_ecp5_synthesis_maps_digits(tmp_path):
+    result = synthesize("ulx3s", PRESETS["digits"], out_dir=tmp_path)
+    cells = result["cells"]
+    assert cells["EHXPLLL"] == 1
+    assert cells.get("DP16KD", 0) >= 1  # the weights in block RAM
+    assert result["ffs"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name", sorted(BOARDS))
+@pytest.mark.parametrize("config_name", ["digits", "mnist"])
+def test_place_and_route(board_name, config_name, tmp_path):
+    """Full builds; each report also lands in build/bench/bitstream-*.json."""
+    report = build_bitstream(board_name, PRESETS[config_name], out_dir=tmp_path)
+    from pathlib import Path
+    bench = Path(__file__).resolve().parents[1] / "build" / "bench"
+    bench.mkdir(parents=True, exist_ok=True)
+    (bench / f"bitstream-{board_name}-{config_name}.json").write_text(json.dumps(report))
+    assert Path(report["bitstream"]).stat().st_size > 0
+    assert report["luts"] <= report["luts_total"]
+    for key in ("board", "device", "config", "bitstream", "luts", "luts_total", "ffs", "bram",
+                "bram_total", "spram", "dsp", "fmax_mhz", "target_mhz", "timing_met"):
+        assert key in report
