@@ -73,6 +73,22 @@ class CocotbTransport:
         dut.rx__valid.value = 0
         self.bytes_sent += len(data)
 
+    async def take_available(self):
+        """Take the bytes the chip offers back to back from now; none if it offers none."""
+        dut = self.dut
+        out = bytearray()
+        dut.tx__ready.value = 1
+        while True:
+            await ReadOnly()
+            if not dut.tx__valid.value:
+                break
+            out.append(int(dut.tx__payload.value))
+            await FallingEdge(dut.clk)
+        await FallingEdge(dut.clk)
+        dut.tx__ready.value = 0
+        self.bytes_received += len(out)
+        return bytes(out)
+
     async def recv(self, n):
         dut = self.dut
         out = bytearray()

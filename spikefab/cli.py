@@ -70,6 +70,20 @@ def build_parser():
     sim.add_argument("--out", default="build/sim", help="report and build folder")
     sim.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    board = commands.add_parser(
+        "board", help="train and evaluate on a chip over a serial port, checked against golden")
+    board.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB1")
+    board.add_argument("--baud", type=int, default=115200)
+    board.add_argument("--timeout", type=float, default=10.0,
+                       help="seconds to wait for a reply byte (default: 10)")
+    board.add_argument("--dataset", default="digits")
+    board.add_argument("--config", default="digits", help="the config the chip was built for")
+    board.add_argument("--epochs", type=int, default=3)
+    board.add_argument("--seed", type=int, default=1, help="training order")
+    board.add_argument("--limit-train", type=int, metavar="N")
+    board.add_argument("--limit-test", type=int, metavar="N")
+    board.add_argument("--json", action="store_true")
+
     bits = commands.add_parser("bitstream", help="build an FPGA bitstream and report on it")
     bits.add_argument("--board", default="icebreaker",
                       help="icebreaker (iCE40 UP5K, default) or ulx3s (ECP5-85F)")
@@ -166,6 +180,40 @@ def command_sim(args):
     return 0 if report["bit_exact"] else 1
 
 
+def command_board(args):
+    import serial
+
+    from .board import run_board
+    from .driver import ChipError
+    from .sim.scoreboard import Mismatch
+
+    config = load_config(args.config)
+    try:
+        result = run_board(args.port, config, args.dataset, epochs=args.epochs,
+                           seed=args.seed, baud=args.baud, timeout=args.timeout,
+                           limit_train=args.limit_train, limit_test=args.limit_test,
+                           log=(lambda line: None) if args.json else _stderr)
+    except serial.SerialException as error:
+        raise ChipUnreachable(f"cannot use serial port {args.port}: {error}") from None
+    except ChipError as error:
+        raise ChipUnreachable(str(error)) from None
+    except Mismatch as mismatch:
+        print(f"spikefab: the chip differs from golden: {mismatch}", file=sys.stderr)
+        return 1
+    result = {"port": args.port, "dataset": args.dataset, "config": config.name, **result}
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{config.name} on {args.dataset} over {args.port}: train "
+              f"{result['train_accuracy']:.2%}, test {result['test_accuracy']:.2%}, every "
+              f"reply and the final weights equal to golden, {result['wall_s']:.1f} s")
+    return 0
+
+
+class ChipUnreachable(Exception):
+    """The serial port or the chip behind it cannot be used."""
+
+
 def command_bitstream(args):
     from .bitstream import build_bitstream, synthesize
     from .hw.board import board
@@ -228,9 +276,11 @@ def main(argv=None):
             return command_sim(args)
         elif args.command == "bitstream":
             return command_bitstream(args)
+        elif args.command == "board":
+            return command_board(args)
         else:
             command_eval(args)
-    except USER_ERRORS as error:
+    except USER_ERRORS + (ChipUnreachable,) as error:
         print(f"spikefab: error: {error}", file=sys.stderr)
         return 2
     return 0

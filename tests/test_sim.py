@@ -231,3 +231,15 @@ def test_up5k_spram_weight_memory_equals_golden():
                         testcase="play_steps", name="spram")
     assert result["passed"], result["failure"]
     assert sum(sample["writes"] for sample in result["samples"]) > 0
+
+
+def test_board_command_over_a_pty_bridged_to_the_simulated_chip():
+    """`spikefab board` with pyserial on a pseudo-terminal, the chip in Verilator behind
+    it: the serial host path end to end (no board is attached here)."""
+    args = ["--config", "digits", "--dataset", "digits", "--epochs", "1",
+            "--limit-train", "4", "--limit-test", "2", "--timeout", "60"]
+    result = runner.run(built(PRESETS["digits"], "verilator"), "spikefab.sim.tb_serial",
+                        {"args": args}, name="serial")
+    assert result["passed"], result["failure"]
+    assert result["equal_to_golden"] and result["train_samples"] == 4
+    assert result["bytes_forwarded"] > 4 * PRESETS["digits"].n_in
