@@ -7,11 +7,11 @@ Holds the run-time registers (per-layer learning-rate shifts, margin) for the co
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..protocol import MAGIC, MAX_LR_SHIFT, SAMPLE_HEADER, VERSION, Op, Register, Status
-from .learning import SHIFT_BITS
+from .ports import host_signature
 
 
 __all__ = ["CommandBridge"]
@@ -33,8 +33,7 @@ class CommandBridge(wiring.Component):
 
     def __init__(self, core):
         self._core = core
-        config, shapes = core.config, core.shapes
-        n_layers = len(config.weight_shapes)
+        config = core.config
         buf = core.buffer_depth
         super().__init__({
             # From the frame receiver.
@@ -49,28 +48,12 @@ class CommandBridge(wiring.Component):
             "reply": Out(stream.Signature(8)),
             "reply_done": In(1),
             # The core.
-            "start": Out(1), "train": Out(1), "events": Out(1),
-            "label": Out(range(config.n_out)),
-            "data_offset": Out(range(buf)), "data_length": Out(range(buf + 1)),
-            "done": In(1), "error": In(1),
-            "prediction": In(range(config.n_out)),
-            "counts": In(data.ArrayLayout(shapes.count, config.n_out)),
-            "lr_shift": Out(data.ArrayLayout(SHIFT_BITS, n_layers),
-                            init=list(config.lr_shifts)),
-            "margin": Out(range(config.timesteps + 1), init=config.margin),
-            "host_w_addr": Out(shapes.weight_addr), "host_w_en": Out(1),
-            "host_w_rdata": In(shapes.weight_word),
-            "host_w_wdata": Out(shapes.weight_word), "host_w_we": Out(1),
-            "buf_raddr": Out(range(buf)), "buf_rdata": In(8),
-            "clear_counters": Out(1),
-            "cycles": In(48), "sops": In(48), "writes": In(48), "samples": In(48),
-            "sample_cycles": In(32), "sample_sops": In(32), "sample_writes": In(32),
+            "core": Out(host_signature(config, core.shapes, buf)),
         })
 
     def elaborate(self, platform):
         m = Module()
-        core = self._core
-        config, layout = core.config, core.layout
+        config, layout = self._core.config, self._core.layout
         lanes, wbytes = layout.lanes, layout.weight_bytes
         word_bytes = lanes * wbytes
         n_layers = len(config.weight_shapes)
@@ -95,16 +78,17 @@ class CommandBridge(wiring.Component):
         hash_bytes = bytes.fromhex(config.hash())
         status_body = ([Const(Status.OK, 8)] + [Const(b, 8) for b in MAGIC]
                        + [Const(VERSION, 8)] + [Const(b, 8) for b in hash_bytes]
-                       + [Const(lanes, 8)] + _le(core.buffer_depth, 2) + _le(depth, 4)
-                       + _le(n_layers, 1) + _le(self.margin, 1)
+                       + [Const(lanes, 8)] + _le(self._core.buffer_depth, 2) + _le(depth, 4)
+                       + _le(n_layers, 1) + _le(self.core.margin, 1)
                        + [byte for layer in range(n_layers)
-                          for byte in _le(self.lr_shift[layer], 1)])
-        sample_body = ([Const(Status.OK, 8)] + _le(self.prediction, 2)
-                       + [byte for j in range(config.n_out) for byte in _le(self.counts[j], 1)]
-                       + _le(self.sample_cycles, 4) + _le(self.sample_sops, 4)
-                       + _le(self.sample_writes, 4))
+                          for byte in _le(self.core.lr_shift[layer], 1)])
+        sample_body = ([Const(Status.OK, 8)] + _le(self.core.prediction, 2)
+                       + [byte for j in range(config.n_out)
+                          for byte in _le(self.core.counts[j], 1)]
+                       + _le(self.core.sample_cycles, 4) + _le(self.core.sample_sops, 4)
+                       + _le(self.core.sample_writes, 4))
         counter_body = [Const(Status.OK, 8)]
-        for counter in (self.cycles, self.sops, self.writes, self.samples):
+        for counter in (self.core.cycles, self.core.sops, self.core.writes, self.core.samples):
             counter_body += _le(counter, 8)
         error_body = [status, op]
         bodies = {KIND_ERROR: error_body, KIND_OK: [Const(Status.OK, 8)],
@@ -142,12 +126,12 @@ class CommandBridge(wiring.Component):
                     m.next = "ARGS"
             with m.State("ARGS"):
                 # Read up to 6 header bytes (a read takes a cycle; one spare at the end).
-                m.d.comb += self.buf_raddr.eq(arg_index)
+                m.d.comb += self.core.buf_raddr.eq(arg_index)
                 m.d.sync += arg_index.eq(arg_index + 1)
                 with m.If(arg_index != 0):
                     for i in range(6):
                         with m.If(arg_index - 1 == i):
-                            m.d.sync += args[i].eq(self.buf_rdata)
+                            m.d.sync += args[i].eq(self.core.buf_rdata)
                 with m.If(arg_index == 6):
                     m.next = "DISPATCH"
             with m.State("DISPATCH"):
@@ -182,14 +166,14 @@ class CommandBridge(wiring.Component):
                         with m.If(value > MAX_LR_SHIFT):
                             fail(Status.BAD_VALUE)
                         with m.Else():
-                            m.d.sync += Array(self.lr_shift[layer] for layer in
+                            m.d.sync += Array(self.core.lr_shift[layer] for layer in
                                               range(n_layers))[register].eq(value)
                             reply(KIND_OK)
                     with m.Elif(register == Register.MARGIN):
                         with m.If(value > config.timesteps):
                             fail(Status.BAD_VALUE)
                         with m.Else():
-                            m.d.sync += self.margin.eq(value)
+                            m.d.sync += self.core.margin.eq(value)
                             reply(KIND_OK)
                     with m.Else():
                         fail(Status.BAD_ADDRESS)
@@ -206,10 +190,10 @@ class CommandBridge(wiring.Component):
                         fail(Status.BAD_VALUE)
                     with m.Else():
                         m.d.sync += [
-                            self.train.eq(training), self.events.eq(mode == 1),
-                            self.label.eq(Mux(training, label, 0)),
-                            self.data_offset.eq(SAMPLE_HEADER),
-                            self.data_length.eq(length - SAMPLE_HEADER),
+                            self.core.train.eq(training), self.core.events.eq(mode == 1),
+                            self.core.label.eq(Mux(training, label, 0)),
+                            self.core.data_offset.eq(SAMPLE_HEADER),
+                            self.core.data_length.eq(length - SAMPLE_HEADER),
                         ]
                         m.next = "START"
                 with m.Elif(op == Op.READ_COUNTERS):
@@ -221,28 +205,29 @@ class CommandBridge(wiring.Component):
                     with m.If(length != 0):
                         fail(Status.BAD_LENGTH)
                     with m.Else():
-                        m.d.comb += self.clear_counters.eq(1)
+                        m.d.comb += self.core.clear_counters.eq(1)
                         reply(KIND_OK)
                 with m.Else():
                     fail(Status.BAD_OPCODE)
             with m.State("START"):
                 # The sample's fields are registered by now.
-                m.d.comb += self.start.eq(1)
+                m.d.comb += self.core.start.eq(1)
                 m.next = "RUN"
             with m.State("RUN"):
-                with m.If(self.done):
-                    with m.If(self.error):
+                with m.If(self.core.done):
+                    with m.If(self.core.error):
                         fail(Status.BAD_SAMPLE)
                     with m.Else():
                         reply(KIND_SAMPLE)
 
             # WRITE_WEIGHTS, narrow weights: a first pass checks every value.
             with m.State("CHECK_READ"):
-                m.d.comb += self.buf_raddr.eq(pointer)
+                m.d.comb += self.core.buf_raddr.eq(pointer)
                 m.d.sync += pointer.eq(pointer + 1)
                 m.next = "CHECK_TAKE"
             with m.State("CHECK_TAKE"):
-                raw = Cat(lane_bytes[8:], self.buf_rdata) if wbytes > 1 else self.buf_rdata
+                raw = (Cat(lane_bytes[8:], self.core.buf_rdata) if wbytes > 1
+                       else self.core.buf_rdata)
                 m.d.sync += lane_bytes.eq(raw)
                 # The byte just taken was at pointer - 1; weights start at byte 6.
                 last_byte = (pointer - 7)[0] if wbytes == 2 else Const(1)
@@ -256,11 +241,11 @@ class CommandBridge(wiring.Component):
 
             # WRITE_WEIGHTS: assemble each word from its bytes, then write it.
             with m.State("WRITE_READ"):
-                m.d.comb += self.buf_raddr.eq(pointer)
+                m.d.comb += self.core.buf_raddr.eq(pointer)
                 m.d.sync += pointer.eq(pointer + 1)
                 m.next = "WRITE_TAKE"
             with m.State("WRITE_TAKE"):
-                shifted = Cat(word[8:], self.buf_rdata)
+                shifted = Cat(word[8:], self.core.buf_rdata)
                 m.d.sync += [word.eq(shifted), byte_in_word.eq(byte_in_word + 1)]
                 with m.If(byte_in_word == word_bytes - 1):
                     m.next = "WRITE_WORD"
@@ -270,8 +255,8 @@ class CommandBridge(wiring.Component):
                 # ``word`` holds the wire bytes, lane 0 lowest; keep w_bits of each lane.
                 for lane in range(lanes):
                     raw = word[8 * wbytes * lane:8 * wbytes * (lane + 1)]
-                    m.d.comb += self.host_w_wdata[lane].eq(raw[:config.w_bits])
-                m.d.comb += [self.host_w_addr.eq(address + word_index), self.host_w_we.eq(1)]
+                    m.d.comb += self.core.w_wdata[lane].eq(raw[:config.w_bits])
+                m.d.comb += [self.core.w_addr.eq(address + word_index), self.core.w_we.eq(1)]
                 m.d.sync += [word_index.eq(word_index + 1), byte_in_word.eq(0)]
                 with m.If(word_index == count - 1):
                     reply(KIND_OK)
@@ -304,14 +289,14 @@ class CommandBridge(wiring.Component):
         wire_bytes = []
         for lane in range(lanes):
             extended = Signal(8 * wbytes, name=f"wire{lane}")
-            m.d.comb += extended.eq(self.host_w_rdata[lane])
+            m.d.comb += extended.eq(self.core.w_rdata[lane])
             wire_bytes += [extended[8 * b:8 * b + 8] for b in range(wbytes)]
         with m.If(index == 0):
             m.d.comb += [self.reply.valid.eq(1), self.reply.payload.eq(Status.OK)]
             with m.If(self.reply.ready):
                 m.d.sync += [index.eq(1), fetched.eq(0)]
         with m.Elif(~fetched):
-            m.d.comb += [self.host_w_addr.eq(address + word_index), self.host_w_en.eq(1)]
+            m.d.comb += [self.core.w_addr.eq(address + word_index), self.core.w_en.eq(1)]
             m.d.sync += [fetched.eq(1), byte_in_word.eq(0)]
         with m.Else():
             m.d.comb += [self.reply.valid.eq(1),

@@ -29,24 +29,23 @@ figures of the last sample.
 """
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import data, wiring
+from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden.network import init_weights
 from ..layout import Layout
 from .encoder import EventReader, PixelEncoder
-from .learning import SHIFT_BITS, UpdateUnit
+from .learning import UpdateUnit
 from .lif import LIFArray
 from .memory import WeightMemory
-from .ports import Shapes
+from .ports import COUNTER_BITS, Shapes, host_signature
 from .spikes import SpikeListReader
 from .synapse import SynapseEngine
 
 
 __all__ = ["LearningCore", "COUNTER_BITS"]
 
-COUNTER_BITS = 48
 
 
 def default_buffer_depth(config):
@@ -74,45 +73,15 @@ class LearningCore(wiring.Component):
             weights = init_weights(config)
         init_words = [[int(v) for v in word] for word in layout.pack_weights(weights)]
         self.weight_memory = WeightMemory(shapes, layout.weight_depth, init_words)
-        n_layers = len(config.weight_shapes)
         buf = self.buffer_depth
         super().__init__({
-            # A sample.
-            "start": In(1),
-            "train": In(1),
-            "events": In(1),
-            "label": In(range(config.n_out)),
-            "data_offset": In(range(buf)),
-            "data_length": In(range(buf + 1)),
+            "host": In(host_signature(config, shapes, buf)),
             "busy": Out(1),
-            "done": Out(1),
-            "error": Out(1),
             "skipped": Out(1),
-            "prediction": Out(range(config.n_out)),
-            "counts": Out(data.ArrayLayout(shapes.count, config.n_out)),
-            # Run-time registers.
-            "lr_shift": In(data.ArrayLayout(SHIFT_BITS, n_layers)),
-            "margin": In(range(config.timesteps + 1)),
-            # Host access while idle: weight memory, input buffer.
-            "host_w_addr": In(shapes.weight_addr),
-            "host_w_en": In(1),
-            "host_w_rdata": Out(shapes.weight_word),
-            "host_w_wdata": In(shapes.weight_word),
-            "host_w_we": In(1),
+            # The frame receiver fills the input buffer.
             "buf_waddr": In(range(buf)),
             "buf_wdata": In(8),
             "buf_we": In(1),
-            "buf_raddr": In(range(buf)),
-            "buf_rdata": Out(8),
-            # Counters.
-            "clear_counters": In(1),
-            "cycles": Out(COUNTER_BITS),
-            "sops": Out(COUNTER_BITS),
-            "writes": Out(COUNTER_BITS),
-            "samples": Out(COUNTER_BITS),
-            "sample_cycles": Out(32),
-            "sample_sops": Out(32),
-            "sample_writes": Out(32),
         })
 
     def elaborate(self, platform):
@@ -168,11 +137,11 @@ class LearningCore(wiring.Component):
             lif.first.eq(t == 0), lif.emit.eq(layer != last_layer),
             engine.count_inputs.eq(train & (layer == 0)),
             reader.length.eq(lif.list_length),
-            pixels.offset.eq(self.data_offset), pixels.first.eq(t == 0),
-            events.offset.eq(self.data_offset), events.length.eq(self.data_length),
-            update.train.eq(train), update.label.eq(self.label),
-            update.lr_shift.eq(self.lr_shift), update.margin.eq(self.margin),
-            self.prediction.eq(update.prediction), self.counts.eq(update.counts),
+            pixels.offset.eq(self.host.data_offset), pixels.first.eq(t == 0),
+            events.offset.eq(self.host.data_offset), events.length.eq(self.host.data_length),
+            update.train.eq(train), update.label.eq(self.host.label),
+            update.lr_shift.eq(self.host.lr_shift), update.margin.eq(self.host.margin),
+            self.host.prediction.eq(update.prediction), self.host.counts.eq(update.counts),
             self.skipped.eq(update.skipped),
         ]
 
@@ -194,11 +163,11 @@ class LearningCore(wiring.Component):
             buf_w.addr.eq(self.buf_waddr), buf_w.data.eq(self.buf_wdata),
             buf_w.en.eq(self.buf_we & ~running),
             buf_r.addr.eq(Mux(running, Mux(event_mode, events.buf_raddr, pixels.buf_raddr),
-                              self.buf_raddr)),
+                              self.host.buf_raddr)),
             pixels.buf_rdata.eq(buf_r.data), events.buf_rdata.eq(buf_r.data),
-            self.buf_rdata.eq(buf_r.data),
+            self.host.buf_rdata.eq(buf_r.data),
             engine.w_data.eq(weights.rdata), update.w_rdata.eq(weights.rdata),
-            self.host_w_rdata.eq(weights.rdata),
+            self.host.w_rdata.eq(weights.rdata),
             engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
             lif.n_rdata.eq(n_r.data), update.n_rdata.eq(n_r.data),
             engine.cnt_rdata.eq(cnt_r.data), update.cnt_rdata.eq(cnt_r.data),
@@ -238,21 +207,21 @@ class LearningCore(wiring.Component):
             m.d.comb += [acc_w.addr.eq(clear_addr), acc_w.data.eq(0), acc_w.en.eq(1)]
         with m.Elif(~running):
             m.d.comb += [
-                weights.addr.eq(self.host_w_addr), weights.en.eq(self.host_w_en),
-                weights.wdata.eq(self.host_w_wdata), weights.we.eq(self.host_w_we),
+                weights.addr.eq(self.host.w_addr), weights.en.eq(self.host.w_en),
+                weights.wdata.eq(self.host.w_wdata), weights.we.eq(self.host.w_we),
             ]
 
         # -- controller ------------------------------------------------------------------
         source_error = Mux(event_mode, events.error, pixels.error)
         with m.FSM() as controller:
             with m.State("IDLE"):
-                with m.If(self.start):
+                with m.If(self.host.start):
                     m.d.sync += [
-                        train.eq(self.train), event_mode.eq(self.events),
-                        t.eq(0), layer.eq(0), clear_addr.eq(0), self.error.eq(0),
+                        train.eq(self.host.train), event_mode.eq(self.host.events),
+                        t.eq(0), layer.eq(0), clear_addr.eq(0), self.host.error.eq(0),
                     ]
                     m.d.comb += [pixels.reload.eq(1), events.reload.eq(1)]
-                    with m.If(self.train & counting):
+                    with m.If(self.host.train & counting):
                         m.next = "CLEAR_INPUTS"
                     with m.Else():
                         m.next = "SOURCE"
@@ -290,7 +259,7 @@ class LearningCore(wiring.Component):
                         m.d.sync += [layer.eq(0), t.eq(t + 1)]
                         m.next = "SOURCE"
                     with m.Elif(event_mode & ~events.at_end):
-                        m.d.sync += self.error.eq(1)   # trailing event data
+                        m.d.sync += self.host.error.eq(1)   # trailing event data
                         m.next = "FINISH"
                     with m.Else():
                         m.d.comb += update.start.eq(1)
@@ -305,23 +274,24 @@ class LearningCore(wiring.Component):
                 m.d.comb += phase_clear_acc.eq(1)
                 m.d.sync += clear_addr.eq(clear_addr + 1)
                 with m.If(clear_addr == layout.max_layer_words - 1):
-                    m.d.sync += self.error.eq(1)
+                    m.d.sync += self.host.error.eq(1)
                     m.next = "FINISH"
             with m.State("FINISH"):
-                m.d.comb += self.done.eq(1)
+                m.d.comb += self.host.done.eq(1)
                 m.next = "IDLE"
         m.d.comb += running.eq(~controller.ongoing("IDLE"))
 
         # -- counters --------------------------------------------------------------------
-        totals = [(self.cycles, running), (self.sops, engine.sops),
-                  (self.writes, update.writes), (self.samples, self.done & ~self.error)]
-        per_sample = [(self.sample_cycles, running), (self.sample_sops, engine.sops),
-                      (self.sample_writes, update.writes)]
-        with m.If(self.clear_counters):
+        host = self.host
+        totals = [(host.cycles, running), (host.sops, engine.sops),
+                  (host.writes, update.writes), (host.samples, host.done & ~host.error)]
+        per_sample = [(self.host.sample_cycles, running), (self.host.sample_sops, engine.sops),
+                      (self.host.sample_writes, update.writes)]
+        with m.If(self.host.clear_counters):
             m.d.sync += [counter.eq(0) for counter, _ in totals]
         with m.Else():
             m.d.sync += [counter.eq(counter + step) for counter, step in totals]
-        with m.If(self.start & ~running):
+        with m.If(self.host.start & ~running):
             m.d.sync += [counter.eq(0) for counter, _ in per_sample]
         with m.Else():
             m.d.sync += [counter.eq(counter + step) for counter, step in per_sample]

@@ -25,11 +25,10 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..golden.learning import feedback_table
+from .ports import SHIFT_BITS
 
 
 __all__ = ["UpdateUnit", "SHIFT_BITS"]
-
-SHIFT_BITS = 5
 
 
 class UpdateUnit(wiring.Component):

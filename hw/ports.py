@@ -1,11 +1,15 @@
 """Shapes shared by the blocks of the learning core, all derived from one config."""
 
 from amaranth.hdl import signed, unsigned
-from amaranth.lib import data
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 
-__all__ = ["Shapes", "spike_layout"]
+__all__ = ["Shapes", "spike_layout", "host_signature", "COUNTER_BITS", "SHIFT_BITS"]
+
+COUNTER_BITS = 48
+SHIFT_BITS = 5
 
 
 def spike_layout(config):
@@ -48,3 +52,35 @@ class Shapes:
             "word": unsigned(max(1, ceil_log2(layout.max_layer_words))),
             "bits": lanes,
         })
+
+
+def host_signature(config, shapes, buffer_depth):
+    """What the host side (the command bridge) drives on the learning core, seen from the
+    bridge: ``Out`` members are requests and registers, ``In`` members are results.
+
+    A sample: ``start`` with ``train``, ``events``, ``label`` and the sample's place in the
+    input buffer; ``done`` with ``error``, ``prediction`` and ``counts``. Run-time
+    registers ``lr_shift`` (per layer) and ``margin``. While idle, the weight memory
+    (``w_*``) and the input buffer (``buf_r*``). Counters since ``clear_counters``, and the
+    same figures of the last sample.
+    """
+    n_layers = len(config.weight_shapes)
+    return wiring.Signature({
+        "start": Out(1), "train": Out(1), "events": Out(1),
+        "label": Out(range(config.n_out)),
+        "data_offset": Out(range(buffer_depth)),
+        "data_length": Out(range(buffer_depth + 1)),
+        "done": In(1), "error": In(1),
+        "prediction": In(range(config.n_out)),
+        "counts": In(data.ArrayLayout(shapes.count, config.n_out)),
+        "lr_shift": Out(data.ArrayLayout(SHIFT_BITS, n_layers), init=list(config.lr_shifts)),
+        "margin": Out(range(config.timesteps + 1), init=config.margin),
+        "w_addr": Out(shapes.weight_addr), "w_en": Out(1),
+        "w_rdata": In(shapes.weight_word),
+        "w_wdata": Out(shapes.weight_word), "w_we": Out(1),
+        "buf_raddr": Out(range(buffer_depth)), "buf_rdata": In(8),
+        "clear_counters": Out(1),
+        "cycles": In(COUNTER_BITS), "sops": In(COUNTER_BITS), "writes": In(COUNTER_BITS),
+        "samples": In(COUNTER_BITS),
+        "sample_cycles": In(32), "sample_sops": In(32), "sample_writes": In(32),
+    })

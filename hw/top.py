@@ -75,12 +75,5 @@ class SpikefabTop(wiring.Component):
             sender.length.eq(bridge.reply_length),
             bridge.reply_done.eq(sender.done),
         ]
-        for name in ("start", "train", "events", "label", "data_offset", "data_length",
-                     "lr_shift", "margin", "host_w_addr", "host_w_en", "host_w_wdata",
-                     "host_w_we", "buf_raddr", "clear_counters"):
-            m.d.comb += getattr(core, name).eq(getattr(bridge, name))
-        for name in ("done", "error", "prediction", "counts", "host_w_rdata", "buf_rdata",
-                     "cycles", "sops", "writes", "samples", "sample_cycles", "sample_sops",
-                     "sample_writes"):
-            m.d.comb += getattr(bridge, name).eq(getattr(core, name))
+        wiring.connect(m, bridge.core, core.host)
         return m

@@ -11,9 +11,10 @@ golden (reply and weight signature after every sample, full read-back at the end
 random; ``job["perturb"] = [layer, pre, post, delta]`` changes one of golden's weights
 (the test of the checker itself); ``job["write_weights"]`` writes golden's initial weights
 first and ``job["signature"] = False`` reads every weight back instead of using the
-testbench's signature (both for the SPRAM build). ``malformed_requests`` sends damaged and invalid requests, each of which must get
-its error status and leave weights, registers and the SOP, write and sample counters as
-they were.
+testbench's signature (both for the SPRAM build).
+
+``malformed_requests`` sends damaged and invalid requests, each of which must get its error
+status and leave weights, registers and the SOP, write and sample counters as they were.
 """
 
 import struct

@@ -11,7 +11,7 @@ Named presets live in :data:`PRESETS`; :func:`preset` returns one by name.
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 __all__ = ["Config", "PRESETS", "preset", "ConfigError"]

@@ -14,8 +14,8 @@ def simulate(dut, testbench):
 
 
 async def set_registers(ctx, core, lr_shifts, margin):
-    ctx.set(core.lr_shift, list(lr_shifts))
-    ctx.set(core.margin, margin)
+    ctx.set(core.host.lr_shift, list(lr_shifts))
+    ctx.set(core.host.margin, margin)
 
 
 async def run_sample(ctx, core, payload, *, label=0, train=True, events=False):
@@ -26,23 +26,23 @@ async def run_sample(ctx, core, payload, *, label=0, train=True, events=False):
         ctx.set(core.buf_we, 1)
         await ctx.tick()
     ctx.set(core.buf_we, 0)
-    ctx.set(core.data_offset, 0)
-    ctx.set(core.data_length, len(payload))
-    ctx.set(core.label, int(label))
-    ctx.set(core.train, train)
-    ctx.set(core.events, events)
-    ctx.set(core.start, 1)
+    ctx.set(core.host.data_offset, 0)
+    ctx.set(core.host.data_length, len(payload))
+    ctx.set(core.host.label, int(label))
+    ctx.set(core.host.train, train)
+    ctx.set(core.host.events, events)
+    ctx.set(core.host.start, 1)
     await ctx.tick()
-    ctx.set(core.start, 0)
-    await ctx.tick().until(core.done)
+    ctx.set(core.host.start, 0)
+    await ctx.tick().until(core.host.done)
     n_out = core.config.n_out
     return {
-        "counts": [ctx.get(core.counts[j]) for j in range(n_out)],
-        "prediction": ctx.get(core.prediction),
-        "error": ctx.get(core.error),
-        "cycles": ctx.get(core.sample_cycles),
-        "sops": ctx.get(core.sample_sops),
-        "writes": ctx.get(core.sample_writes),
+        "counts": [ctx.get(core.host.counts[j]) for j in range(n_out)],
+        "prediction": ctx.get(core.host.prediction),
+        "error": ctx.get(core.host.error),
+        "cycles": ctx.get(core.host.sample_cycles),
+        "sops": ctx.get(core.host.sample_sops),
+        "writes": ctx.get(core.host.sample_writes),
     }
 
 

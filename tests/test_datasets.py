@@ -1,7 +1,6 @@
 """Dataset loaders on fixtures the tests write themselves, and their error paths."""
 
 import gzip
-import os
 import struct
 
 import numpy as np

@@ -1,7 +1,6 @@
 """The progress bar and the benchmark harness (on tiny sizes, so they do not rot)."""
 
 import io
-import json
 
 import pytest
 
