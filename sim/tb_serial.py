@@ -13,7 +13,7 @@ import sys
 import cocotb
 from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 
-from .bench import load_job, reporting
+from .harness import load_job, reporting
 from .cocotb_transport import CocotbTransport
 from .verilog import CLOCK_PERIOD_NS
 

@@ -16,7 +16,7 @@ from cocotb.simtime import get_sim_time
 from spikefab.golden.datasets import load_dataset
 from spikefab.golden.rng import XorShift32
 
-from .bench import check_weights, connect, describe, load_job, write_result
+from .harness import check_weights, connect, describe, load_job, write_result
 from .scoreboard import Mismatch, Scoreboard
 from .verilog import CLOCK_PERIOD_NS
 

@@ -4,6 +4,7 @@ board), full place and route of both presets on both boards in `make bench` (slo
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -46,7 +47,6 @@ def test_ecp5_synthesis_maps_digits(tmp_path):
 def test_place_and_route(board_name, config_name, tmp_path):
     """Full builds; each report also lands in build/bench/bitstream-*.json."""
     report = build_bitstream(board_name, PRESETS[config_name], out_dir=tmp_path)
-    from pathlib import Path
     bench = Path(__file__).resolve().parents[1] / "build" / "bench"
     bench.mkdir(parents=True, exist_ok=True)
     (bench / f"bitstream-{board_name}-{config_name}.json").write_text(json.dumps(report))
