@@ -144,28 +144,48 @@ class UpdateUnit(wiring.Component):
         shift = Signal(SHIFT_BITS)
 
         # -- per-lane weight change -----------------------------------------------------
+        # A pipeline over the words of a row: (0) read word k and its signals; (1) as the
+        # data arrives, register each lane's step ``(|p|·a + 2^(s-1)) >> s`` and the old
+        # weight; (2) register the saturated new word and which lanes changed; (3) write
+        # it if any did. A write takes the port, so reads fill the other cycles: one
+        # cycle per unchanged word, two per written one, and the memory output is always
+        # taken the cycle it arrives (an SPRAM's is undefined after a write).
         prod_bits = shapes.signal.width + config.count_bits
         moved_bits = max(config.w_bits, prod_bits + 1) + 2
+        arriving = Signal()                       # stage 1: data read last cycle
+        arriving_k = Signal.like(k)
+        stepped = Signal()                        # stage 2: steps and old word
+        stepped_k = Signal.like(k)
+        old_word = Signal(shapes.weight_word)
+        pending = Signal()                        # stage 3: a word to write
+        pending_k = Signal.like(k)
+        pending_word = Signal(shapes.weight_word)
+        pending_changed = Signal(lanes)
+        new_word = Signal(shapes.weight_word)
         changed = Signal(lanes)
+        steps = []
         for lane in range(lanes):
             p = sig_r.data[lane]
-            w = self.w_rdata[lane]
-            product = Signal(prod_bits, name=f"product{lane}")
             half = (Const(1, 33) << shift)[1:33]
-            magnitude = Signal(prod_bits + 1, name=f"magnitude{lane}")
+            product = Signal(prod_bits, name=f"product{lane}")
+            step = Signal(prod_bits + 1, name=f"step{lane}")
+            step_down = Signal(name=f"step_down{lane}")  # p > 0 lowers the weight
+            m.d.comb += product.eq(abs(p) * activity)
+            m.d.sync += [step.eq((product + half) >> shift), step_down.eq(p >= 0)]
+            steps.append((step, step_down))
+        m.d.sync += old_word.eq(self.w_rdata)
+        for lane, (step, step_down) in enumerate(steps):
+            w = old_word[lane]
             moved = Signal(signed(moved_bits), name=f"moved{lane}")
-            m.d.comb += [
-                product.eq(abs(p) * activity),
-                magnitude.eq((product + half) >> shift),
-                moved.eq(Mux(p < 0, w + magnitude, w - magnitude)),
-            ]
+            m.d.comb += moved.eq(Mux(step_down, w - step, w + step))
             with m.If(moved > config.w_max):
-                m.d.comb += self.w_wdata[lane].eq(config.w_max)
+                m.d.comb += new_word[lane].eq(config.w_max)
             with m.Elif(moved < config.w_min):
-                m.d.comb += self.w_wdata[lane].eq(config.w_min)
+                m.d.comb += new_word[lane].eq(config.w_min)
             with m.Else():
-                m.d.comb += self.w_wdata[lane].eq(moved)
-            m.d.comb += changed[lane].eq(self.w_wdata[lane] != w)
+                m.d.comb += new_word[lane].eq(moved)
+            m.d.comb += changed[lane].eq(new_word[lane] != w)
+        m.d.comb += self.w_wdata.eq(pending_word)
 
         # -- hidden signal pass state ------------------------------------------------------
         m_fb = Signal(range(config.k_fb))
@@ -274,38 +294,34 @@ class UpdateUnit(wiring.Component):
             with m.State("ROW_CHECK"):
                 lane_counts = Array(self.n_rdata[lane].count for lane in range(lanes))
                 a = Mux(layer == 0, self.cnt_rdata, lane_counts[row_lane])
-                m.d.sync += [activity.eq(a), k.eq(0)]
+                m.d.sync += [activity.eq(a), k.eq(0), arriving.eq(0), stepped.eq(0),
+                             pending.eq(0)]
                 with m.If(a == 0):
                     m.next = "NEXT_ROW"
                 with m.Else():
-                    m.next = "READ"
-            with m.State("READ"):
-                m.d.comb += [
-                    self.w_addr.eq(row_base + k), self.w_en.eq(1),
-                    sig_r.addr.eq(k),
+                    m.next = "WORDS"
+            with m.State("WORDS"):
+                writing = pending & pending_changed.any()
+                reading = ~writing & (k != words_per_row[layer])
+                with m.If(writing):
+                    m.d.comb += [
+                        self.w_addr.eq(row_base + pending_k), self.w_we.eq(1),
+                        self.writes.eq(sum(pending_changed[lane] for lane in range(lanes))),
+                    ]
+                with m.Elif(reading):
+                    m.d.comb += [
+                        self.w_addr.eq(row_base + k), self.w_en.eq(1),
+                        sig_r.addr.eq(k),
+                    ]
+                    m.d.sync += k.eq(k + 1)
+                m.d.sync += [
+                    arriving.eq(reading), arriving_k.eq(k),
+                    stepped.eq(arriving), stepped_k.eq(arriving_k),
+                    pending.eq(stepped), pending_k.eq(stepped_k),
+                    pending_word.eq(new_word), pending_changed.eq(changed),
                 ]
-                m.next = "UPDATE"
-            with m.State("UPDATE"):
-                last_word = k == words_per_row[layer] - 1
-                with m.If(changed.any()):
-                    m.d.comb += [
-                        self.w_addr.eq(row_base + k), self.w_we.eq(1),
-                        self.writes.eq(sum(changed[lane] for lane in range(lanes))),
-                    ]
-                    m.d.sync += k.eq(k + 1)
-                    with m.If(last_word):
-                        m.next = "NEXT_ROW"
-                    with m.Else():
-                        m.next = "READ"
-                with m.Elif(last_word):
+                with m.If((k == words_per_row[layer]) & ~arriving & ~stepped):
                     m.next = "NEXT_ROW"
-                with m.Else():
-                    # Nothing to write: read the next word at once.
-                    m.d.comb += [
-                        self.w_addr.eq(row_base + k + 1), self.w_en.eq(1),
-                        sig_r.addr.eq(k + 1),
-                    ]
-                    m.d.sync += k.eq(k + 1)
             with m.State("NEXT_ROW"):
                 m.d.sync += [
                     row.eq(row + 1),
