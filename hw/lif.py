@@ -74,7 +74,7 @@ class LIFArray(wiring.Component):
     has spikes to the spike list (word index and a lane bitmap) that feeds the next
     layer. On the first timestep of a sample (``first``) the stored state is ignored and
     taken as zero, so membranes and counts need no clearing pass. Padding lanes past the
-    layer's size never spike. Costs ``words + 2`` cycles.
+    layer's size never spike. Costs ``words + 3`` cycles (read, compute, write).
     """
 
     def __init__(self, config, layout, shapes):
@@ -128,7 +128,13 @@ class LIFArray(wiring.Component):
         ]
         m.d.sync += [out_valid.eq(running), out_k.eq(k)]
 
+        # The lanes' results are registered before they are written (stage 2): the LIF
+        # arithmetic and the write-back path get a cycle each.
         spikes = Signal(lanes)
+        written = Signal()
+        written_k = Signal.like(self.acc_raddr)
+        new_state = Signal(self._shapes.neuron_word)
+        new_spikes = Signal(lanes)
         for lane in range(lanes):
             m.submodules[f"lane{lane}"] = lif = LIFLane(config)
             state = self.n_rdata[lane]
@@ -138,21 +144,25 @@ class LIFArray(wiring.Component):
                 lif.v.eq(Mux(self.first, 0, state.v)),
                 lif.current.eq(self.acc_rdata[lane]),
                 spikes[lane].eq(lif.spike & valid),
-                self.n_wdata[lane].v.eq(lif.v_next),
-                self.n_wdata[lane].count.eq(count + spikes[lane]),
-                self.acc_wdata[lane].eq(0),
             ]
+            m.d.sync += [
+                new_state[lane].v.eq(lif.v_next),
+                new_state[lane].count.eq(count + spikes[lane]),
+            ]
+        m.d.sync += [written.eq(out_valid), written_k.eq(out_k), new_spikes.eq(spikes)]
         m.d.comb += [
-            self.n_waddr.eq(base[self.layer] + out_k),
-            self.n_we.eq(out_valid),
-            self.acc_waddr.eq(out_k),
-            self.acc_we.eq(out_valid),
+            self.n_wdata.eq(new_state),
+            self.n_waddr.eq(base[self.layer] + written_k),
+            self.n_we.eq(written),
+            self.acc_waddr.eq(written_k),
+            self.acc_we.eq(written),
+            self.acc_wdata.eq(0),
             self.list_waddr.eq(self.list_length),
-            self.list_wdata.word.eq(out_k),
-            self.list_wdata.bits.eq(spikes),
-            self.list_we.eq(out_valid & self.emit & spikes.any()),
+            self.list_wdata.word.eq(written_k),
+            self.list_wdata.bits.eq(new_spikes),
+            self.list_we.eq(written & self.emit & new_spikes.any()),
         ]
         with m.If(self.list_we):
             m.d.sync += self.list_length.eq(self.list_length + 1)
-        m.d.comb += self.done.eq(out_valid & ~running)
+        m.d.comb += self.done.eq(written & ~out_valid & ~running)
         return m
