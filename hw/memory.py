@@ -19,7 +19,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["WeightMemory", "SPRAM_BLOCKS", "spram_blocks"]
+__all__ = ["WeightMemory", "SPRAM_BLOCKS", "spram_blocks", "has_spram"]
 
 SPRAM_DEPTH = 16384
 SPRAM_WIDTH = 16
@@ -31,7 +31,8 @@ def spram_blocks(width, depth):
     return -(-width // SPRAM_WIDTH), -(-depth // SPRAM_DEPTH)
 
 
-def _has_spram(platform):
+def has_spram(platform):
+    """Whether ``platform`` is an iCE40 UP part, whose weights go to SPRAM."""
     return str(getattr(platform, "device", "")).startswith("iCE40UP")
 
 
@@ -59,7 +60,7 @@ class WeightMemory(wiring.Component):
         })
 
     def elaborate(self, platform):
-        if _has_spram(platform):
+        if has_spram(platform):
             return self._elaborate_spram()
         m = Module()
         m.submodules.ram = ram = Memory(data=self.data)

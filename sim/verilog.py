@@ -15,13 +15,13 @@ hardware wrote them in. ``mix`` is MurmurHash3's 64-bit finaliser applied to the
 then to each 64-bit chunk of the word in turn.
 """
 
-import hashlib
 import re
 from pathlib import Path
 
 import numpy as np
 from amaranth.back import verilog
 
+from spikefab.hw.memory import has_spram
 from spikefab.hw.top import DEFAULT_TIMEOUT, SpikefabTop
 from spikefab.layout import Layout
 
@@ -169,13 +169,11 @@ def write_sources(config, directory, *, timeout=DEFAULT_TIMEOUT, platform=None):
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    spram = str(getattr(platform, "device", "")).startswith("iCE40UP")
     for name, text in (("spikefab_top.v", chip_verilog(config, timeout=timeout,
                                                        platform=platform)),
-                       ("spikefab_tb.v", testbench_verilog(config, signature=not spram))):
+                       ("spikefab_tb.v", testbench_verilog(config, signature=not has_spram(platform)))):
         path = directory / name
-        if not path.exists() or hashlib.sha256(path.read_bytes()).digest() != \
-                hashlib.sha256(text.encode()).digest():
+        if not path.exists() or path.read_text() != text:
             path.write_text(text)
         paths.append(path)
     return paths

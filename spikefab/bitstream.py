@@ -81,11 +81,14 @@ def _run(command, cwd, what):
         raise BuildError(f"{what} failed (in {cwd}):\n{tail}")
 
 
-def _flip_flops(stat_path):
-    """Flip-flop cells in Yosys's ``stat -json`` of the synthesised top."""
+def _cells(stat_path):
+    """Cell counts by type of the synthesised top, from Yosys's ``stat -json``."""
     stat = json.loads(Path(stat_path).read_text())
-    cells = stat.get("design", {}).get("num_cells_by_type") or \
+    return stat.get("design", {}).get("num_cells_by_type") or \
         stat["modules"][next(iter(stat["modules"]))]["num_cells_by_type"]
+
+
+def _flip_flops(cells):
     return sum(count for cell, count in cells.items()
                if cell.startswith(("SB_DFF", "TRELLIS_FF", "$_DFF", "$_SDFF", "$_DFFE")))
 
@@ -97,10 +100,8 @@ def synthesize(board_name, config, *, out_dir="build"):
     board, platform, plan = _prepare(board_name, config, build_dir, seed=1)
     _run([os.environ["YOSYS"], "-q", "-l", "spikefab.rpt", "spikefab.ys"], build_dir,
          "Yosys")
-    stat = json.loads((build_dir / "stat.json").read_text())
-    cells = stat.get("design", {}).get("num_cells_by_type", {})
-    return {"ffs": _flip_flops(build_dir / "stat.json"), "cells": cells,
-            "build_dir": str(build_dir)}
+    cells = _cells(build_dir / "stat.json")
+    return {"ffs": _flip_flops(cells), "cells": cells, "build_dir": str(build_dir)}
 
 
 def build_bitstream(board_name, config, *, out_dir="build", seed=1):
@@ -131,7 +132,7 @@ def build_bitstream(board_name, config, *, out_dir="build", seed=1):
         "config": config.name, "config_hash": config.hash(), "lanes": config.lanes,
         "bitstream": str(bitstream),
         "luts": used("luts"), "luts_total": use[names["luts"]]["available"],
-        "ffs": _flip_flops(build_dir / "stat.json"),
+        "ffs": _flip_flops(_cells(build_dir / "stat.json")),
         "bram": used("bram"), "bram_total": use[names["bram"]]["available"],
         "spram": used("spram") if names["spram"] else 0,
         "dsp": used("dsp"),

@@ -112,9 +112,7 @@ def command_train(args):
               "config": config.name, "config_hash": config.hash(), "seed": args.seed,
               **figures, "wall_s": time.perf_counter() - start}
     if args.save:
-        save_checkpoint(args.save, config, model.weights, engine=args.engine,
-                        meta={k: result[k] for k in ("dataset", "algo", "epochs", "seed",
-                                                      "test_accuracy")})
+        _save(args, config, model.weights, result)
     if args.json:
         print(json.dumps(result))
     else:
@@ -133,7 +131,7 @@ def command_train_rtl(args, config):
     report = simulate(config, args.dataset, epochs=args.epochs, seed=args.seed,
                       limit_train=args.limit_train, limit_test=args.limit_test,
                       float_model=False, return_weights=bool(args.save),
-                      log=(lambda line: None) if args.json else _stderr)
+                      log=_progress(args))
     if not report["bit_exact"]:
         raise SimulatorError(f"the chip differs from golden: {report.get('failure')}")
     wall = time.perf_counter() - start
@@ -150,10 +148,8 @@ def command_train_rtl(args, config):
               "cycles_per_train_sample": report["cycles_per_train_sample"],
               "sim_cycles_per_s": report["sim_cycles_per_s"], "wall_s": wall}
     if args.save:
-        weights = [np.asarray(w, dtype=np.int64) for w in report["weights"]]
-        save_checkpoint(args.save, config, weights, engine="rtl",
-                        meta={k: result[k] for k in ("dataset", "algo", "epochs", "seed",
-                                                      "test_accuracy")})
+        _save(args, config, [np.asarray(w, dtype=np.int64) for w in report["weights"]],
+              result)
     if args.json:
         print(json.dumps(result))
     else:
@@ -171,7 +167,7 @@ def command_sim(args):
     report = simulate(config, args.dataset, simulator=args.simulator, epochs=args.epochs,
                       seed=args.seed, out_dir=args.out, waves=args.waves,
                       limit_train=args.limit_train, limit_test=args.limit_test,
-                      log=(lambda line: None) if args.json else _stderr)
+                      log=_progress(args))
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "weights"}))
     else:
@@ -192,7 +188,7 @@ def command_board(args):
         result = run_board(args.port, config, args.dataset, epochs=args.epochs,
                            seed=args.seed, baud=args.baud, timeout=args.timeout,
                            limit_train=args.limit_train, limit_test=args.limit_test,
-                           log=(lambda line: None) if args.json else _stderr)
+                           log=_progress(args))
     except serial.SerialException as error:
         raise ChipUnreachable(f"cannot use serial port {args.port}: {error}") from None
     except ChipError as error:
@@ -241,6 +237,17 @@ def command_bitstream(args):
               f"timing {'met' if report['timing_met'] else 'NOT met'}\n"
               f"  report: {Path(args.out) / args.board / 'report.json'}")
     return 0 if report["timing_met"] else 1
+
+
+def _save(args, config, weights, result):
+    save_checkpoint(args.save, config, weights, engine=result["engine"],
+                    meta={k: result[k] for k in ("dataset", "algo", "epochs", "seed",
+                                                  "test_accuracy")})
+
+
+def _progress(args):
+    """Where progress lines go: stderr, or nowhere under ``--json``."""
+    return (lambda line: None) if args.json else _stderr
 
 
 def _stderr(line):

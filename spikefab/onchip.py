@@ -1,0 +1,100 @@
+"""Online training of a chip through the host driver, checked against a golden twin.
+
+The loop shared by ``make sim`` (:mod:`sim.tb_train`) and ``spikefab board``: epoch ``e``
+visits the training set in the order :func:`spikefab.train.run_training` uses
+(``XorShift32(seed + 0x5EED)``) with the annealed learning-rate shifts set over the
+protocol; every reply is compared with golden's; then the test split is inferred. The
+figures are kept in a :class:`Figures` the caller holds, so they survive a mismatch.
+"""
+
+from .golden.rng import XorShift32
+
+
+__all__ = ["Totals", "Figures", "train_on_chip"]
+
+
+class Totals:
+    """Sums over the samples of one kind (training or inference)."""
+
+    def __init__(self):
+        self.samples = self.correct = self.cycles = self.sops = self.writes = 0
+
+    def add(self, hw, label):
+        self.samples += 1
+        self.correct += hw.prediction == label
+        self.cycles += hw.cycles
+        self.sops += hw.sops
+        self.writes += hw.weight_writes
+
+    def per_sample(self, value):
+        return value / max(self.samples, 1)
+
+
+class Figures:
+    """What a run measured so far."""
+
+    def __init__(self):
+        self.train, self.test = Totals(), Totals()
+        self.golden_correct = 0
+        self.history = []          # per epoch: online train accuracy
+
+    def summary(self, config):
+        train, test = self.train, self.test
+        return {
+            "train_accuracy": train.per_sample(train.correct),
+            "hw_test_accuracy": test.per_sample(test.correct),
+            "golden_test_accuracy": self.golden_correct / max(test.samples, 1),
+            "cycles_per_train_sample": train.per_sample(train.cycles),
+            "cycles_per_infer_sample": test.per_sample(test.cycles),
+            "sops_per_train_sample": train.per_sample(train.sops),
+            "sops_per_infer_sample": test.per_sample(test.sops),
+            "weight_writes_per_train_sample": train.per_sample(train.writes),
+            # Weights through the memory port per busy cycle (a read per synaptic
+            # operation, a read and a write per weight written); P at most.
+            "weights_per_cycle": (train.sops + 2 * train.writes) / max(train.cycles, 1),
+            "memory_bound_ratio": train.cycles * config.lanes
+            / max(train.sops + 2 * train.writes, 1),
+            "history": self.history,
+        }
+
+
+async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
+                        after_sample=None, after_epoch=None, log=None):
+    """Train ``chip`` and its golden twin ``board`` (a :class:`~sim.scoreboard.Scoreboard`)
+    on ``dataset``, then infer its test split; raise ``Mismatch`` at the first difference.
+
+    ``after_sample(what)`` and ``after_epoch(epoch)`` are awaited after each training
+    sample and each epoch (weight checks).
+    """
+    config = chip.config
+    events = dataset.kind != "pixels"
+    rng = XorShift32(seed + 0x5EED)
+    for epoch in range(epochs):
+        order = rng.permutation(len(dataset.y_train))
+        shifts = config.lr_shifts_at(epoch)
+        await chip.set_lr_shifts(shifts)
+        board.golden.lr_shifts = shifts
+        epoch_totals = Totals()
+        for step, index in enumerate(order):
+            sample, label = dataset.x_train[index], int(dataset.y_train[index])
+            what = f"epoch {epoch + 1} training sample {step} (train index {index})"
+            hw = await chip.train(sample, label, events=events)
+            board.compare(what, hw, board.expect(sample, label, events=events))
+            if after_sample is not None:
+                await after_sample(what)
+            figures.train.add(hw, label)
+            epoch_totals.add(hw, label)
+        if after_epoch is not None:
+            await after_epoch(epoch)
+        accuracy = epoch_totals.per_sample(epoch_totals.correct)
+        figures.history.append({"epoch": epoch + 1, "train_accuracy": accuracy})
+        if log is not None:
+            log(f"epoch {epoch + 1}: train accuracy {accuracy:.2%}")
+    for index in range(len(dataset.y_test)):
+        sample, label = dataset.x_test[index], int(dataset.y_test[index])
+        hw = await chip.infer(sample, events=events)
+        golden = board.expect(sample, events=events)
+        board.compare(f"test sample {index}", hw, golden)
+        figures.test.add(hw, label)
+        figures.golden_correct += golden.prediction == label
+    return figures
