@@ -19,17 +19,31 @@ input counts):
    ``p[j] = g[j] · δ[j]`` for a hidden layer.
 6. **Weight change** for the synapse from presynaptic ``i`` to postsynaptic ``j`` of a
    layer with shift ``s`` (the run-time ``lr_shift_out`` or ``lr_shift_hidden``):
-   ``m = (|p[j]| · a_pre[i] + 2**(s-1)) >> s`` (``m = |p[j]| · a_pre[i]`` for ``s = 0``) and
-   ``Δ = -sign(p[j]) · m``: the exact product rounded half away from zero. Rounding is
-   symmetric on purpose: products of small counts hit exact ties often, and
-   round-half-up would turn every tie into a weight increase. (In hardware: an unsigned
-   multiply of the magnitudes, a constant add, a shift, then the sign.)
+   ``m = (|p[j]| · a_pre[i] + r) >> s`` and ``Δ = -sign(p[j]) · m``, the exact product
+   scaled by ``2**-s`` and rounded as the config's ``rounding`` says. (In hardware: an
+   unsigned multiply of the magnitudes, an add, a shift, then the sign.)
+
+   * ``"nearest"``: ``r = 2**(s-1)`` (0 for ``s = 0``), half away from zero. Rounding
+     is symmetric on purpose: products of small counts hit exact ties often, and
+     round-half-up would turn every tie into a weight increase.
+   * ``"stochastic"``: ``r = u >> (16 - s)``, the top ``s`` bits of the 16-bit dither
+     ``u = (R + j · 0x9E37) mod 2**16``. ``R`` is the high half of the next state of
+     the chip's *rounding generator* (xorshift32 from ``rounding_seed``, loaded at reset
+     and kept from sample to sample), drawn once per presynaptic neuron with
+     ``a_pre[i] ≠ 0`` in the order the update unit visits them: weight layers from the
+     output layer down, presynaptic neurons in order, for every sample outside the
+     margin (whatever its signals). Over many samples ``r`` is uniform on
+     ``[0, 2**s)``, so ``E[m] = |p|·a / 2**s``: the small changes a large fan-in needs
+     are made now and then instead of never. Along one row the dither is a Weyl
+     sequence (0x9E37 is the 16-bit golden ratio), which spreads the row's rounding
+     errors evenly over its synapses.
 7. **Write** ``w' = clamp(w + Δ, -2**(w_bits-1), 2**(w_bits-1) - 1)``. A synapse with
    ``p[j] = 0``, ``a_pre[i] = 0`` or ``Δ = 0`` is not read; one whose ``w' == w`` (held at
    a rail) is not written. Only writes are counted as *weight writes*.
 
 Every change of one sample is computed from that sample's forward pass, so no update
-sees another's result and the order of the writes does not matter.
+sees another's result and the order of the writes does not matter (only the order of
+the rounding generator's draws does).
 """
 
 import numpy as np
@@ -39,7 +53,9 @@ from .rng import XorShift32
 
 
 __all__ = ["feedback_table", "output_error", "hidden_signal", "learning_signals",
-           "apply_update", "round_shift"]
+           "apply_update", "round_shift", "RoundingGenerator", "DITHER_STEP"]
+
+DITHER_STEP = 0x9E37        # 2**16 / golden ratio, odd: the dither's Weyl increment
 
 
 def feedback_table(config):
@@ -111,17 +127,35 @@ def round_shift(x, shift):
 
 
 @njit(cache=True, nogil=True)
-def _apply_update(weights, pre, post, shift, w_min, w_max):
+def _xorshift32(x):
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    x ^= (x << 5) & 0xFFFFFFFF
+    return x
+
+
+@njit(cache=True, nogil=True)
+def _apply_update(weights, pre, post, shift, w_min, w_max, stochastic, state):
     writes = 0
+    x = state[0]
+    row_dither = 0
     for i in range(pre.shape[0]):
         a = pre[i]
         if a == 0:
             continue
+        if stochastic:
+            x = _xorshift32(x)
+            row_dither = x >> 16
         for j in range(post.shape[0]):
             p = post[j]
             if p == 0:
                 continue
-            delta = round_shift(-p * a, shift)
+            if stochastic:
+                dither = (row_dither + j * DITHER_STEP) & 0xFFFF
+                magnitude = (abs(p) * a + (dither >> (16 - shift))) >> shift
+                delta = -magnitude if p > 0 else magnitude
+            else:
+                delta = round_shift(-p * a, shift)
             if delta == 0:
                 continue
             old = weights[i, j]
@@ -133,10 +167,28 @@ def _apply_update(weights, pre, post, shift, w_min, w_max):
             if new != old:
                 weights[i, j] = new
                 writes += 1
+    state[0] = x
     return writes
 
 
-def apply_update(weights, pre, post, shift, w_min, w_max):
-    """Apply rule 6–7 to ``weights[i, j]`` in place; return the number of writes."""
+class RoundingGenerator:
+    """The chip's rounding generator: a xorshift32 state, loaded with ``rounding_seed``."""
+
+    def __init__(self, config):
+        self.seed = config.rounding_seed
+        self.state = np.array([self.seed], dtype=np.int64)
+
+    def reseed(self):
+        self.state[0] = self.seed
+
+
+def apply_update(weights, pre, post, shift, w_min, w_max, rounding=None):
+    """Apply rules 6–7 to ``weights[i, j]`` in place; return the number of writes.
+
+    ``rounding`` is the :class:`RoundingGenerator` for stochastic rounding (advanced
+    in place), None for round-to-nearest.
+    """
+    state = np.zeros(1, dtype=np.int64) if rounding is None else rounding.state
     return _apply_update(weights, np.asarray(pre, dtype=np.int64),
-                         np.asarray(post, dtype=np.int64), shift, w_min, w_max)
+                         np.asarray(post, dtype=np.int64), shift, w_min, w_max,
+                         rounding is not None, state)

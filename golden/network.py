@@ -9,9 +9,10 @@ encoder in pixel mode, or address-events in event mode).
   timesteps. Synaptic operations (SOPs) are counted as ``fan_out`` per presynaptic spike.
 * **Decision** the argmax of the output spike counts; ties go to the lowest index.
 * **Train** forward, then the sparse-DFA update of :mod:`golden.learning` on every layer,
-  scaled by :attr:`GoldenNet.lr_shifts` and skipped within :attr:`GoldenNet.margin` — the
-  chip's run-time registers, which start at the config's values and which the host may
-  change between samples.
+  output layer first, scaled by :attr:`GoldenNet.lr_shifts` and skipped within
+  :attr:`GoldenNet.margin` — the chip's run-time registers, which start at the config's
+  values and which the host may change between samples. With stochastic rounding,
+  :attr:`GoldenNet.rounding` is the chip's rounding generator, kept across samples.
 
 Weight initialisation: ``XorShift32(init_seed)``, layers in order, row-major
 (presynaptic index outer, postsynaptic inner), each weight
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .learning import apply_update, feedback_table, learning_signals
+from .learning import RoundingGenerator, apply_update, feedback_table, learning_signals
 from .lif import LIFParams, run_layer
 from .rng import XorShift32
 
@@ -76,6 +77,7 @@ class GoldenNet:
         self.weights = init_weights(config) if weights is None else self._check(weights)
         self.lr_shifts = config.lr_shifts
         self.margin = config.margin
+        self.rounding = RoundingGenerator(config) if config.rounding == "stochastic" else None
 
     def _check(self, weights):
         config = self.config
@@ -123,9 +125,11 @@ class GoldenNet:
                                           self.margin)
         writes = 0
         if signals is not None:
-            for weights, pre, post, shift in zip(self.weights, result.counts, signals,
-                                                 self.lr_shifts):
-                writes += apply_update(weights, pre, post, shift, config.w_min, config.w_max)
+            # Output layer first: the order in which the chip draws its rounding dither.
+            for layer in reversed(range(len(self.weights))):
+                writes += apply_update(self.weights[layer], result.counts[layer],
+                                       signals[layer], self.lr_shifts[layer],
+                                       config.w_min, config.w_max, self.rounding)
         return TrainResult(counts=result.counts, prediction=result.prediction,
                            sops=result.sops, error=error, skipped=signals is None,
                            weight_writes=writes)

@@ -23,6 +23,9 @@ class ConfigError(ValueError):
 
 RESET_MODES = ("subtract", "zero")
 ENCODINGS = ("rate", "sigma-delta")
+ROUNDINGS = ("nearest", "stochastic")
+# Stochastic rounding dithers with the top ``s`` bits of a 16-bit word (golden.learning).
+MAX_STOCHASTIC_SHIFT = 16
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -80,6 +83,13 @@ class Config:
     lr_anneal_epochs, lr_anneal_max : int
         The host's schedule for the chip's run-time shift registers: both shifts grow by
         1 every ``lr_anneal_epochs`` epochs (0 disables), by at most ``lr_anneal_max``.
+    rounding : str
+        How a weight change ``|p|·a / 2**s`` is rounded to an integer (rule 6 of
+        :mod:`golden.learning`): ``"nearest"`` (half away from zero) or
+        ``"stochastic"`` (unbiased dither from the chip's rounding generator; the shifts
+        and ``lr_anneal_max`` together must then stay at most 16).
+    rounding_seed : int
+        Non-zero 32-bit seed of the rounding generator (xorshift32), loaded at reset.
     lanes : int
         Hardware only: parallel synapse lanes ``P``; does not change any result.
     """
@@ -110,6 +120,8 @@ class Config:
     lr_shift_hidden: int
     lr_anneal_epochs: int = 0
     lr_anneal_max: int = 3
+    rounding: str = "nearest"
+    rounding_seed: int = 0x2545F491
     lanes: int = 1
 
     def __post_init__(self):
@@ -228,6 +240,13 @@ class Config:
         integer("lr_anneal_max", 0, 8)
         need(max(self.lr_shift_out, self.lr_shift_hidden) + self.lr_anneal_max <= 24,
              f"lr shifts plus lr_anneal_max={self.lr_anneal_max} must stay at most 24")
+        need(self.rounding in ROUNDINGS,
+             f"rounding must be one of {', '.join(ROUNDINGS)}, not {self.rounding!r}")
+        integer("rounding_seed", 1, (1 << 32) - 1)
+        need(self.rounding != "stochastic"
+             or max(self.lr_shifts) + self.lr_anneal_max <= MAX_STOCHASTIC_SHIFT,
+             f"with rounding='stochastic' the lr shifts plus lr_anneal_max="
+             f"{self.lr_anneal_max} must stay at most {MAX_STOCHASTIC_SHIFT}")
         integer("lanes", 1, 64)
         # The synaptic input of one timestep is summed exactly and then added to the
         # leaked membrane; the membrane width must be able to hold its worst case.

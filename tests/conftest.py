@@ -55,6 +55,8 @@ def random_configs(draw):
         if margin < timesteps else 0,
         gate_lo=gate_lo, gate_hi=draw(st.integers(gate_lo, timesteps)),
         lr_shift_out=draw(st.integers(0, 5)), lr_shift_hidden=draw(st.integers(0, 5)),
+        rounding=draw(st.sampled_from(["nearest", "stochastic"])),
+        rounding_seed=draw(st.integers(1, 2**32 - 1)),
     )
 
 

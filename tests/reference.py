@@ -47,8 +47,16 @@ def reference_forward(config, weights, raster):
     return counts, prediction, sops
 
 
-def reference_train(config, weights, feedback, raster, label):
-    """Mutates ``weights`` (lists of lists); returns (counts, prediction, sops, writes)."""
+def next_xorshift32(x):
+    for shift in (13, -17, 5):
+        x ^= (x << shift if shift > 0 else x >> -shift) % 2**32
+    return x
+
+
+def reference_train(config, weights, feedback, raster, label, rounding=None):
+    """Mutates ``weights`` (lists of lists) and ``rounding`` (a one-item list holding the
+    rounding generator's state, for stochastic rounding); returns (counts, prediction,
+    sops, writes)."""
     counts, prediction, sops = reference_forward(config, weights, raster)
     error = list(counts[-1])
     error[label] -= config.target_count
@@ -67,11 +75,23 @@ def reference_train(config, weights, feedback, raster, label):
     signals.append(error)
     shifts = [config.lr_shift_hidden] * len(config.hidden) + [config.lr_shift_out]
     writes = 0
-    for w, pre, post, shift in zip(weights, counts, signals, shifts):
+    # Output layer first, presynaptic neurons in order: the order of the rounding draws.
+    for layer in reversed(range(len(weights))):
+        w, pre, post, shift = weights[layer], counts[layer], signals[layer], shifts[layer]
         for i, a in enumerate(pre):
+            if a == 0:
+                continue            # every change of the row is 0
+            if config.rounding == "stochastic":
+                rounding[0] = next_xorshift32(rounding[0])
+                row_dither = rounding[0] // 2**16
             for j, p in enumerate(post):
                 product = -(p * a)
-                if shift:
+                if config.rounding == "stochastic":
+                    dither = (row_dither + j * 0x9E37) % 2**16
+                    offset = dither * 2**shift // 2**16       # its top `shift` bits
+                    magnitude = (abs(product) + offset) // 2**shift
+                    delta = magnitude if product >= 0 else -magnitude
+                elif shift:
                     # half away from zero, written as Python's round() would not do it
                     magnitude = (abs(product) * 2 + (1 << shift)) // (1 << (shift + 1))
                     delta = magnitude if product >= 0 else -magnitude

@@ -108,6 +108,22 @@ def test_init_wrong_encoding():
         small_config(encoding="poisson")
 
 
+def test_init_wrong_rounding():
+    with pytest.raises(ConfigError, match="rounding must be one of nearest, stochastic"):
+        small_config(rounding="floor")
+
+
+def test_init_wrong_rounding_seed():
+    with pytest.raises(ConfigError, match="rounding_seed must be at least 1, not 0"):
+        small_config(rounding_seed=0)
+
+
+def test_init_wrong_stochastic_shift():
+    with pytest.raises(ConfigError, match="rounding='stochastic' the lr shifts plus "
+                                          "lr_anneal_max=3 must stay at most 16"):
+        small_config(rounding="stochastic", lr_shift_hidden=14, lr_anneal_max=3)
+
+
 def test_init_wrong_hidden_layers():
     with pytest.raises(ConfigError, match="one or two hidden layer"):
         small_config(hidden=(), init_range=(1,))

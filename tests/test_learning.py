@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from spikefab.golden.learning import (apply_update, feedback_table, hidden_signal,
-                                      learning_signals, output_error, round_shift)
+from spikefab.golden.learning import (RoundingGenerator, apply_update, feedback_table,
+                                      hidden_signal, learning_signals, output_error,
+                                      round_shift)
 from spikefab.golden.network import GoldenNet, decide
 
 from conftest import random_configs, small_config
@@ -81,6 +82,33 @@ def test_apply_update_skips_zero_changes():
     assert not weights.any()
 
 
+def test_stochastic_rounding_hand_computed():
+    rounding = RoundingGenerator(small_config(rounding="stochastic", rounding_seed=1))
+    weights = np.array([[10, 20], [30, 40]], dtype=np.int16)
+    # Row 0 is silent: no draw. Row 1 draws xorshift32(1) = 270369, R = 270369 >> 16 = 4;
+    # dither u_j = R + j·0x9E37: 4 and 40507; offsets u >> (16 - 2): 0 and 2.
+    #   (i1,j0) -((5·3 + 0) >> 2) = -3;   (i1,j1) +((2·3 + 2) >> 2) = +2
+    writes = apply_update(weights, np.array([0, 3]), np.array([5, -2]), 2, -128, 127, rounding)
+    assert weights.tolist() == [[10, 20], [27, 42]]
+    assert writes == 2 and rounding.state[0] == 270369
+    rounding.reseed()
+    assert rounding.state[0] == 1
+
+
+def test_stochastic_rounding_is_unbiased():
+    # A change of 3/16 per sample is never made by round-to-nearest; stochastic rounding
+    # makes it in 3 samples of 16 on average.
+    rounding = RoundingGenerator(small_config(rounding="stochastic"))
+    made = 0
+    for _ in range(4096):
+        weights = np.zeros((1, 1), dtype=np.int16)
+        made += apply_update(weights, np.array([3]), np.array([-1]), 4, -128, 127, rounding)
+        assert weights[0, 0] in (0, 1)
+    assert abs(made / 4096 - 3 / 16) < 0.01
+    weights = np.zeros((1, 1), dtype=np.int16)
+    assert apply_update(weights, np.array([3]), np.array([-1]), 4, -128, 127) == 0
+
+
 def test_decision_tie_goes_to_lowest_index():
     assert decide(np.array([3, 5, 5, 1])) == 1
     assert decide(np.zeros(4)) == 0
@@ -117,13 +145,15 @@ def test_golden_training_equals_reference(config, seed, density):
     rng = np.random.default_rng(seed)
     net = GoldenNet(config)
     weights = [w.astype(int).tolist() for w in net.weights]
+    rounding = [config.rounding_seed]
     for _ in range(3):
         raster = (rng.random((config.timesteps, config.n_in)) < density).astype(np.uint8)
         label = int(rng.integers(config.n_out))
         result = net.train(raster, label)
         counts, prediction, sops, writes = reference_train(config, weights, net.feedback,
-                                                           raster, label)
+                                                           raster, label, rounding)
         assert [list(c) for c in result.counts] == counts
         assert (result.prediction, result.sops, result.weight_writes) == \
             (prediction, sops, writes)
         assert [w.tolist() for w in net.weights] == weights
+        assert net.rounding is None or net.rounding.state[0] == rounding[0]
