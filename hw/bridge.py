@@ -3,7 +3,8 @@
 Checks every field before acting (length, address, value, input mode, label), so a frame
 that gets an error reply changes nothing; ``WRITE_WEIGHTS`` checks every value before it
 writes the first word when ``w_bits`` is narrower than the bytes that carry a weight.
-Holds the run-time registers (per-layer learning-rate shifts, margin) for the core.
+Holds the run-time registers (per-layer learning-rate shifts, margin) for the core, and
+passes on the request to reload its rounding generator.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
@@ -174,6 +175,12 @@ class CommandBridge(wiring.Component):
                             fail(Status.BAD_VALUE)
                         with m.Else():
                             m.d.sync += self.core.margin.eq(value)
+                            reply(KIND_OK)
+                    with m.Elif(register == Register.RESEED_ROUNDING):
+                        with m.If(value != 0):
+                            fail(Status.BAD_VALUE)
+                        with m.Else():
+                            m.d.comb += self.core.reseed.eq(1)
                             reply(KIND_OK)
                     with m.Else():
                         fail(Status.BAD_ADDRESS)

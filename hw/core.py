@@ -141,6 +141,7 @@ class LearningCore(wiring.Component):
             events.offset.eq(self.host.data_offset), events.length.eq(self.host.data_length),
             update.train.eq(train), update.label.eq(self.host.label),
             update.lr_shift.eq(self.host.lr_shift), update.margin.eq(self.host.margin),
+            update.reseed.eq(self.host.reseed & ~self.busy),
             self.host.prediction.eq(update.prediction), self.host.counts.eq(update.counts),
             self.skipped.eq(update.skipped),
         ]

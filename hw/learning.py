@@ -13,10 +13,16 @@ Runs after the forward pass of a sample and implements :mod:`golden.learning` bi
    neuron's own spike count gates it (two comparators).
 4. **Weights** For each presynaptic neuron ``i`` with count ``a ≠ 0`` (rows with
    ``a = 0`` cost one cycle to skip), every word of its row is read, the ``P`` lanes get
-   ``Δ = -sign(p)·((|p|·a + 2**(s-1)) >> s)`` with the run-time shift ``s`` of the layer,
+   ``Δ = -sign(p)·((|p|·a + r) >> s)`` with the run-time shift ``s`` of the layer,
    saturated; the word is written back only when a lane changed. The memory has one
    port, so a word costs one read cycle, plus one write cycle when it changed. Reading
    the input layer's counts clears them for the next sample.
+
+   The rounding offset ``r`` is ``2**(s-1)`` for round-to-nearest. For stochastic
+   rounding, a xorshift32 *rounding generator* steps once per row with ``a ≠ 0`` (the
+   row's dither ``R`` is the high half of its new state), a 16-bit accumulator adds
+   ``P · 0x9E37`` per word, and lane ``l`` adds ``l · 0x9E37`` and keeps the top ``s``
+   bits. ``reseed`` reloads the generator with ``rounding_seed``.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -24,7 +30,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.learning import feedback_table
+from ..golden.learning import DITHER_STEP, feedback_table
 from .ports import SHIFT_BITS
 
 
@@ -46,6 +52,7 @@ class UpdateUnit(wiring.Component):
         n_layers = len(config.weight_shapes)
         super().__init__({
             "start": In(1),
+            "reseed": In(1),
             "train": In(1),
             "label": In(range(config.n_out)),
             "lr_shift": In(data.ArrayLayout(unsigned(SHIFT_BITS), n_layers)),
@@ -142,6 +149,19 @@ class UpdateUnit(wiring.Component):
         row_base = Signal.like(self.w_addr)
         activity = Signal(shapes.count)
         shift = Signal(SHIFT_BITS)
+        stochastic = config.rounding == "stochastic"
+        # Stochastic rounding: generator state, dither of the word now arriving, and the
+        # right shift ``16 - s`` that leaves a dither's top ``s`` bits.
+        rounding = Signal(32, init=config.rounding_seed)
+        word_dither = Signal(16)
+        dither_shift = Signal(range(17))
+        drawn = Signal(32)
+        if stochastic:
+            x = rounding ^ (rounding << 13)[:32]
+            x = x ^ (x >> 17)
+            m.d.comb += drawn.eq(x ^ (x << 5)[:32])
+            with m.If(self.reseed):
+                m.d.sync += rounding.eq(config.rounding_seed)
 
         # -- per-lane weight change -----------------------------------------------------
         # A pipeline over the words of a row: (0) read word k and its signals; (1) as the
@@ -166,13 +186,20 @@ class UpdateUnit(wiring.Component):
         steps = []
         for lane in range(lanes):
             p = sig_r.data[lane]
-            half = (Const(1, 33) << shift)[1:33]
+            if stochastic:
+                dither = (word_dither + lane * DITHER_STEP)[:16]
+                offset = dither >> dither_shift
+            else:
+                offset = (Const(1, 33) << shift)[1:33]     # 2**(s-1), 0 for s = 0
             product = Signal(prod_bits, name=f"product{lane}")
             step = Signal(prod_bits + 1, name=f"step{lane}")
             step_down = Signal(name=f"step_down{lane}")  # p > 0 lowers the weight
             m.d.comb += product.eq(abs(p) * activity)
-            m.d.sync += [step.eq((product + half) >> shift), step_down.eq(p >= 0)]
+            m.d.sync += [step.eq((product + offset) >> shift), step_down.eq(p >= 0)]
             steps.append((step, step_down))
+        if stochastic:
+            with m.If(arriving):
+                m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
         m.d.sync += old_word.eq(self.w_rdata)
         for lane, (step, step_down) in enumerate(steps):
             w = old_word[lane]
@@ -281,6 +308,7 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += [
                     row.eq(0), row_word.eq(pre_base[layer]),
                     row_lane.eq(0), row_base.eq(weight_base[layer]), shift.eq(self.lr_shift[layer]),
+                    dither_shift.eq(16 - self.lr_shift[layer]),
                 ]
                 m.next = "ROW"
             with m.State("ROW"):
@@ -299,6 +327,8 @@ class UpdateUnit(wiring.Component):
                 with m.If(a == 0):
                     m.next = "NEXT_ROW"
                 with m.Else():
+                    if stochastic:
+                        m.d.sync += [rounding.eq(drawn), word_dither.eq(drawn[16:])]
                     m.next = "WORDS"
             with m.State("WORDS"):
                 writing = pending & pending_changed.any()

@@ -60,7 +60,8 @@ def host_signature(config, shapes, buffer_depth):
 
     A sample: ``start`` with ``train``, ``events``, ``label`` and the sample's place in the
     input buffer; ``done`` with ``error``, ``prediction`` and ``counts``. Run-time
-    registers ``lr_shift`` (per layer) and ``margin``. While idle, the weight memory
+    registers ``lr_shift`` (per layer) and ``margin``; ``reseed`` reloads the rounding
+    generator (stochastic rounding) while idle. While idle, the weight memory
     (``w_*``) and the input buffer (``buf_r*``). Counters since ``clear_counters``, and the
     same figures of the last sample.
     """
@@ -75,6 +76,7 @@ def host_signature(config, shapes, buffer_depth):
         "counts": In(data.ArrayLayout(shapes.count, config.n_out)),
         "lr_shift": Out(data.ArrayLayout(SHIFT_BITS, n_layers), init=list(config.lr_shifts)),
         "margin": Out(range(config.timesteps + 1), init=config.margin),
+        "reseed": Out(1),
         "w_addr": Out(shapes.weight_addr), "w_en": Out(1),
         "w_rdata": In(shapes.weight_word),
         "w_wdata": Out(shapes.weight_word), "w_we": Out(1),

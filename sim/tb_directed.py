@@ -5,7 +5,8 @@ golden (reply and weight signature after every sample, full read-back at the end
 
 - ``{"op": "train" | "infer", "events": bool, "data": [...], "label": int}`` — a sample,
   pixels ``(n_in,)`` or an event raster ``(T, n_in)``;
-- ``{"op": "set", "lr_shifts": [...], "margin": int}`` — run-time registers.
+- ``{"op": "set", "lr_shifts": [...], "margin": int}`` — run-time registers;
+- ``{"op": "reseed"}`` — restart the rounding generator (stochastic rounding).
 
 ``job["stall"]`` makes the transport idle before bytes and hold back ``tx__ready`` at
 random; ``job["perturb"] = [layer, pre, post, delta]`` changes one of golden's weights
@@ -53,6 +54,11 @@ async def _play_steps(dut, job, config):
             await chip.set_margin(step["margin"])
             board.golden.lr_shifts = tuple(step["lr_shifts"])
             board.golden.margin = step["margin"]
+            continue
+        if step["op"] == "reseed":
+            await chip.reseed_rounding()
+            if board.golden.rounding is not None:
+                board.golden.rounding.reseed()
             continue
         data = np.asarray(step["data"])
         if step["op"] == "train":
@@ -110,6 +116,8 @@ async def _malformed_requests(dut, config):
          Status.BAD_LENGTH, "a write shorter than its count"),
         (encode_frame(bytes([Op.SET_REGISTER, 0x80, config.timesteps + 1])),
          Status.BAD_VALUE, "a margin above T"),
+        (encode_frame(bytes([Op.SET_REGISTER, 0x81, 1])),
+         Status.BAD_VALUE, "a rounding reseed with a non-zero value"),
         (encode_frame(bytes([Op.SET_REGISTER, 0x40, 1])), Status.BAD_ADDRESS,
          "an unknown register"),
         (encode_frame(bytes([Op.TRAIN]) + struct.pack("<BH", 0, config.n_out) + pixels),

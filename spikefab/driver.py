@@ -124,6 +124,10 @@ class Chip:
     async def set_margin(self, margin):
         await self.request(Op.SET_REGISTER, bytes([Register.MARGIN, margin]))
 
+    async def reseed_rounding(self):
+        """Reload the rounding generator with the config's seed, as at reset."""
+        await self.request(Op.SET_REGISTER, bytes([Register.RESEED_ROUNDING, 0]))
+
     async def _sample(self, op, sample, label, events):
         data = event_payload(sample) if events else pixel_payload(sample, self.config)
         reply = await self.request(op, struct.pack("<BH", int(events), label) + data)

@@ -69,6 +69,10 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
     config = chip.config
     events = dataset.kind != "pixels"
     rng = XorShift32(seed + 0x5EED)
+    # Start the chip's and golden's rounding generators together, whatever ran before.
+    await chip.reseed_rounding()
+    if board.golden.rounding is not None:
+        board.golden.rounding.reseed()
     for epoch in range(epochs):
         order = rng.permutation(len(dataset.y_train))
         shifts = config.lr_shifts_at(epoch)

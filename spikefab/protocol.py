@@ -24,7 +24,9 @@ Requests (all integers little-endian)
                       nothing. Every value must fit ``w_bits``.
 ``READ_WEIGHTS``    u32 word address, u16 word count → the words.
 ``SET_REGISTER``    u8 register (``0 … L-1``: the layer's lr shift, at most 24;
-                      ``0x80``: the margin, at most ``T``), u8 value → nothing.
+                      ``0x80``: the margin, at most ``T``; ``0x81``: value 0 reloads
+                      the rounding generator with the config's ``rounding_seed``, as
+                      at reset), u8 value → nothing.
 ``INFER``/``TRAIN`` u8 input mode (0 pixels, 1 events), u16 label (ignored by ``INFER``),
                       sample → u16 prediction, ``n_out`` count bytes, u32 cycles, u32
                       synaptic operations, u32 weight writes of the sample.
@@ -50,7 +52,7 @@ __all__ = ["EVENT_END", "Op", "Status", "Register", "MAGIC", "VERSION", "SAMPLE_
 
 EVENT_END = 0xFFFF
 MAGIC = b"SPKF"
-VERSION = 1
+VERSION = 2                 # 2: the RESEED_ROUNDING register
 SAMPLE_HEADER = 3           # mode byte and u16 label before the sample data
 
 
@@ -79,6 +81,7 @@ class Status(enum.IntEnum):
 class Register(enum.IntEnum):
     LR_SHIFT = 0x00         # + weight layer index
     MARGIN = 0x80
+    RESEED_ROUNDING = 0x81  # value 0
 
 
 MAX_LR_SHIFT = 24

@@ -49,6 +49,9 @@ CONFIGS = {
     "narrow-weights-4-bit-pixels": dict(n_in=7, hidden=(5,), n_out=3, w_bits=4,
                                         init_range=(7, 7), pixel_bits=4, lanes=2,
                                         threshold=10, lr_shift_hidden=0, lr_shift_out=1),
+    "stochastic-rounding-two-hidden-3-lanes": dict(n_in=9, hidden=(7, 5), n_out=4,
+                                                   timesteps=5, lanes=3, rounding="stochastic",
+                                                   lr_shift_hidden=4, lr_shift_out=3),
 }
 
 
@@ -63,6 +66,22 @@ def test_core_matches_golden(name):
     registers = {2: (tuple(s + 1 for s in config.lr_shifts), 1)}
     seen = check_pixel_run(config, pixels, labels, train, registers)
     assert seen["spikes"] > 0 and seen["writes"] > 0, "the stimulus exercised nothing"
+
+
+def test_stochastic_rounding_run_differs_from_nearest():
+    # The stochastic case above proves the chip's dither only if it changed something.
+    config = small_config(**{"threshold": 30,
+                             **CONFIGS["stochastic-rounding-two-hidden-3-lanes"]})
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, config.pixel_max + 1, (5, config.n_in))
+    labels = rng.integers(0, config.n_out, 5)
+    final = []
+    for rounding in ("stochastic", "nearest"):
+        golden = GoldenNet(config.replace(rounding=rounding))
+        for px, raster, label in zip(pixels, encode(pixels, config), labels):
+            golden.train(raster, label)
+        final.append(golden.weights)
+    assert any((a != b).any() for a, b in zip(*final))
 
 
 def test_core_digits_preset_trains_like_golden():

@@ -88,6 +88,40 @@ def test_requests_match_golden_under_stalls():
     run_chip(config, body, stall=0.3)
 
 
+def test_reseed_restarts_the_rounding_generator():
+    # Two training runs of the same samples from the same weights: equal only because
+    # the chip's rounding generator starts again from its seed (golden's likewise).
+    config = chip_config(rounding="stochastic", lr_shift_hidden=4, lr_shift_out=3)
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (3, config.n_in))
+    rasters = encode(pixels, config)
+
+    async def body(chip, transport, golden, ctx, top):
+        start = [w.copy() for w in golden.weights]
+        runs = []
+        for run in range(2):
+            await chip.write_weights(start)
+            golden.weights = [w.copy() for w in start]
+            if run:
+                await chip.reseed_rounding()
+                golden.rounding.reseed()
+            for n, (px, raster) in enumerate(zip(pixels, rasters)):
+                hw = await chip.train(px, n % config.n_out)
+                ref = golden.train(raster, n % config.n_out)
+                assert (hw.counts, hw.weight_writes) == \
+                    ([int(c) for c in ref.output_counts], ref.weight_writes)
+            runs.append(await chip.read_weights())
+            assert weights_equal(runs[-1], golden.weights)
+        assert weights_equal(*runs)
+        # Without the reseed the second run would have differed.
+        golden.weights = [w.copy() for w in start]
+        for n, raster in enumerate(rasters):
+            golden.train(raster, n % config.n_out)
+        assert not weights_equal(runs[0], golden.weights)
+
+    run_chip(config, body)
+
+
 def _sample(mode, label, data):
     return struct.pack("<BH", mode, label) + data
 
@@ -108,6 +142,8 @@ REFUSALS = {
     "read-wrong-length": (Status.BAD_LENGTH, Op.READ_WEIGHTS, struct.pack("<I", 0)),
     "lr-shift-too-large": (Status.BAD_VALUE, Op.SET_REGISTER, bytes([Register.LR_SHIFT, 25])),
     "margin-above-T": (Status.BAD_VALUE, Op.SET_REGISTER, bytes([Register.MARGIN, 5])),
+    "reseed-nonzero": (Status.BAD_VALUE, Op.SET_REGISTER,
+                       bytes([Register.RESEED_ROUNDING, 1])),
     "unknown-register": (Status.BAD_ADDRESS, Op.SET_REGISTER, bytes([0x40, 0])),
     "register-wrong-length": (Status.BAD_LENGTH, Op.SET_REGISTER, bytes([0])),
     "sample-bad-mode": (Status.BAD_VALUE, Op.TRAIN, _sample(2, 0, bytes(9))),

@@ -25,12 +25,12 @@ TIMEOUT = 2000  # cycles before a frame cut short is answered TIMEOUT
 
 # Leak and threshold corners: the weakest threshold, the strongest leak, reset to zero,
 # a membrane just wide enough (it saturates), sigma-delta pixels, dense feedback, clipped
-# error and one lane.
+# error, stochastic rounding and one lane.
 LOW_CORNERS = Config(
     name="low-corners", n_in=7, hidden=(6,), n_out=3, timesteps=7, v_bits=9, threshold=1,
     leak_shift=1, reset="zero", w_bits=6, init_range=(31, 31), encoding="sigma-delta",
     pixel_bits=4, k_fb=3, target_count=5, error_clip=4, margin=1, gate_lo=1, gate_hi=6,
-    lr_shift_out=1, lr_shift_hidden=2)
+    lr_shift_out=1, lr_shift_hidden=2, rounding="stochastic")
 # The highest threshold (v_max), the weakest leak, subtractive reset, two hidden layers,
 # three lanes over ragged rows, 4-bit weights that saturate under lr shift 0.
 HIGH_CORNERS = Config(
@@ -61,7 +61,7 @@ def random_config(seed):
         feedback_seed=int(rng.integers(0, 1 << 32)), target_count=int(rng.integers(0, T + 1)),
         margin=margin, gate_lo=gate_lo, gate_hi=int(rng.integers(gate_lo, T + 1)),
         lr_shift_out=int(rng.integers(0, 4)), lr_shift_hidden=int(rng.integers(0, 4)),
-        lanes=int(rng.integers(1, 4)))
+        lanes=int(rng.integers(1, 4)), rounding=str(rng.choice(["nearest", "stochastic"])))
 
 
 _builds = {}
@@ -80,7 +80,7 @@ def play(config, simulator, steps, *, name, stall=0.0, seed=0):
                         {"steps": steps, "stall": stall, "seed": seed},
                         testcase="play_steps", name=name)
     assert result["passed"], result["failure"]
-    samples = sum(step["op"] != "set" for step in steps)
+    samples = sum(step["op"] in ("train", "infer") for step in steps)
     assert result["compared_samples"] == samples
     return result
 
@@ -111,6 +111,7 @@ def corner_steps(config, rng):
     for density in (0.1, 0.5, 0.9):
         steps.append(raster_step("train", rng.random((T, n)) < density,
                                  int(rng.integers(config.n_out))))
+    steps.append({"op": "reseed"})
     steps.append({"op": "set", "lr_shifts": [0] * len(config.weight_shapes),
                   "margin": config.timesteps})
     steps.append(raster_step("train", np.ones((T, n)), 0))  # within any margin: no update
@@ -145,7 +146,7 @@ def test_malformed_requests_are_refused_without_harm(simulator):
     result = runner.run(built(LOW_CORNERS, simulator), "spikefab.sim.tb_directed", {},
                         testcase="malformed_requests", name="malformed")
     assert result["passed"], result["failure"]
-    assert result["cases"] == 13
+    assert result["cases"] == 14
 
 
 @SIMULATORS
