@@ -9,6 +9,10 @@ Writes ``build/bench/golden.json``:
   784-128-10 network with T=16: LIF with a fast-sigmoid surrogate gradient, BPTT over
   the timesteps, Adam, mini-batches of 64, rate-coded input — and the ratio.
 
+and ``build/bench/accuracy.json``: the ``mnist`` preset trained on the full Fashion-MNIST
+(when installed) with sparse and dense DFA, golden and float: test accuracy per epoch,
+weight writes per sample and wall time — what fixed point costs and what sparsity saves.
+
 Run as ``python -m spikefab.bench --out build/bench``.
 """
 
@@ -23,7 +27,7 @@ import numpy as np
 from .config import preset
 from .golden.datasets import DatasetError, Dataset, load_dataset
 from .golden.encoders import encode
-from .train import make_model
+from .train import algo_config, make_model, run_training
 
 
 def pixel_data(config):
@@ -132,10 +136,36 @@ def bench_torch(config, images, labels, batch=64, batches=40, threads=None):
             "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
+def bench_accuracy(epochs, seed=1):
+    """Fashion-MNIST with the mnist preset: every algorithm × engine for ``epochs``."""
+    try:
+        dataset = load_dataset("fashion-mnist", preset("mnist"))
+    except DatasetError as error:
+        return {"skipped": str(error)}
+    runs = []
+    for algo in ("sparse-dfa", "dfa"):
+        config = algo_config(preset("mnist"), algo)
+        for engine in ("golden", "float"):
+            start = time.perf_counter()
+            result = run_training(make_model(engine, config), dataset, epochs=epochs,
+                                  seed=seed, progress=False)
+            runs.append({"algo": algo, "engine": engine,
+                         "test_accuracy": result["test_accuracy"],
+                         "test_accuracy_per_epoch": [h["test_accuracy"]
+                                                     for h in result["history"]],
+                         "train_accuracy": result["train_accuracy"],
+                         "weight_writes_per_sample": result["weight_writes_per_sample"],
+                         "wall_s": time.perf_counter() - start})
+    return {"dataset": "fashion-mnist", "config": "mnist", "epochs": epochs, "seed": seed,
+            "runs": runs}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build/bench")
     parser.add_argument("--samples", type=int, default=3000)
+    parser.add_argument("--accuracy-epochs", type=int, default=8,
+                        help="epochs of the Fashion-MNIST accuracy runs (0 skips them)")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
 
@@ -167,6 +197,16 @@ def main(argv=None):
               f"{torch_result['train_samples_per_s']:,.0f}/s; golden/torch = "
               f"{results['golden_over_torch_train_speed']:.2f}×")
     print(f"wrote {path}")
+    if args.accuracy_epochs:
+        accuracy = bench_accuracy(args.accuracy_epochs)
+        path = os.path.join(args.out, "accuracy.json")
+        with open(path, "w") as file:
+            json.dump(accuracy, file, indent=2)
+        for run in accuracy.get("runs", []):
+            print(f"fashion-mnist {run['algo']:10s} {run['engine']:6s} test "
+                  f"{run['test_accuracy']:.2%}  writes/sample "
+                  f"{run['weight_writes_per_sample']:7,.0f}  {run['wall_s']:5.0f} s")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Long runs for ``make bench`` / ``make test-slow``: the mnist preset on Fashion-MNIST.
 
-These pin today's figures as floors (see the issue notes for the gap to SPEC §7's 88 %).
+Four epochs of the full set per run (about a minute each). They hold the claims of
+SPEC §7 that the preset meets, as floors: golden within one point of float for the same
+rule (stochastic rounding is what makes that true), and sparse DFA with far fewer weight
+writes than dense DFA. ``make bench`` records the longer runs in
+``build/bench/accuracy.json``.
 """
 
 import pytest
@@ -11,6 +15,8 @@ from spikefab.train import algo_config, make_model, run_training
 
 pytestmark = pytest.mark.slow
 
+EPOCHS = 4
+
 
 @pytest.fixture(scope="module")
 def fashion():
@@ -20,18 +26,29 @@ def fashion():
         pytest.skip(str(error))
 
 
-def train(fashion, engine, algo, epochs=3):
-    config = algo_config(preset("mnist"), algo)
-    return run_training(make_model(engine, config), fashion, epochs=epochs, seed=1,
+def train(fashion, engine, algo, config=None):
+    config = algo_config(config or preset("mnist"), algo)
+    return run_training(make_model(engine, config), fashion, epochs=EPOCHS, seed=1,
                         progress=False, eval_each_epoch=False)
 
 
-def test_sparse_dfa_golden_learns_fashion_mnist(fashion):
-    result = train(fashion, "golden", "sparse-dfa")
-    assert result["test_accuracy"] >= 0.75
+@pytest.fixture(scope="module")
+def sparse_golden(fashion):
+    return train(fashion, "golden", "sparse-dfa")
+
+
+def test_sparse_dfa_golden_is_within_a_point_of_float(fashion, sparse_golden):
+    reference = train(fashion, "float", "sparse-dfa")
+    assert sparse_golden["test_accuracy"] >= 0.85
+    assert sparse_golden["test_accuracy"] >= reference["test_accuracy"] - 0.01
+
+
+def test_sparse_dfa_writes_far_fewer_weights_than_dense(fashion, sparse_golden):
     dense = train(fashion, "golden", "dfa")
-    assert result["weight_writes_per_sample"] * 3 < dense["weight_writes_per_sample"]
+    assert sparse_golden["weight_writes_per_sample"] * 1.5 < dense["weight_writes_per_sample"]
+    assert sparse_golden["test_accuracy"] >= dense["test_accuracy"] - 0.01
 
 
-def test_float_reference_learns_fashion_mnist(fashion):
-    assert train(fashion, "float", "sparse-dfa")["test_accuracy"] >= 0.80
+def test_round_to_nearest_loses_what_stochastic_rounding_keeps(fashion, sparse_golden):
+    nearest = train(fashion, "golden", "sparse-dfa", preset("mnist").replace(rounding="nearest"))
+    assert nearest["test_accuracy"] < sparse_golden["test_accuracy"] - 0.03
