@@ -12,7 +12,7 @@ For each timestep ``t`` and each weight layer ``l``:
    which adds one weight row per spike into the accumulators: ``words_per_row`` cycles
    per spike, no bubbles between rows, 2 to drain.
 2. **Neuron phase** — :class:`~hw.lif.LIFArray` updates the layer's neurons, ``P`` per
-   cycle, and writes the spike list of the next layer: ``words + 3`` cycles.
+   cycle, and writes the spike list of the next layer: ``words + 4`` cycles.
 
 Then the :class:`~hw.learning.UpdateUnit` reads out the output counts and the prediction
 and, for a training sample outside the margin, updates every layer: a cycle per word read,

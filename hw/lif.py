@@ -13,7 +13,9 @@ __all__ = ["LIFLane", "LIFArray"]
 
 
 class LIFLane(wiring.Component):
-    """One neuron's timestep, combinational: ``(v, current) → (spike, v_next)``.
+    """One neuron's timestep, ``(v, current) → (spike, v_next)``, in two halves: the leak
+    and the add, registered; then saturation, threshold and reset. ``spike`` and
+    ``v_next`` answer the ``v`` and ``current`` of the previous cycle.
 
     Parameters
     ----------
@@ -46,10 +48,8 @@ class LIFLane(wiring.Component):
         leaked = Signal(signed(c.v_bits + 1))
         summed = Signal(signed(c.v_bits + 2))
         saturated = Signal(signed(c.v_bits))
-        m.d.comb += [
-            leaked.eq(self.v - (self.v >> c.leak_shift)),
-            summed.eq(leaked + self.current),
-        ]
+        m.d.comb += leaked.eq(self.v - (self.v >> c.leak_shift))
+        m.d.sync += summed.eq(leaked + self.current)
         with m.If(summed > c.v_max):
             m.d.comb += saturated.eq(c.v_max)
         with m.Elif(summed < c.v_min):
@@ -74,7 +74,8 @@ class LIFArray(wiring.Component):
     has spikes to the spike list (word index and a lane bitmap) that feeds the next
     layer. On the first timestep of a sample (``first``) the stored state is ignored and
     taken as zero, so membranes and counts need no clearing pass. Padding lanes past the
-    layer's size never spike. Costs ``words + 3`` cycles (read, compute, write).
+    layer's size never spike. Costs ``words + 4`` cycles (read, leak and add, saturate
+    and fire, write).
     """
 
     def __init__(self, config, layout, shapes):
@@ -128,8 +129,12 @@ class LIFArray(wiring.Component):
         ]
         m.d.sync += [out_valid.eq(running), out_k.eq(k)]
 
-        # The lanes' results are registered before they are written (stage 2): the LIF
-        # arithmetic and the write-back path get a cycle each.
+        # Stage 1 (out_*): the state and current arrive and each lane leaks and adds;
+        # stage 2 (summed_*): saturate and fire, registered as the new state; stage 3
+        # (written_*): write back. Each arithmetic step and the write-back get a cycle.
+        summed_valid = Signal()
+        summed_k = Signal.like(self.acc_raddr)
+        m.d.sync += [summed_valid.eq(out_valid), summed_k.eq(out_k)]
         spikes = Signal(lanes)
         written = Signal()
         written_k = Signal.like(self.acc_raddr)
@@ -138,8 +143,12 @@ class LIFArray(wiring.Component):
         for lane in range(lanes):
             m.submodules[f"lane{lane}"] = lif = LIFLane(config)
             state = self.n_rdata[lane]
-            count = Mux(self.first, 0, state.count)
-            valid = out_k * lanes + lane < size[self.layer]
+            count = Signal(self._shapes.count, name=f"count{lane}")     # stage 2
+            valid = Signal(name=f"valid{lane}")
+            m.d.sync += [
+                count.eq(Mux(self.first, 0, state.count)),
+                valid.eq(out_k * lanes + lane < size[self.layer]),
+            ]
             m.d.comb += [
                 lif.v.eq(Mux(self.first, 0, state.v)),
                 lif.current.eq(self.acc_rdata[lane]),
@@ -149,7 +158,8 @@ class LIFArray(wiring.Component):
                 new_state[lane].v.eq(lif.v_next),
                 new_state[lane].count.eq(count + spikes[lane]),
             ]
-        m.d.sync += [written.eq(out_valid), written_k.eq(out_k), new_spikes.eq(spikes)]
+        m.d.sync += [written.eq(summed_valid), written_k.eq(summed_k),
+                     new_spikes.eq(spikes)]
         m.d.comb += [
             self.n_wdata.eq(new_state),
             self.n_waddr.eq(base[self.layer] + written_k),
@@ -164,5 +174,5 @@ class LIFArray(wiring.Component):
         ]
         with m.If(self.list_we):
             m.d.sync += self.list_length.eq(self.list_length + 1)
-        m.d.comb += self.done.eq(written & ~out_valid & ~running)
+        m.d.comb += self.done.eq(written & ~summed_valid & ~out_valid & ~running)
         return m
