@@ -68,6 +68,13 @@ class CommandBridge(wiring.Component):
         count = Cat(args[4], args[5])
         length = self.frame_length
         op = self.frame_op
+        # The weight requests' checks, worked out over two cycles before DISPATCH so that
+        # no wide add or compare feeds its decision: first the sums, then the flags.
+        end_address = Signal(33)
+        write_length = Signal(range(6 + 0xFFFF * word_bytes + 1))
+        outside = Signal()          # no words, or past the end of the weight memory
+        read_too_long = Signal()    # the reply would not fit one frame
+        write_length_bad = Signal()
 
         status = Signal(8)
         kind = Signal(3)            # which reply body
@@ -134,7 +141,16 @@ class CommandBridge(wiring.Component):
                         with m.If(arg_index - 1 == i):
                             m.d.sync += args[i].eq(self.core.buf_rdata)
                 with m.If(arg_index == 6):
-                    m.next = "DISPATCH"
+                    m.next = "SUMS"
+            with m.State("SUMS"):
+                m.d.sync += [end_address.eq(address + count),
+                             write_length.eq(6 + count * word_bytes)]
+                m.next = "CHECKS"
+            with m.State("CHECKS"):
+                m.d.sync += [outside.eq((count == 0) | (end_address > depth)),
+                             read_too_long.eq(count > max_read),
+                             write_length_bad.eq((length < 6) | (length != write_length))]
+                m.next = "DISPATCH"
             with m.State("DISPATCH"):
                 with m.If(self.frame_status != Status.OK):
                     fail(self.frame_status)
@@ -144,9 +160,9 @@ class CommandBridge(wiring.Component):
                     with m.Else():
                         reply(KIND_STATUS)
                 with m.Elif(op == Op.WRITE_WEIGHTS):
-                    with m.If((length < 6) | (length != 6 + count * word_bytes)):
+                    with m.If(write_length_bad):
                         fail(Status.BAD_LENGTH)
-                    with m.Elif((count == 0) | (address + count > depth)):
+                    with m.Elif(outside):
                         fail(Status.BAD_ADDRESS)
                     with m.Else():
                         m.d.sync += [pointer.eq(6), word_index.eq(0), byte_in_word.eq(0)]
@@ -154,7 +170,7 @@ class CommandBridge(wiring.Component):
                 with m.Elif(op == Op.READ_WEIGHTS):
                     with m.If(length != 6):
                         fail(Status.BAD_LENGTH)
-                    with m.Elif((count == 0) | (count > max_read) | (address + count > depth)):
+                    with m.Elif(outside | read_too_long):
                         fail(Status.BAD_ADDRESS)
                     with m.Else():
                         m.d.sync += [word_index.eq(0), byte_in_word.eq(0)]

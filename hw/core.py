@@ -283,11 +283,19 @@ class LearningCore(wiring.Component):
         m.d.comb += running.eq(~controller.ongoing("IDLE"))
 
         # -- counters --------------------------------------------------------------------
+        # Each increment is registered before it is added, so that no counter's carry
+        # chain hangs behind the logic that produces it; a count is complete two cycles
+        # after its event, before any reply can carry it.
         host = self.host
-        totals = [(host.cycles, running), (host.sops, engine.sops),
-                  (host.writes, update.writes), (host.samples, host.done & ~host.error)]
-        per_sample = [(self.host.sample_cycles, running), (self.host.sample_sops, engine.sops),
-                      (self.host.sample_writes, update.writes)]
+        steps = {}
+        for name, step in [("cycles", running), ("sops", engine.sops),
+                           ("writes", update.writes), ("samples", host.done & ~host.error)]:
+            steps[name] = Signal.like(step, name=f"{name}_step")
+            m.d.sync += steps[name].eq(step)
+        totals = [(host.cycles, steps["cycles"]), (host.sops, steps["sops"]),
+                  (host.writes, steps["writes"]), (host.samples, steps["samples"])]
+        per_sample = [(host.sample_cycles, steps["cycles"]), (host.sample_sops, steps["sops"]),
+                      (host.sample_writes, steps["writes"])]
         with m.If(self.host.clear_counters):
             m.d.sync += [counter.eq(0) for counter, _ in totals]
         with m.Else():

@@ -73,6 +73,10 @@ class FrameReceiver(wiring.Component):
         crc = Signal(16)
         body = Signal(16)
         index = Signal(16)
+        # Decided as the length arrives, so that no wide compare sits in front of the
+        # FSM later: body bytes still to come after the current one, and a bad length.
+        left = Signal(16)
+        bad_length = Signal()
         low = Signal(8)
         idle = Signal(range(self._timeout + 1))
         byte = self.rx.payload
@@ -97,9 +101,11 @@ class FrameReceiver(wiring.Component):
             with m.State("LENGTH_HIGH"):
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(take):
-                    m.d.sync += [crc.eq(crc16_update(crc, byte)), body.eq(Cat(low, byte)),
-                                 index.eq(0)]
-                    with m.If(Cat(low, byte) == 0):
+                    length = Cat(low, byte)
+                    m.d.sync += [crc.eq(crc16_update(crc, byte)), body.eq(length),
+                                 index.eq(0), left.eq(length - 1),
+                                 bad_length.eq((length == 0) | (length > self._buffer_depth + 1))]
+                    with m.If(length == 0):
                         m.next = "CRC_LOW"
                     with m.Else():
                         m.next = "BODY"
@@ -108,7 +114,8 @@ class FrameReceiver(wiring.Component):
             with m.State("BODY"):
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(take):
-                    m.d.sync += [crc.eq(crc16_update(crc, byte)), index.eq(index + 1)]
+                    m.d.sync += [crc.eq(crc16_update(crc, byte)), index.eq(index + 1),
+                                 left.eq(left - 1)]
                     with m.If(index == 0):
                         m.d.sync += self.op.eq(byte)
                     m.d.comb += [
@@ -116,7 +123,7 @@ class FrameReceiver(wiring.Component):
                         self.buf_wdata.eq(byte),
                         self.buf_we.eq((index != 0) & (index <= self._buffer_depth)),
                     ]
-                    with m.If(index == body - 1):
+                    with m.If(left == 0):
                         m.next = "CRC_LOW"
                 with m.Elif(idle >= self._timeout):
                     deliver(Status.TIMEOUT)
@@ -133,7 +140,7 @@ class FrameReceiver(wiring.Component):
                 with m.If(take):
                     with m.If(Cat(low, byte) != crc):
                         deliver(Status.BAD_CRC)
-                    with m.Elif((body == 0) | (body - 1 > self._buffer_depth)):
+                    with m.Elif(bad_length):
                         deliver(Status.BAD_LENGTH)
                     with m.Else():
                         deliver(Status.OK)

@@ -62,6 +62,7 @@ def test_requests_match_golden_under_stalls():
         golden.lr_shifts, golden.margin = (1, 2, 0), 1
         assert (await chip.status())["lr_shifts"] == (1, 2, 0)
         writes = 0
+        per_sample = []
         for n in range(4):
             label = n % config.n_out
             if n % 2:
@@ -76,12 +77,17 @@ def test_requests_match_golden_under_stalls():
                 ([int(c) for c in ref.output_counts], ref.prediction, ref.sops,
                  ref.weight_writes)
             writes += hw.weight_writes
+            per_sample.append(hw)
         pixels = rng.integers(0, 256, config.n_in)
         hw = await chip.infer(pixels)
+        per_sample.append(hw)
         assert hw.prediction == golden.predict(encode(pixels[None], config)[0])
         assert weights_equal(await chip.read_weights(), golden.weights)
         counters = await chip.counters()
         assert counters["samples"] == 5 and counters["weight_writes"] == writes > 0
+        # The totals are the sums of what each sample's reply said.
+        assert counters["cycles"] == sum(r.cycles for r in per_sample)
+        assert counters["sops"] == sum(r.sops for r in per_sample) > 0
         await chip.clear_counters()
         assert (await chip.counters())["samples"] == 0
 
