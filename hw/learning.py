@@ -4,7 +4,7 @@ Runs after the forward pass of a sample and implements :mod:`golden.learning` bi
 
 1. **Readout** The output spike counts are copied from the neuron memory to registers
    and their argmax found (the lowest index wins a tie). Inference ends here.
-2. **Error and margin** ``e = clip(count - T·onehot(label))`` per output (combinational);
+2. **Error and margin** ``e = clip(count - T·onehot(label))`` per output (registered while the argmax runs);
    a sample with ``max |e| ≤ margin`` (the run-time margin register) is skipped.
 3. **Signals** For each weight layer, output layer first: the postsynaptic signal ``p``
    of every neuron goes to a small signal memory. For the output layer ``p = e``; for a
@@ -124,17 +124,19 @@ class UpdateUnit(wiring.Component):
         pre_base = Array(Const(b) for b in (0,) + layout.neuron_base[:-1])
         words_per_row = Array(Const(w) for w in layout.words_per_row)
 
-        # -- error, margin, feedback selection (combinational) -------------------------
+        # -- error and margin ---------------------------------------------------------------
+        # Registered in two steps (errors, then the margin test) while ARGMAX runs its
+        # n_out ≥ 2 cycles over the captured counts, so both are settled by ERROR.
         error = [Signal(shapes.error, name=f"error{j}") for j in range(n_out)]
         within = Signal()
         clip = config.error_clip
         for j in range(n_out):
             raw = self.counts[j] - Mux(self.label == j, config.target_count, 0)
             if clip:
-                m.d.comb += error[j].eq(Mux(raw > clip, clip, Mux(raw < -clip, -clip, raw)))
+                m.d.sync += error[j].eq(Mux(raw > clip, clip, Mux(raw < -clip, -clip, raw)))
             else:
-                m.d.comb += error[j].eq(raw)
-        m.d.comb += within.eq(Cat(*[abs(e) <= self.margin for e in error]).all())
+                m.d.sync += error[j].eq(raw)
+        m.d.sync += within.eq(Cat(*[abs(e) <= self.margin for e in error]).all())
         error_by_index = Array(error)
 
         layer = Signal(range(n_layers))
