@@ -39,7 +39,8 @@ from .encoder import EventReader, PixelEncoder
 from .learning import UpdateUnit
 from .lif import LIFArray
 from .memory import WeightMemory
-from .ports import COUNTER_BITS, Shapes, host_signature
+from .ports import COUNTER_BITS, Shapes, host_signature, spike_layout
+from .skid import SkidBuffer
 from .spikes import SpikeListReader
 from .synapse import SynapseEngine
 
@@ -146,16 +147,19 @@ class LearningCore(wiring.Component):
             self.skipped.eq(update.skipped),
         ]
 
-        # Spike stream into the engine: the input source for layer 0, else the list.
+        # Spike stream into the engine: the input source for layer 0, else the list,
+        # through a register stage (the sources read block RAM; the engine multiplies).
+        m.submodules.spike_stage = stage = SkidBuffer(spike_layout(config))
+        wiring.connect(m, stage.o, engine.spikes)
         sources = [(pixels.spikes, ~event_mode & (layer == 0)),
                    (events.spikes, event_mode & (layer == 0)),
                    (reader.spikes, layer != 0)]
         for source, selected in sources:
             with m.If(selected):
                 m.d.comb += [
-                    engine.spikes.valid.eq(source.valid),
-                    engine.spikes.payload.eq(source.payload),
-                    source.ready.eq(engine.spikes.ready),
+                    stage.i.valid.eq(source.valid),
+                    stage.i.payload.eq(source.payload),
+                    source.ready.eq(stage.i.ready),
                 ]
 
         # -- port multiplexing -----------------------------------------------------------
