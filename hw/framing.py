@@ -104,7 +104,8 @@ class FrameReceiver(wiring.Component):
                     length = Cat(low, byte)
                     m.d.sync += [crc.eq(crc16_update(crc, byte)), body.eq(length),
                                  index.eq(0), left.eq(length - 1),
-                                 bad_length.eq((length == 0) | (length > self._buffer_depth + 1))]
+                                 bad_length.eq((length == 0)
+                                               | (length > self._buffer_depth + 1))]
                     with m.If(length == 0):
                         m.next = "CRC_LOW"
                     with m.Else():

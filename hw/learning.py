@@ -4,8 +4,9 @@ Runs after the forward pass of a sample and implements :mod:`golden.learning` bi
 
 1. **Readout** The output spike counts are copied from the neuron memory to registers
    and their argmax found (the lowest index wins a tie). Inference ends here.
-2. **Error and margin** ``e = clip(count - T·onehot(label))`` per output (registered while the argmax runs);
-   a sample with ``max |e| ≤ margin`` (the run-time margin register) is skipped.
+2. **Error and margin** ``e = clip(count - T·onehot(label))`` per output, registered
+   while the argmax runs; a sample with ``max |e| ≤ margin`` (the run-time margin
+   register) is skipped.
 3. **Signals** For each weight layer, output layer first: the postsynaptic signal ``p``
    of every neuron goes to a small signal memory. For the output layer ``p = e``; for a
    hidden layer the feedback table ROM (``k_fb`` entries of index and sign per neuron,
