@@ -80,6 +80,7 @@ class CommandBridge(wiring.Component):
         kind = Signal(3)            # which reply body
         KIND_ERROR, KIND_OK, KIND_STATUS, KIND_SAMPLE, KIND_COUNTERS, KIND_WEIGHTS = range(6)
         reply_length = Signal(16)
+        remaining = Signal(16)      # body bytes of the reply not yet handed on
         index = Signal(16)
 
         # -- fixed reply bodies -------------------------------------------------------
@@ -288,12 +289,17 @@ class CommandBridge(wiring.Component):
 
             with m.State("REPLY_START"):
                 m.d.comb += [self.reply_start.eq(1), self.reply_length.eq(reply_length)]
+                m.d.sync += remaining.eq(reply_length)
                 m.next = "REPLY"
             with m.State("REPLY"):
-                with m.If(kind == KIND_WEIGHTS):
+                # Exactly ``reply_length`` bytes are offered: none may be left in a
+                # stream stage to open the next reply.
+                with m.If(self.reply.valid & self.reply.ready):
+                    m.d.sync += remaining.eq(remaining - 1)
+                with m.If((remaining != 0) & (kind == KIND_WEIGHTS)):
                     self._weights_reply(m, index, word_index, byte_in_word, address,
                                         word_bytes)
-                with m.Else():
+                with m.Elif(remaining != 0):
                     for kind_value, body in bodies.items():
                         with m.If(kind == kind_value):
                             m.d.comb += self.reply.payload.eq(Array(body)[index])

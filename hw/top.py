@@ -24,6 +24,7 @@ from amaranth.lib.wiring import In, Out
 from .bridge import CommandBridge
 from .core import LearningCore
 from .framing import FrameReceiver, FrameSender
+from .skid import SkidBuffer
 
 
 __all__ = ["SpikefabTop", "DEFAULT_TIMEOUT"]
@@ -61,7 +62,10 @@ class SpikefabTop(wiring.Component):
 
         wiring.connect(m, wiring.flipped(self.rx), receiver.rx)
         wiring.connect(m, sender.tx, wiring.flipped(self.tx))
-        wiring.connect(m, bridge.reply, sender.body)
+        # A register stage between the reply's byte select and the sender's CRC.
+        reply_stage = m.submodules.reply_stage = SkidBuffer(8)
+        wiring.connect(m, bridge.reply, reply_stage.i)
+        wiring.connect(m, reply_stage.o, sender.body)
         m.d.comb += [
             core.buf_waddr.eq(receiver.buf_waddr),
             core.buf_wdata.eq(receiver.buf_wdata),
