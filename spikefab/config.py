@@ -327,7 +327,7 @@ PRESETS = {
         target_count=16, error_clip=8, margin=4,
         gate_lo=1, gate_hi=14,
         k_fb=1,
-        lr_shift_out=6, lr_shift_hidden=8, lr_anneal_epochs=2,
+        lr_shift_out=7, lr_shift_hidden=8, lr_anneal_epochs=2,
         rounding="stochastic",
         lanes=2,
     ),
