@@ -182,13 +182,16 @@ class RoundingGenerator:
         self.state[0] = self.seed
 
 
+_NO_ROUNDING_STATE = np.zeros(1, dtype=np.int64)    # read and left at 0 when nearest
+
+
 def apply_update(weights, pre, post, shift, w_min, w_max, rounding=None):
     """Apply rules 6–7 to ``weights[i, j]`` in place; return the number of writes.
 
     ``rounding`` is the :class:`RoundingGenerator` for stochastic rounding (advanced
     in place), None for round-to-nearest.
     """
-    state = np.zeros(1, dtype=np.int64) if rounding is None else rounding.state
+    state = _NO_ROUNDING_STATE if rounding is None else rounding.state
     return _apply_update(weights, np.asarray(pre, dtype=np.int64),
                          np.asarray(post, dtype=np.int64), shift, w_min, w_max,
                          rounding is not None, state)

@@ -113,6 +113,11 @@ class GoldenNet:
             sops += layer_sops
         return ForwardResult(counts=counts, prediction=decide(counts[-1]), sops=sops)
 
+    def reseed_rounding(self):
+        """Restart the rounding generator from its seed, as the chip's reset does."""
+        if self.rounding is not None:
+            self.rounding.reseed()
+
     def predict(self, raster):
         return self.forward(raster).prediction
 

@@ -311,8 +311,9 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += [
                     row.eq(0), row_word.eq(pre_base[layer]),
                     row_lane.eq(0), row_base.eq(weight_base[layer]), shift.eq(self.lr_shift[layer]),
-                    dither_shift.eq(16 - self.lr_shift[layer]),
                 ]
+                if stochastic:
+                    m.d.sync += dither_shift.eq(16 - self.lr_shift[layer])
                 m.next = "ROW"
             with m.State("ROW"):
                 # Read the presynaptic count; the input layer's is cleared as it is read.

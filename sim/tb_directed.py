@@ -57,8 +57,7 @@ async def _play_steps(dut, job, config):
             continue
         if step["op"] == "reseed":
             await chip.reseed_rounding()
-            if board.golden.rounding is not None:
-                board.golden.rounding.reseed()
+            board.golden.reseed_rounding()
             continue
         data = np.asarray(step["data"])
         if step["op"] == "train":

@@ -71,8 +71,7 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
     rng = XorShift32(seed + 0x5EED)
     # Start the chip's and golden's rounding generators together, whatever ran before.
     await chip.reseed_rounding()
-    if board.golden.rounding is not None:
-        board.golden.rounding.reseed()
+    board.golden.reseed_rounding()
     for epoch in range(epochs):
         order = rng.permutation(len(dataset.y_train))
         shifts = config.lr_shifts_at(epoch)

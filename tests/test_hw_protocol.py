@@ -110,7 +110,7 @@ def test_reseed_restarts_the_rounding_generator():
             golden.weights = [w.copy() for w in start]
             if run:
                 await chip.reseed_rounding()
-                golden.rounding.reseed()
+                golden.reseed_rounding()
             for n, (px, raster) in enumerate(zip(pixels, rasters)):
                 hw = await chip.train(px, n % config.n_out)
                 ref = golden.train(raster, n % config.n_out)
