@@ -71,6 +71,7 @@ class CommandBridge(wiring.Component):
         # The weight requests' checks, worked out over two cycles before DISPATCH so that
         # no wide add or compare feeds its decision: first the sums, then the flags.
         end_address = Signal(33)
+        last_word = Signal(16)      # count - 1
         write_length = Signal(range(6 + 0xFFFF * word_bytes + 1))
         outside = Signal()          # no words, or past the end of the weight memory
         read_too_long = Signal()    # the reply would not fit one frame
@@ -118,6 +119,9 @@ class CommandBridge(wiring.Component):
         # -- weights, word by word ------------------------------------------------------
         word = Signal(8 * word_bytes)         # the wire bytes of one word, lane 0 lowest
         word_index = Signal(16)
+        # The weight address of word ``word_index``: counted, not added, so that no
+        # 32-bit sum drives the weight memory's address.
+        word_address = Signal(self._core.shapes.weight_addr)
         byte_in_word = Signal(range(word_bytes + 1))
         pointer = Signal(16)
         lane_bytes = Signal(8 * wbytes)
@@ -144,7 +148,7 @@ class CommandBridge(wiring.Component):
                 with m.If(arg_index == 6):
                     m.next = "SUMS"
             with m.State("SUMS"):
-                m.d.sync += [end_address.eq(address + count),
+                m.d.sync += [end_address.eq(address + count), last_word.eq(count - 1),
                              write_length.eq(6 + count * word_bytes)]
                 m.next = "CHECKS"
             with m.State("CHECKS"):
@@ -166,7 +170,8 @@ class CommandBridge(wiring.Component):
                     with m.Elif(outside):
                         fail(Status.BAD_ADDRESS)
                     with m.Else():
-                        m.d.sync += [pointer.eq(6), word_index.eq(0), byte_in_word.eq(0)]
+                        m.d.sync += [pointer.eq(6), word_index.eq(0), byte_in_word.eq(0),
+                                     word_address.eq(address)]
                         m.next = "CHECK_READ" if narrow else "WRITE_READ"
                 with m.Elif(op == Op.READ_WEIGHTS):
                     with m.If(length != 6):
@@ -174,7 +179,7 @@ class CommandBridge(wiring.Component):
                     with m.Elif(outside | read_too_long):
                         fail(Status.BAD_ADDRESS)
                     with m.Else():
-                        m.d.sync += [word_index.eq(0), byte_in_word.eq(0)]
+                        m.d.sync += [byte_in_word.eq(0), word_address.eq(address)]
                         reply(KIND_WEIGHTS, 1 + count * word_bytes)
                 with m.Elif(op == Op.SET_REGISTER):
                     register, value = args[0], args[1]
@@ -280,9 +285,10 @@ class CommandBridge(wiring.Component):
                 for lane in range(lanes):
                     raw = word[8 * wbytes * lane:8 * wbytes * (lane + 1)]
                     m.d.comb += self.core.w_wdata[lane].eq(raw[:config.w_bits])
-                m.d.comb += [self.core.w_addr.eq(address + word_index), self.core.w_we.eq(1)]
-                m.d.sync += [word_index.eq(word_index + 1), byte_in_word.eq(0)]
-                with m.If(word_index == count - 1):
+                m.d.comb += [self.core.w_addr.eq(word_address), self.core.w_we.eq(1)]
+                m.d.sync += [word_index.eq(word_index + 1), word_address.eq(word_address + 1),
+                             byte_in_word.eq(0)]
+                with m.If(word_index == last_word):
                     reply(KIND_OK)
                 with m.Else():
                     m.next = "WRITE_READ"
@@ -297,8 +303,7 @@ class CommandBridge(wiring.Component):
                 with m.If(self.reply.valid & self.reply.ready):
                     m.d.sync += remaining.eq(remaining - 1)
                 with m.If((remaining != 0) & (kind == KIND_WEIGHTS)):
-                    self._weights_reply(m, index, word_index, byte_in_word, address,
-                                        word_bytes)
+                    self._weights_reply(m, index, word_address, byte_in_word, word_bytes)
                 with m.Elif(remaining != 0):
                     for kind_value, body in bodies.items():
                         with m.If(kind == kind_value):
@@ -311,7 +316,7 @@ class CommandBridge(wiring.Component):
                     m.next = "IDLE"
         return m
 
-    def _weights_reply(self, m, index, word_index, byte_in_word, address, word_bytes):
+    def _weights_reply(self, m, index, word_address, byte_in_word, word_bytes):
         """READ_WEIGHTS body: the status byte, then each word fetched and sent bytewise."""
         lanes, wbytes = self._core.layout.lanes, self._core.layout.weight_bytes
         fetched = Signal()
@@ -325,7 +330,7 @@ class CommandBridge(wiring.Component):
             with m.If(self.reply.ready):
                 m.d.sync += [index.eq(1), fetched.eq(0)]
         with m.Elif(~fetched):
-            m.d.comb += [self.core.w_addr.eq(address + word_index), self.core.w_en.eq(1)]
+            m.d.comb += [self.core.w_addr.eq(word_address), self.core.w_en.eq(1)]
             m.d.sync += [fetched.eq(1), byte_in_word.eq(0)]
         with m.Else():
             m.d.comb += [self.reply.valid.eq(1),
@@ -333,4 +338,4 @@ class CommandBridge(wiring.Component):
             with m.If(self.reply.ready):
                 m.d.sync += [index.eq(index + 1), byte_in_word.eq(byte_in_word + 1)]
                 with m.If(byte_in_word == word_bytes - 1):
-                    m.d.sync += [fetched.eq(0), word_index.eq(word_index + 1)]
+                    m.d.sync += [fetched.eq(0), word_address.eq(word_address + 1)]

@@ -10,9 +10,9 @@ For each timestep ``t`` and each weight layer ``l``:
 1. **Synapse phase** — the spike source (the pixel encoder or event reader for ``l = 0``,
    the spike list of layer ``l - 1`` otherwise) feeds the :class:`~hw.synapse.SynapseEngine`,
    which adds one weight row per spike into the accumulators: ``words_per_row`` cycles
-   per spike, no bubbles between rows, 2 to drain.
+   per spike, no bubbles between rows, 3 to drain.
 2. **Neuron phase** — :class:`~hw.lif.LIFArray` updates the layer's neurons, ``P`` per
-   cycle, and writes the spike list of the next layer: ``words + 4`` cycles.
+   cycle, and writes the spike list of the next layer: ``words + 5`` cycles.
 
 Then the :class:`~hw.learning.UpdateUnit` reads out the output counts and the prediction
 and, for a training sample outside the margin, updates every layer: a cycle per word read,
@@ -74,6 +74,8 @@ class LearningCore(wiring.Component):
             weights = init_weights(config)
         init_words = [[int(v) for v in word] for word in layout.pack_weights(weights)]
         self.weight_memory = WeightMemory(shapes, layout.weight_depth, init_words)
+        self._memory_ports = []
+        self._port_owners = []
         buf = self.buffer_depth
         super().__init__({
             "host": In(host_signature(config, shapes, buf)),
@@ -84,6 +86,18 @@ class LearningCore(wiring.Component):
             "buf_wdata": In(8),
             "buf_we": In(1),
         })
+
+    @property
+    def memory_ports(self):
+        """``(name, read port, write port)`` of every memory with both, once elaborated.
+
+        No memory is ever read at the address it is written in the same cycle (see
+        :data:`~hw.memory.COLLISION_FREE`); tests watch these ports to prove it.
+        """
+        ports = list(self._memory_ports)
+        for block in self._port_owners:
+            ports += block.memory_ports
+        return ports
 
     def elaborate(self, platform):
         m = Module()
@@ -96,7 +110,7 @@ class LearningCore(wiring.Component):
         m.submodules.acc = acc_mem = Memory(shape=shapes.acc_word,
                                             depth=layout.max_layer_words, init=[])
         acc_w = acc_mem.write_port()
-        acc_r = acc_mem.read_port(transparent_for=(acc_w,))
+        acc_r = acc_mem.read_port()
         m.submodules.neurons = neuron_mem = Memory(shape=shapes.neuron_word,
                                                    depth=layout.neuron_depth, init=[])
         n_r = neuron_mem.read_port()
@@ -113,6 +127,10 @@ class LearningCore(wiring.Component):
         buf_r = buf_mem.read_port()
         buf_w = buf_mem.write_port()
 
+        self._memory_ports = [("acc", acc_r, acc_w), ("neurons", n_r, n_w),
+                              ("input_counts", cnt_r, cnt_w), ("spike_list", list_r, list_w),
+                              ("buffer", buf_r, buf_w)]
+
         # -- blocks ----------------------------------------------------------------------
         m.submodules.pixels = pixels = PixelEncoder(config, self.buffer_depth)
         m.submodules.events = events = EventReader(config, self.buffer_depth)
@@ -120,6 +138,7 @@ class LearningCore(wiring.Component):
         m.submodules.synapses = engine = SynapseEngine(config, layout, shapes)
         m.submodules.neuron_array = lif = LIFArray(config, layout, shapes)
         m.submodules.update = update = UpdateUnit(config, layout, shapes)
+        self._port_owners = [weights, pixels, update]
 
         t = Signal(range(config.timesteps))
         layer = Signal(range(n_layers))
@@ -169,6 +188,9 @@ class LearningCore(wiring.Component):
             buf_w.en.eq(self.buf_we & ~running),
             buf_r.addr.eq(Mux(running, Mux(event_mode, events.buf_raddr, pixels.buf_raddr),
                               self.host.buf_raddr)),
+            # The pixel encoder holds the buffer's output while its pipeline stalls; the
+            # host's port rests while the receiver writes.
+            buf_r.en.eq(Mux(running, event_mode | pixels.buf_ren, ~self.buf_we)),
             pixels.buf_rdata.eq(buf_r.data), events.buf_rdata.eq(buf_r.data),
             self.host.buf_rdata.eq(buf_r.data),
             engine.w_data.eq(weights.rdata), update.w_rdata.eq(weights.rdata),
@@ -181,10 +203,15 @@ class LearningCore(wiring.Component):
             list_w.en.eq(lif.list_we),
             n_w.addr.eq(lif.n_waddr), n_w.data.eq(lif.n_wdata), n_w.en.eq(lif.n_we),
         ]
+        # Every read port is enabled only when its data is used, so that none is read
+        # where it is written in the same cycle (see hw.memory.COLLISION_FREE).
+        m.d.comb += [acc_r.en.eq(0), n_r.en.eq(0), cnt_r.en.eq(0),
+                     list_r.en.eq(phase_syn)]
         with m.If(phase_syn):
             m.d.comb += [
                 weights.addr.eq(engine.w_addr), weights.en.eq(engine.w_en),
-                acc_r.addr.eq(engine.acc_raddr),
+                acc_r.addr.eq(engine.acc_raddr), acc_r.en.eq(engine.acc_ren),
+                cnt_r.en.eq(engine.cnt_ren),
                 acc_w.addr.eq(engine.acc_waddr), acc_w.data.eq(engine.acc_wdata),
                 acc_w.en.eq(engine.acc_we),
                 cnt_r.addr.eq(engine.cnt_raddr),
@@ -193,7 +220,7 @@ class LearningCore(wiring.Component):
             ]
         with m.Elif(phase_neu):
             m.d.comb += [
-                acc_r.addr.eq(lif.acc_raddr),
+                acc_r.addr.eq(lif.acc_raddr), acc_r.en.eq(lif.ren), n_r.en.eq(lif.ren),
                 acc_w.addr.eq(lif.acc_waddr), acc_w.data.eq(lif.acc_wdata),
                 acc_w.en.eq(lif.acc_we),
                 n_r.addr.eq(lif.n_raddr),
@@ -202,8 +229,8 @@ class LearningCore(wiring.Component):
             m.d.comb += [
                 weights.addr.eq(update.w_addr), weights.en.eq(update.w_en),
                 weights.wdata.eq(update.w_wdata), weights.we.eq(update.w_we),
-                n_r.addr.eq(update.n_raddr),
-                cnt_r.addr.eq(update.cnt_raddr),
+                n_r.addr.eq(update.n_raddr), n_r.en.eq(1),
+                cnt_r.addr.eq(update.cnt_raddr), cnt_r.en.eq(update.cnt_ren),
                 cnt_w.addr.eq(update.cnt_waddr), cnt_w.data.eq(0), cnt_w.en.eq(update.cnt_we),
             ]
         with m.Elif(phase_clear_inputs):

@@ -6,12 +6,12 @@ order followed by an ``end`` marker. A malformed sample raises ``error`` and end
 timestep early; the core then abandons the sample before anything is learned.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.rng import LFSR16_MASK, LFSR16_STEPS_PER_DRAW
+from ..golden.rng import LFSR16_MASK, LFSR16_STEPS_PER_DRAW, lfsr16_step
 from .ports import spike_layout
 
 
@@ -46,11 +46,19 @@ class PixelEncoder(wiring.Component):
     ``first``/next, one pixel a cycle unless the synapse engine holds the stream. The
     sigma-delta accumulators live in a small memory, taken as ``2**(pixel_bits-1)`` on the
     first timestep. A pixel above ``2**pixel_bits - 1`` is an error.
+
+    Pipeline: **fetch** (the buffer and the sigma-delta memory are read at a counted
+    address) → **read** (their outputs go straight into registers) → **encode** (compare,
+    emit). A stalled encode stage holds the two before it (``buf_ren`` low keeps the
+    buffer's output), so no block-RAM output feeds logic and no decision feeds an
+    address through an adder.
     """
 
     def __init__(self, config, buffer_depth):
         self._config = config
-        super().__init__({**_source_members(config, buffer_depth), "first": In(1)})
+        super().__init__({**_source_members(config, buffer_depth), "first": In(1),
+                          "buf_ren": Out(1)})
+        self.memory_ports = []
 
     def elaborate(self, platform):
         m = Module()
@@ -58,62 +66,91 @@ class PixelEncoder(wiring.Component):
         bits = config.pixel_bits
         n_in = config.n_in
 
-        lfsr = Signal(16, init=config.lfsr_seed)
-        pixel = Signal(range(n_in + 1))
-        next_pixel = Signal.like(pixel)
-        advance = Signal()
+        scanning = Signal()
+        # Fetch: the next pixel to read; index n_in is the end of the timestep.
+        fetch = Signal(range(n_in + 2))
+        fetch_addr = Signal.like(self.buf_raddr)
+        fetching = Signal()
+        # Read: the memories' outputs hold pixel read_index.
+        read_valid = Signal()
+        read_index = Signal.like(fetch)
+        # Encode: the registered pixel.
+        valid = Signal()
+        pixel = Signal.like(fetch)
+        value = Signal(8)
+        over = value[bits:].any() if bits < 8 else Const(0)  # above 2**bits - 1
+        counted = Signal()         # a pixel leaves the encode stage: the LFSR draws
+        advance = Signal()         # the encode stage's pixel is done (or the stage is empty)
         spike = Signal()
-        value = self.buf_rdata
+        hold = valid & ~advance
+
+        m.d.comb += [
+            fetching.eq(scanning & (fetch <= n_in)),
+            self.buf_raddr.eq(fetch_addr),
+            self.buf_ren.eq(~hold),
+        ]
+        with m.If(~hold):
+            m.d.sync += [
+                read_valid.eq(fetching), read_index.eq(fetch),
+                valid.eq(read_valid), pixel.eq(read_index), value.eq(self.buf_rdata),
+            ]
+            with m.If(fetching):
+                m.d.sync += [fetch.eq(fetch + 1), fetch_addr.eq(fetch_addr + 1)]
 
         if config.encoding == "sigma-delta":
             m.submodules.sigma = sigma = Memory(shape=unsigned(bits), depth=n_in, init=[])
             sigma_r = sigma.read_port()
             sigma_w = sigma.write_port()
-            old = Mux(self.first, 1 << (bits - 1), sigma_r.data)
+            self.memory_ports = [("sigma", sigma_r, sigma_w)]
+            held = Signal(bits)
+            with m.If(~hold):
+                m.d.sync += held.eq(sigma_r.data)
+            old = Mux(self.first, 1 << (bits - 1), held)
             total = Signal(bits + 1)
             m.d.comb += [
-                sigma_r.addr.eq(next_pixel),
-                total.eq(old + value),
+                sigma_r.addr.eq(fetch),
+                # Read only for a real pixel: the end index may alias one being written.
+                sigma_r.en.eq(~hold & fetching & (fetch != n_in)),
+                total.eq(old + value[:bits]),
                 spike.eq(total[bits]),
                 sigma_w.addr.eq(pixel),
                 sigma_w.data.eq(total[:bits]),
-                sigma_w.en.eq(advance),
+                sigma_w.en.eq(counted),
             ]
         else:
-            drawn = lfsr16_draw(lfsr)
-            m.d.comb += spike.eq(value > drawn[:bits])
+            # ``draw`` is the LFSR state after the current pixel's 8 steps.
+            seed_draw = config.lfsr_seed
+            for _ in range(LFSR16_STEPS_PER_DRAW):
+                seed_draw = lfsr16_step(seed_draw)
+            draw = Signal(16, init=seed_draw)
+            m.d.comb += spike.eq(value[:bits] > draw[:bits])
             with m.If(self.reload):
-                m.d.sync += lfsr.eq(config.lfsr_seed)
-            with m.Elif(advance):
-                m.d.sync += lfsr.eq(drawn)
+                m.d.sync += draw.eq(seed_draw)
+            with m.Elif(counted):
+                m.d.sync += draw.eq(lfsr16_draw(draw))
 
-        m.d.comb += [
-            next_pixel.eq(Mux(advance, pixel + 1, pixel)),
-            self.buf_raddr.eq(self.offset + next_pixel),
-        ]
-        with m.FSM():
-            with m.State("IDLE"):
-                m.d.comb += next_pixel.eq(0)
-                with m.If(self.start):
-                    m.d.sync += self.error.eq(0)
-                    m.next = "SCAN"
-            with m.State("SCAN"):
-                with m.If(pixel == n_in):
-                    m.d.comb += [self.spikes.valid.eq(1), self.spikes.p.end.eq(1)]
-                    with m.If(self.spikes.ready):
-                        m.next = "IDLE"
-                with m.Elif(value > config.pixel_max):
-                    m.d.sync += self.error.eq(1)
-                    m.d.comb += [self.spikes.valid.eq(1), self.spikes.p.end.eq(1)]
-                    with m.If(self.spikes.ready):
-                        m.next = "IDLE"
-                with m.Else():
-                    m.d.comb += [
-                        self.spikes.valid.eq(spike),
-                        self.spikes.p.index.eq(pixel),
-                        advance.eq(~spike | self.spikes.ready),
-                    ]
-        m.d.sync += pixel.eq(next_pixel)
+        def close():
+            m.d.comb += [self.spikes.valid.eq(1), self.spikes.p.end.eq(1)]
+            with m.If(self.spikes.ready):
+                m.d.sync += [scanning.eq(0), read_valid.eq(0), valid.eq(0)]
+
+        with m.If(self.start):
+            m.d.sync += [scanning.eq(1), fetch.eq(0), fetch_addr.eq(self.offset),
+                         self.error.eq(0)]
+        with m.If(~valid):
+            m.d.comb += advance.eq(1)
+        with m.Elif(pixel == n_in):
+            close()
+        with m.Elif(over):
+            m.d.sync += self.error.eq(1)
+            close()
+        with m.Else():
+            m.d.comb += [
+                self.spikes.valid.eq(spike),
+                self.spikes.p.index.eq(pixel),
+                advance.eq(~spike | self.spikes.ready),
+                counted.eq(~spike | self.spikes.ready),
+            ]
         return m
 
 

@@ -69,6 +69,7 @@ class UpdateUnit(wiring.Component):
             "n_rdata": In(shapes.neuron_word),
             # Input spike counts: read, and cleared behind the read.
             "cnt_raddr": Out(range(config.n_in)),
+            "cnt_ren": Out(1),
             "cnt_rdata": In(shapes.count),
             "cnt_waddr": Out(range(config.n_in)),
             "cnt_we": Out(1),
@@ -79,6 +80,7 @@ class UpdateUnit(wiring.Component):
             "w_wdata": Out(shapes.weight_word),
             "w_we": Out(1),
         })
+        self.memory_ports = []
 
     def _feedback_rom(self):
         """Feedback table of every hidden layer, ``P`` neurons × one entry per word."""
@@ -114,6 +116,8 @@ class UpdateUnit(wiring.Component):
                                                 depth=layout.max_layer_words, init=[])
         sig_r = signals.read_port()
         sig_w = signals.write_port()
+        m.d.comb += sig_r.en.eq(0)   # read only by the weight pass (WORDS)
+        self.memory_ports = [("signals", sig_r, sig_w)]
         rom, rom_bases = self._feedback_rom()
         m.submodules.feedback = rom
         rom_r = rom.read_port()
@@ -168,42 +172,51 @@ class UpdateUnit(wiring.Component):
 
         # -- per-lane weight change -----------------------------------------------------
         # A pipeline over the words of a row: (0) read word k and its signals; (1) as the
-        # data arrives, register each lane's step ``(|p|·a + 2^(s-1)) >> s`` and the old
-        # weight; (2) register the saturated new word and which lanes changed; (3) write
-        # it if any did. A write takes the port, so reads fill the other cycles: one
-        # cycle per unchanged word, two per written one, and the memory output is always
-        # taken the cycle it arrives (an SPRAM's is undefined after a write).
+        # data arrives, register it as it is (no block-RAM output feeds logic); (2)
+        # register each lane's product ``|p|·a``; (3) its step ``(|p|·a + r) >> s``; (4)
+        # the saturated new word and which lanes changed; (5) write it if any did. A
+        # write takes the port, so reads fill the other cycles: one cycle per unchanged
+        # word, two per written one, and the memory output is always taken the cycle it
+        # arrives (an SPRAM's is undefined after a write).
         prod_bits = shapes.signal.width + config.count_bits
         moved_bits = max(config.w_bits, prod_bits + 1) + 2
         arriving = Signal()                       # stage 1: data read last cycle
         arriving_k = Signal.like(k)
-        stepped = Signal()                        # stage 2: steps and old word
+        taken = Signal()                          # stage 2: signals and old word
+        taken_k = Signal.like(k)
+        signal_word = Signal.like(sig_r.data)
+        multiplied = Signal()                     # stage 3: products
+        multiplied_k = Signal.like(k)
+        stepped = Signal()                        # stage 4: steps
         stepped_k = Signal.like(k)
-        old_word = Signal(shapes.weight_word)
-        pending = Signal()                        # stage 3: a word to write
+        old_words = [Signal(shapes.weight_word, name=f"old_word{n}") for n in range(3)]
+        pending = Signal()                        # stage 5: a word to write
         pending_k = Signal.like(k)
         pending_word = Signal(shapes.weight_word)
         pending_changed = Signal(lanes)
         new_word = Signal(shapes.weight_word)
         changed = Signal(lanes)
+        m.d.sync += [signal_word.eq(sig_r.data), old_words[0].eq(self.w_rdata),
+                     old_words[1].eq(old_words[0]), old_words[2].eq(old_words[1])]
         steps = []
         for lane in range(lanes):
-            p = sig_r.data[lane]
+            p = signal_word[lane]
             if stochastic:
                 dither = (word_dither + lane * DITHER_STEP)[:16]
                 offset = dither >> dither_shift
             else:
                 offset = (Const(1, 33) << shift)[1:33]     # 2**(s-1), 0 for s = 0
             product = Signal(prod_bits, name=f"product{lane}")
+            product_down = Signal(name=f"product_down{lane}")
             step = Signal(prod_bits + 1, name=f"step{lane}")
             step_down = Signal(name=f"step_down{lane}")  # p > 0 lowers the weight
-            m.d.comb += product.eq(abs(p) * activity)
-            m.d.sync += [step.eq((product + offset) >> shift), step_down.eq(p >= 0)]
+            m.d.sync += [product.eq(abs(p) * activity), product_down.eq(p >= 0),
+                         step.eq((product + offset) >> shift), step_down.eq(product_down)]
             steps.append((step, step_down))
         if stochastic:
-            with m.If(arriving):
+            with m.If(multiplied):
                 m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
-        m.d.sync += old_word.eq(self.w_rdata)
+        old_word = old_words[2]
         for lane, (step, step_down) in enumerate(steps):
             w = old_word[lane]
             moved = Signal(signed(moved_bits), name=f"moved{lane}")
@@ -316,19 +329,21 @@ class UpdateUnit(wiring.Component):
                     m.d.sync += dither_shift.eq(16 - self.lr_shift[layer])
                 m.next = "ROW"
             with m.State("ROW"):
-                # Read the presynaptic count; the input layer's is cleared as it is read.
-                m.d.comb += [
-                    self.cnt_raddr.eq(row), self.cnt_waddr.eq(row),
-                    self.cnt_we.eq(layer == 0),
-                    self.n_raddr.eq(row_word),
-                ]
+                # Read the presynaptic count.
+                m.d.comb += [self.cnt_raddr.eq(row), self.cnt_ren.eq(1),
+                             self.n_raddr.eq(row_word)]
+                m.next = "ROW_TAKE"
+            with m.State("ROW_TAKE"):
+                # The input layer's count is cleared once read (not in the cycle of the
+                # read: no memory here is read and written at one address in a cycle).
+                lane_counts = Array(self.n_rdata[lane].count for lane in range(lanes))
+                m.d.comb += [self.cnt_waddr.eq(row), self.cnt_we.eq(layer == 0)]
+                m.d.sync += activity.eq(Mux(layer == 0, self.cnt_rdata, lane_counts[row_lane]))
                 m.next = "ROW_CHECK"
             with m.State("ROW_CHECK"):
-                lane_counts = Array(self.n_rdata[lane].count for lane in range(lanes))
-                a = Mux(layer == 0, self.cnt_rdata, lane_counts[row_lane])
-                m.d.sync += [activity.eq(a), k.eq(0), arriving.eq(0), stepped.eq(0),
-                             pending.eq(0)]
-                with m.If(a == 0):
+                m.d.sync += [k.eq(0), arriving.eq(0), taken.eq(0), multiplied.eq(0),
+                             stepped.eq(0), pending.eq(0)]
+                with m.If(activity == 0):
                     m.next = "NEXT_ROW"
                 with m.Else():
                     if stochastic:
@@ -345,16 +360,19 @@ class UpdateUnit(wiring.Component):
                 with m.Elif(reading):
                     m.d.comb += [
                         self.w_addr.eq(row_base + k), self.w_en.eq(1),
-                        sig_r.addr.eq(k),
+                        sig_r.addr.eq(k), sig_r.en.eq(1),
                     ]
                     m.d.sync += k.eq(k + 1)
                 m.d.sync += [
                     arriving.eq(reading), arriving_k.eq(k),
-                    stepped.eq(arriving), stepped_k.eq(arriving_k),
+                    taken.eq(arriving), taken_k.eq(arriving_k),
+                    multiplied.eq(taken), multiplied_k.eq(taken_k),
+                    stepped.eq(multiplied), stepped_k.eq(multiplied_k),
                     pending.eq(stepped), pending_k.eq(stepped_k),
                     pending_word.eq(new_word), pending_changed.eq(changed),
                 ]
-                with m.If((k == words_per_row[layer]) & ~arriving & ~stepped):
+                idle = ~arriving & ~taken & ~multiplied & ~stepped
+                with m.If((k == words_per_row[layer]) & idle):
                     m.next = "NEXT_ROW"
             with m.State("NEXT_ROW"):
                 m.d.sync += [

@@ -74,8 +74,8 @@ class LIFArray(wiring.Component):
     has spikes to the spike list (word index and a lane bitmap) that feeds the next
     layer. On the first timestep of a sample (``first``) the stored state is ignored and
     taken as zero, so membranes and counts need no clearing pass. Padding lanes past the
-    layer's size never spike. Costs ``words + 4`` cycles (read, leak and add, saturate
-    and fire, write).
+    layer's size never spike. Costs ``words + 5`` cycles (read, register, leak and add,
+    saturate and fire, write).
     """
 
     def __init__(self, config, layout, shapes):
@@ -88,6 +88,7 @@ class LIFArray(wiring.Component):
             "first": In(1),
             "emit": In(1),
             "done": Out(1),
+            "ren": Out(1),   # acc_raddr and n_raddr are read this cycle
             "acc_raddr": Out(shapes.acc_addr),
             "acc_rdata": In(shapes.acc_word),
             "acc_waddr": Out(shapes.acc_addr),
@@ -124,17 +125,25 @@ class LIFArray(wiring.Component):
             with m.If(k == words[self.layer]):
                 m.d.sync += running.eq(0)
         m.d.comb += [
+            self.ren.eq(running),
             self.acc_raddr.eq(k),
             self.n_raddr.eq(base[self.layer] + k),
         ]
         m.d.sync += [out_valid.eq(running), out_k.eq(k)]
 
-        # Stage 1 (out_*): the state and current arrive and each lane leaks and adds;
-        # stage 2 (summed_*): saturate and fire, registered as the new state; stage 3
+        # Stage 1 (out_*): the state and current arrive and are registered as they are
+        # (no block-RAM output feeds logic); stage 2 (read_*): each lane leaks and adds;
+        # stage 3 (summed_*): saturate and fire, registered as the new state; stage 4
         # (written_*): write back. Each arithmetic step and the write-back get a cycle.
+        read_valid = Signal()
+        read_k = Signal.like(self.acc_raddr)
+        state_word = Signal.like(self.n_rdata)
+        current_word = Signal.like(self.acc_rdata)
+        m.d.sync += [read_valid.eq(out_valid), read_k.eq(out_k),
+                     state_word.eq(self.n_rdata), current_word.eq(self.acc_rdata)]
         summed_valid = Signal()
         summed_k = Signal.like(self.acc_raddr)
-        m.d.sync += [summed_valid.eq(out_valid), summed_k.eq(out_k)]
+        m.d.sync += [summed_valid.eq(read_valid), summed_k.eq(read_k)]
         spikes = Signal(lanes)
         written = Signal()
         written_k = Signal.like(self.acc_raddr)
@@ -142,16 +151,16 @@ class LIFArray(wiring.Component):
         new_spikes = Signal(lanes)
         for lane in range(lanes):
             m.submodules[f"lane{lane}"] = lif = LIFLane(config)
-            state = self.n_rdata[lane]
+            state = state_word[lane]
             count = Signal(self._shapes.count, name=f"count{lane}")     # stage 2
             valid = Signal(name=f"valid{lane}")
             m.d.sync += [
                 count.eq(Mux(self.first, 0, state.count)),
-                valid.eq(out_k * lanes + lane < size[self.layer]),
+                valid.eq(read_k * lanes + lane < size[self.layer]),
             ]
             m.d.comb += [
                 lif.v.eq(Mux(self.first, 0, state.v)),
-                lif.current.eq(self.acc_rdata[lane]),
+                lif.current.eq(current_word[lane]),
                 spikes[lane].eq(lif.spike & valid),
             ]
             m.d.sync += [
@@ -174,5 +183,5 @@ class LIFArray(wiring.Component):
         ]
         with m.If(self.list_we):
             m.d.sync += self.list_length.eq(self.list_length + 1)
-        m.d.comb += self.done.eq(written & ~summed_valid & ~out_valid & ~running)
+        m.d.comb += self.done.eq(written & ~summed_valid & ~read_valid & ~out_valid & ~running)
         return m

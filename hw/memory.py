@@ -19,7 +19,17 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["WeightMemory", "SPRAM_BLOCKS", "spram_blocks", "has_spram"]
+__all__ = ["WeightMemory", "SPRAM_BLOCKS", "spram_blocks", "has_spram", "COLLISION_FREE"]
+
+#: Yosys commands that let every inferred block RAM be mapped as it is. Amaranth's read
+#: ports return the old word when the same address is written in that cycle, and block
+#: RAMs do not promise that across ports, so Yosys would add soft logic to every memory:
+#: a delayed write, an address compare and a bypass mux behind the RAM's output (about a
+#: tenth of the UP5K, on the critical paths of both FPGAs). No memory of the core is
+#: ever read at the address it is written in the same cycle (forwarding covers the
+#: accumulators; tests watch :attr:`LearningCore.memory_ports` every cycle), so such
+#: collisions are declared undefined instead.
+COLLISION_FREE = "setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2"
 
 SPRAM_DEPTH = 16384
 SPRAM_WIDTH = 16
@@ -51,6 +61,7 @@ class WeightMemory(wiring.Component):
         self.depth = depth
         #: The contents, readable by simulator testbenches (``ctx.get(data[addr])``).
         self.data = MemoryData(shape=shapes.weight_word, depth=depth, init=init)
+        self.memory_ports = []
         super().__init__({
             "addr": In(shapes.weight_addr),
             "en": In(1),
@@ -66,6 +77,7 @@ class WeightMemory(wiring.Component):
         m.submodules.ram = ram = Memory(data=self.data)
         read = ram.read_port()
         write = ram.write_port()
+        self.memory_ports = [("weights", read, write)]
         m.d.comb += [
             read.addr.eq(self.addr),
             read.en.eq(self.en & ~self.we),

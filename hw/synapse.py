@@ -4,18 +4,19 @@ For every spike it receives, the engine reads the spike's row of the current wei
 layer, ``words_per_row`` memory words of ``P`` lanes, and adds each word into the
 synaptic-current accumulator of the postsynaptic neurons: work is proportional to the
 spikes, ``P`` synapses per cycle. Rows follow each other without a bubble (one spike of
-look-ahead), so a layer costs ``spikes × words_per_row`` cycles plus two to drain.
+look-ahead), so a layer costs ``spikes × words_per_row`` cycles plus three to drain.
 
 Pipeline: **accept** (the spike enters the look-ahead slot; its row address is computed
-and, for the input layer of a training sample, its input spike count is incremented) →
-**issue** (weight word ``k`` and accumulator word ``k`` are read) → **add** (the sum is
-written back). The accumulator's read port is transparent to its write port, so a row of
-one word may follow another with no hazard.
+and, for the input layer of a training sample, its input spike count is read) →
+**issue** (weight word ``k`` and accumulator word ``k`` are read) → **read** (both words
+go straight into registers) → **add** (the sum is written back). A word read while one
+of the two adds ahead of it writes the same accumulator word takes that sum instead
+(forwarding), so rows of one or two words may follow each other with no hazard.
 
 An ``end`` marker closes the timestep: once every add has landed, ``done`` pulses.
 """
 
-from amaranth.hdl import Array, Const, Module, Signal
+from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -56,6 +57,7 @@ class SynapseEngine(wiring.Component):
             "acc_we": Out(1),
             # Input spike counts (read-modify-write).
             "cnt_raddr": Out(range(config.n_in)),
+            "cnt_ren": Out(1),
             "cnt_rdata": In(shapes.count),
             "cnt_waddr": Out(range(config.n_in)),
             "cnt_wdata": Out(shapes.count),
@@ -80,12 +82,25 @@ class SynapseEngine(wiring.Component):
         busy = Signal()
         row_base = Signal.like(self.w_addr)
         k = Signal.like(self.acc_raddr)
-        # Add stage.
+        # Read stage: the memories answer the word issued a cycle ago.
+        read_valid = Signal()
+        read_k = Signal.like(self.acc_raddr)
+        # Add stage: the registered weight and accumulator words.
         add_valid = Signal()
         add_k = Signal.like(self.acc_raddr)
-        # Input-count increment, one cycle after the read.
+        weight_word = Signal.like(self.w_data)
+        acc_word = Signal.like(self.acc_rdata)
+        # The sum written last cycle, and where the read stage's word must come from
+        # when one of the two adds ahead of it writes the same accumulator word.
+        last_sum = Signal.like(self.acc_wdata)
+        forward = Signal()          # not from memory
+        forward_add = Signal()      # from the add stage (else from last_sum)
+        # Input-count increment: read, registered, written.
         cnt_valid = Signal()
         cnt_addr = Signal.like(self.cnt_waddr)
+        cnt_add_valid = Signal()
+        cnt_add_addr = Signal.like(self.cnt_waddr)
+        cnt_word = Signal.like(self.cnt_rdata)
 
         last_word = busy & (k == row_words)
         issue_free = ~busy | last_word
@@ -99,7 +114,8 @@ class SynapseEngine(wiring.Component):
             with m.If(last_word):
                 m.d.sync += busy.eq(0)
 
-        m.d.sync += cnt_valid.eq(0)
+        m.d.sync += [cnt_valid.eq(0), cnt_add_valid.eq(cnt_valid), cnt_add_addr.eq(cnt_addr),
+                     cnt_word.eq(self.cnt_rdata)]
         with m.If(self.spikes.valid & self.spikes.ready):
             index = self.spikes.p.index
             m.d.sync += [
@@ -110,30 +126,45 @@ class SynapseEngine(wiring.Component):
             with m.If(~self.spikes.p.end):
                 m.d.comb += self.sops.eq(fan_out[self.layer])
                 with m.If(self.count_inputs):
-                    m.d.comb += self.cnt_raddr.eq(index)
+                    m.d.comb += [self.cnt_raddr.eq(index), self.cnt_ren.eq(1)]
                     m.d.sync += [cnt_valid.eq(1), cnt_addr.eq(index)]
         m.d.comb += [
-            self.cnt_waddr.eq(cnt_addr),
-            self.cnt_wdata.eq(self.cnt_rdata + 1),
-            self.cnt_we.eq(cnt_valid),
+            self.cnt_waddr.eq(cnt_add_addr),
+            self.cnt_wdata.eq(cnt_word + 1),
+            self.cnt_we.eq(cnt_add_valid),
         ]
 
+        # The add two words ahead writes now: a read of that word would collide with the
+        # write, and forwarding replaces it anyway, so it is not made.
+        writes_k_now = add_valid & (add_k == k)
         m.d.comb += [
             self.w_addr.eq(row_base + k),
             self.w_en.eq(busy),
             self.acc_raddr.eq(k),
-            self.acc_ren.eq(busy),
+            self.acc_ren.eq(busy & ~writes_k_now),
         ]
-        m.d.sync += [add_valid.eq(busy), add_k.eq(k)]
+        sums = Signal.like(self.acc_wdata)
+        for lane in range(layout.lanes):
+            m.d.comb += sums[lane].eq(acc_word[lane] + weight_word[lane])
+        # No block-RAM output feeds an adder: both words are registered first; the
+        # accumulator word is forwarded from the adds ahead when they write it.
+        m.d.sync += [
+            read_valid.eq(busy), read_k.eq(k),
+            forward.eq((read_valid & (read_k == k)) | writes_k_now),
+            forward_add.eq(read_valid & (read_k == k)),
+            add_valid.eq(read_valid), add_k.eq(read_k),
+            weight_word.eq(self.w_data),
+            acc_word.eq(Mux(forward, Mux(forward_add, sums, last_sum), self.acc_rdata)),
+            last_sum.eq(sums),
+        ]
         m.d.comb += [
             self.acc_waddr.eq(add_k),
+            self.acc_wdata.eq(sums),
             self.acc_we.eq(add_valid),
         ]
-        for lane in range(layout.lanes):
-            m.d.comb += self.acc_wdata[lane].eq(self.acc_rdata[lane] + self.w_data[lane])
 
         # The end marker retires once the last add has landed.
-        with m.If(pend_valid & pend_end & ~busy & ~add_valid):
+        with m.If(pend_valid & pend_end & ~busy & ~read_valid & ~add_valid):
             m.d.comb += self.done.eq(1)
             m.d.sync += pend_valid.eq(0)
         return m

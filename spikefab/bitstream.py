@@ -52,6 +52,7 @@ def _tool_environment():
 
 def _prepare(board_name, config, build_dir, seed):
     from .hw.board import BoardTop, board as get_board  # Amaranth only when building
+    from .hw.memory import COLLISION_FREE
 
     board = get_board(board_name)
     _tool_environment()
@@ -59,6 +60,7 @@ def _prepare(board_name, config, build_dir, seed):
     build_dir = Path(build_dir)
     stat = "tee -q -o stat.json stat -json"
     overrides = {
+        "script_after_read": COLLISION_FREE,
         "script_after_synth": stat,
         "nextpnr_opts": f"--report nextpnr-report.json --seed {seed} --timing-allow-fail",
     }

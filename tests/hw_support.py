@@ -6,11 +6,33 @@ from amaranth.sim import Simulator
 from spikefab.hw.core import LearningCore
 
 
-def simulate(dut, testbench):
+def simulate(dut, testbench, *, watch_collisions=False):
+    """Run ``testbench``; with ``watch_collisions``, also fail if any memory of the core
+    is read at the address written in the same cycle (what the FPGA builds assume, see
+    :data:`spikefab.hw.memory.COLLISION_FREE`)."""
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(testbench)
+    collisions = []
+    if watch_collisions:
+        sim.add_process(_collision_watch(dut, collisions))
     sim.run()
+    assert not collisions, f"read-during-write at one address: {collisions[:5]}"
+
+
+def _collision_watch(core, collisions):
+    async def watch(ctx):
+        ports = core.memory_ports
+        assert ports, "the core has not been elaborated"
+        signals = [s for _, r, w in ports for s in (r.addr, r.en, w.addr, w.en)]
+        cycle = 0
+        async for _clock, _reset, *values in ctx.tick().sample(*signals):
+            for n, (name, _, _) in enumerate(ports):
+                raddr, ren, waddr, wen = values[4 * n:4 * n + 4]
+                if ren and wen and raddr == waddr:
+                    collisions.append((cycle, name, raddr))
+            cycle += 1
+    return watch
 
 
 async def set_registers(ctx, core, lr_shifts, margin):

@@ -3,6 +3,7 @@ counter and weight, sample after sample."""
 
 import numpy as np
 import pytest
+from amaranth.hdl import Elaboratable
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from spikefab.config import PRESETS
@@ -16,8 +17,9 @@ from hw_support import (LearningCore, golden_expectation, peek_weights, reported
                         run_sample, set_registers, simulate)
 
 
-def check_pixel_run(config, pixels, labels, train, registers=None):
-    """Run pixel samples through core and golden; assert equality after each."""
+def check_pixel_run(config, pixels, labels, train, registers=None, watch_collisions=True):
+    """Run pixel samples through core and golden; assert equality after each, and that
+    no memory is read where it is written in the same cycle."""
     core, golden = LearningCore(config), GoldenNet(config)
     registers = registers or {}
     rasters = encode(pixels, config)
@@ -37,7 +39,7 @@ def check_pixel_run(config, pixels, labels, train, registers=None):
             seen["spikes"] += sum(hw["counts"])
             seen["writes"] += hw["writes"]
 
-    simulate(core, testbench)
+    simulate(core, testbench, watch_collisions=watch_collisions)
     return seen
 
 
@@ -122,7 +124,7 @@ def event_run(config, steps):
             for a, b in zip(peek_weights(ctx, core), golden.weights):
                 assert np.array_equal(a, b), f"step {n}: weights differ"
 
-    simulate(core, testbench)
+    simulate(core, testbench, watch_collisions=True)
 
 
 def test_core_event_mode_matches_golden():
@@ -176,4 +178,29 @@ def test_core_refuses_pixels_above_pixel_bits():
         for a, b in zip(peek_weights(ctx, core), golden.weights):
             assert np.array_equal(a, b)
 
-    simulate(core, testbench)
+    simulate(core, testbench, watch_collisions=True)
+
+
+def test_collision_watch_catches_a_read_of_the_word_being_written():
+    # The FPGA builds declare such reads undefined; the watch must see one when it happens.
+    from amaranth.hdl import Module, Signal
+    from amaranth.lib.memory import Memory
+
+    class Colliding(Elaboratable):
+        def __init__(self):
+            self.addr = Signal(3)
+            self.memory_ports = []
+
+        def elaborate(self, platform):
+            m = Module()
+            m.submodules.mem = mem = Memory(shape=8, depth=8, init=[])
+            read, write = mem.read_port(), mem.write_port()
+            m.d.comb += [read.addr.eq(self.addr), write.addr.eq(self.addr), write.en.eq(1)]
+            self.memory_ports = [("mem", read, write)]
+            return m
+
+    async def testbench(ctx):
+        await ctx.tick().repeat(3)
+
+    with pytest.raises(AssertionError, match="read-during-write"):
+        simulate(Colliding(), testbench, watch_collisions=True)
