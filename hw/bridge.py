@@ -258,9 +258,11 @@ class CommandBridge(wiring.Component):
                 raw = (Cat(lane_bytes[8:], self.core.buf_rdata) if wbytes > 1
                        else self.core.buf_rdata)
                 m.d.sync += lane_bytes.eq(raw)
-                # The byte just taken was at pointer - 1; weights start at byte 6.
+                m.next = "CHECK_TEST"
+            with m.State("CHECK_TEST"):
+                # The byte taken was at pointer - 1; weights start at byte 6.
                 last_byte = (pointer - 7)[0] if wbytes == 2 else Const(1)
-                with m.If(last_byte & ~weight_fits(raw)):
+                with m.If(last_byte & ~weight_fits(lane_bytes)):
                     fail(Status.BAD_VALUE)
                 with m.Elif(pointer == length):
                     m.d.sync += [pointer.eq(6), byte_in_word.eq(0)]
@@ -317,25 +319,30 @@ class CommandBridge(wiring.Component):
         return m
 
     def _weights_reply(self, m, index, word_address, byte_in_word, word_bytes):
-        """READ_WEIGHTS body: the status byte, then each word fetched and sent bytewise."""
+        """READ_WEIGHTS body: the status byte, then each word read, registered as it
+        arrives (no block-RAM output feeds the byte select) and sent bytewise."""
         lanes, wbytes = self._core.layout.lanes, self._core.layout.weight_bytes
-        fetched = Signal()
+        READ, TAKE, SEND = range(3)
+        stage = Signal(range(3))
+        word_read = Signal.like(self.core.w_rdata)
         wire_bytes = []
         for lane in range(lanes):
             extended = Signal(8 * wbytes, name=f"wire{lane}")
-            m.d.comb += extended.eq(self.core.w_rdata[lane])
+            m.d.comb += extended.eq(word_read[lane])
             wire_bytes += [extended[8 * b:8 * b + 8] for b in range(wbytes)]
         with m.If(index == 0):
             m.d.comb += [self.reply.valid.eq(1), self.reply.payload.eq(Status.OK)]
             with m.If(self.reply.ready):
-                m.d.sync += [index.eq(1), fetched.eq(0)]
-        with m.Elif(~fetched):
+                m.d.sync += [index.eq(1), stage.eq(READ)]
+        with m.Elif(stage == READ):
             m.d.comb += [self.core.w_addr.eq(word_address), self.core.w_en.eq(1)]
-            m.d.sync += [fetched.eq(1), byte_in_word.eq(0)]
+            m.d.sync += [stage.eq(TAKE), byte_in_word.eq(0)]
+        with m.Elif(stage == TAKE):
+            m.d.sync += [word_read.eq(self.core.w_rdata), stage.eq(SEND)]
         with m.Else():
             m.d.comb += [self.reply.valid.eq(1),
                          self.reply.payload.eq(Array(wire_bytes)[byte_in_word])]
             with m.If(self.reply.ready):
                 m.d.sync += [index.eq(index + 1), byte_in_word.eq(byte_in_word + 1)]
                 with m.If(byte_in_word == word_bytes - 1):
-                    m.d.sync += [fetched.eq(0), word_address.eq(word_address + 1)]
+                    m.d.sync += [stage.eq(READ), word_address.eq(word_address + 1)]

@@ -56,11 +56,14 @@ class WeightMemory(wiring.Component):
         Initial words (lane values), e.g. :meth:`Layout.pack_weights` of golden's init.
     """
 
-    def __init__(self, shapes, depth, init):
+    def __init__(self, shapes, depth, init, *, bit_sliced=None):
         self._shapes = shapes
         self.depth = depth
+        # None: bit-sliced on FPGAs with block RAM only (see _elaborate_bit_sliced).
+        self._bit_sliced = bit_sliced
         #: The contents, readable by simulator testbenches (``ctx.get(data[addr])``).
         self.data = MemoryData(shape=shapes.weight_word, depth=depth, init=init)
+        self._init_words = init
         self.memory_ports = []
         super().__init__({
             "addr": In(shapes.weight_addr),
@@ -73,6 +76,9 @@ class WeightMemory(wiring.Component):
     def elaborate(self, platform):
         if has_spram(platform):
             return self._elaborate_spram()
+        bit_sliced = platform is not None if self._bit_sliced is None else self._bit_sliced
+        if bit_sliced:
+            return self._elaborate_bit_sliced()
         m = Module()
         m.submodules.ram = ram = Memory(data=self.data)
         read = ram.read_port()
@@ -86,6 +92,36 @@ class WeightMemory(wiring.Component):
             write.en.eq(self.we),
             self.rdata.eq(read.data),
         ]
+        return m
+
+    def _elaborate_bit_sliced(self):
+        """One memory per bit of the word. A word-wide memory deeper than one block RAM
+        is split by address, and its output is a wide multiplexer of many RAMs (50 on the
+        ECP5 for ``mnist``): too slow after a block RAM's clock-to-output. A 1-bit-wide
+        memory uses each RAM at its full depth (16K × 1 on the ECP5), so the output is
+        chosen from ``ceil(depth / 16K)`` RAMs, a single LUT level."""
+        m = Module()
+        width = len(self.wdata.as_value())
+        packed = [self._shapes.weight_word.const(list(word)).as_value().value
+                  for word in self._init_words]
+        bits = []
+        self.memory_ports = []
+        for b in range(width):
+            ram = Memory(shape=1, depth=self.depth,
+                         init=[(word >> b) & 1 for word in packed])
+            m.submodules[f"bit{b}"] = ram
+            read = ram.read_port()
+            write = ram.write_port()
+            self.memory_ports.append((f"weights_bit{b}", read, write))
+            m.d.comb += [
+                read.addr.eq(self.addr),
+                read.en.eq(self.en & ~self.we),
+                write.addr.eq(self.addr),
+                write.data.eq(self.wdata.as_value()[b]),
+                write.en.eq(self.we),
+            ]
+            bits.append(read.data)
+        m.d.comb += self.rdata.eq(Cat(*bits))
         return m
 
     def _elaborate_spram(self):
