@@ -105,8 +105,10 @@ class CommandBridge(wiring.Component):
                   KIND_STATUS: status_body, KIND_SAMPLE: sample_body,
                   KIND_COUNTERS: counter_body}
 
+        weights_stage = Signal(range(5))   # READ_WEIGHTS: status byte, then per word
+
         def reply(kind_value, body_length=None):
-            m.d.sync += [kind.eq(kind_value), index.eq(0)]
+            m.d.sync += [kind.eq(kind_value), index.eq(0), weights_stage.eq(0)]
             if body_length is None:
                 body_length = len(bodies[kind_value])
             m.d.sync += reply_length.eq(body_length)
@@ -305,7 +307,8 @@ class CommandBridge(wiring.Component):
                 with m.If(self.reply.valid & self.reply.ready):
                     m.d.sync += remaining.eq(remaining - 1)
                 with m.If((remaining != 0) & (kind == KIND_WEIGHTS)):
-                    self._weights_reply(m, index, word_address, byte_in_word, word_bytes)
+                    self._weights_reply(m, weights_stage, word_address, byte_in_word,
+                                        word_bytes)
                 with m.Elif(remaining != 0):
                     for kind_value, body in bodies.items():
                         with m.If(kind == kind_value):
@@ -318,31 +321,32 @@ class CommandBridge(wiring.Component):
                     m.next = "IDLE"
         return m
 
-    def _weights_reply(self, m, index, word_address, byte_in_word, word_bytes):
+    def _weights_reply(self, m, stage, word_address, byte_in_word, word_bytes):
         """READ_WEIGHTS body: the status byte, then each word read, registered as it
         arrives (no block-RAM output feeds the byte select) and sent bytewise."""
         lanes, wbytes = self._core.layout.lanes, self._core.layout.weight_bytes
-        READ, TAKE, SEND = range(3)
-        stage = Signal(range(3))
+        STATUS, READ, WAIT, TAKE, SEND = range(5)
         word_read = Signal.like(self.core.w_rdata)
         wire_bytes = []
         for lane in range(lanes):
             extended = Signal(8 * wbytes, name=f"wire{lane}")
             m.d.comb += extended.eq(word_read[lane])
             wire_bytes += [extended[8 * b:8 * b + 8] for b in range(wbytes)]
-        with m.If(index == 0):
+        with m.If(stage == STATUS):
             m.d.comb += [self.reply.valid.eq(1), self.reply.payload.eq(Status.OK)]
             with m.If(self.reply.ready):
-                m.d.sync += [index.eq(1), stage.eq(READ)]
+                m.d.sync += stage.eq(READ)
         with m.Elif(stage == READ):
             m.d.comb += [self.core.w_addr.eq(word_address), self.core.w_en.eq(1)]
-            m.d.sync += [stage.eq(TAKE), byte_in_word.eq(0)]
+            m.d.sync += [stage.eq(WAIT), byte_in_word.eq(0)]
+        with m.Elif(stage == WAIT):
+            m.d.sync += stage.eq(TAKE)   # the weight memory answers two cycles on
         with m.Elif(stage == TAKE):
             m.d.sync += [word_read.eq(self.core.w_rdata), stage.eq(SEND)]
         with m.Else():
             m.d.comb += [self.reply.valid.eq(1),
                          self.reply.payload.eq(Array(wire_bytes)[byte_in_word])]
             with m.If(self.reply.ready):
-                m.d.sync += [index.eq(index + 1), byte_in_word.eq(byte_in_word + 1)]
+                m.d.sync += byte_in_word.eq(byte_in_word + 1)
                 with m.If(byte_in_word == word_bytes - 1):
                     m.d.sync += [stage.eq(READ), word_address.eq(word_address + 1)]

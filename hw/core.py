@@ -10,7 +10,7 @@ For each timestep ``t`` and each weight layer ``l``:
 1. **Synapse phase** — the spike source (the pixel encoder or event reader for ``l = 0``,
    the spike list of layer ``l - 1`` otherwise) feeds the :class:`~hw.synapse.SynapseEngine`,
    which adds one weight row per spike into the accumulators: ``words_per_row`` cycles
-   per spike, no bubbles between rows, 3 to drain.
+   per spike, no bubbles between rows, 4 to drain.
 2. **Neuron phase** — :class:`~hw.lif.LIFArray` updates the layer's neurons, ``P`` per
    cycle, and writes the spike list of the next layer: ``words + 5`` cycles.
 

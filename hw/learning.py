@@ -171,13 +171,14 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += rounding.eq(config.rounding_seed)
 
         # -- per-lane weight change -----------------------------------------------------
-        # A pipeline over the words of a row: (0) read word k and its signals; (1) as the
-        # data arrives, register it as it is (no block-RAM output feeds logic); (2)
-        # register each lane's product ``|p|·a``; (3) its step ``(|p|·a + r) >> s``; (4)
-        # the saturated new word and which lanes changed; (5) write it if any did. A
-        # write takes the port, so reads fill the other cycles: one cycle per unchanged
-        # word, two per written one, and the memory output is always taken the cycle it
-        # arrives (an SPRAM's is undefined after a write).
+        # A pipeline over the words of a row: (0) read word k and its signals; (1) the
+        # signals arrive and are registered as they are (no block-RAM output feeds
+        # logic); (2) so is the weight word (the weight memory answers a cycle later),
+        # and each lane's product ``|p|·a`` is registered; (3) its step
+        # ``(|p|·a + r) >> s``; (4) the saturated new word and which lanes changed; (5)
+        # write it if any did. A write takes the port, so reads fill the other cycles:
+        # one cycle per unchanged word, two per written one, and the memory output is
+        # always taken the cycle it arrives (an SPRAM's is undefined after a write).
         prod_bits = shapes.signal.width + config.count_bits
         moved_bits = max(config.w_bits, prod_bits + 1) + 2
         arriving = Signal()                       # stage 1: data read last cycle
@@ -189,7 +190,7 @@ class UpdateUnit(wiring.Component):
         multiplied_k = Signal.like(k)
         stepped = Signal()                        # stage 4: steps
         stepped_k = Signal.like(k)
-        old_words = [Signal(shapes.weight_word, name=f"old_word{n}") for n in range(3)]
+        old_words = [Signal(shapes.weight_word, name=f"old_word{n}") for n in range(2)]
         pending = Signal()                        # stage 5: a word to write
         pending_k = Signal.like(k)
         pending_word = Signal(shapes.weight_word)
@@ -197,7 +198,7 @@ class UpdateUnit(wiring.Component):
         new_word = Signal(shapes.weight_word)
         changed = Signal(lanes)
         m.d.sync += [signal_word.eq(sig_r.data), old_words[0].eq(self.w_rdata),
-                     old_words[1].eq(old_words[0]), old_words[2].eq(old_words[1])]
+                     old_words[1].eq(old_words[0])]
         steps = []
         for lane in range(lanes):
             p = signal_word[lane]
@@ -216,7 +217,7 @@ class UpdateUnit(wiring.Component):
         if stochastic:
             with m.If(multiplied):
                 m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
-        old_word = old_words[2]
+        old_word = old_words[1]
         for lane, (step, step_down) in enumerate(steps):
             w = old_word[lane]
             moved = Signal(signed(moved_bits), name=f"moved{lane}")

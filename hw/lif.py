@@ -50,15 +50,20 @@ class LIFLane(wiring.Component):
         saturated = Signal(signed(c.v_bits))
         m.d.comb += leaked.eq(self.v - (self.v >> c.leak_shift))
         m.d.sync += summed.eq(leaked + self.current)
-        with m.If(summed > c.v_max):
-            m.d.comb += saturated.eq(c.v_max)
-        with m.Elif(summed < c.v_min):
-            m.d.comb += saturated.eq(c.v_min)
-        with m.Else():
-            m.d.comb += saturated.eq(summed)
-        reset = 0 if c.reset == "zero" else saturated - c.threshold
+        # Saturation, threshold and reset are worked out side by side from ``summed``
+        # (each rail's outcome is a constant), so no compare waits on another.
+        over = summed > c.v_max
+        under = summed < c.v_min
+        m.d.comb += saturated.eq(Mux(over, c.v_max, Mux(under, c.v_min, summed)))
+        fires = Mux(over, int(c.v_max >= c.threshold),
+                    Mux(under, int(c.v_min >= c.threshold), summed >= c.threshold))
+        if c.reset == "zero":
+            reset = 0
+        else:
+            reset = Mux(over, c.v_max - c.threshold,
+                        Mux(under, c.v_min - c.threshold, summed - c.threshold))
         m.d.comb += [
-            self.spike.eq(saturated >= c.threshold),
+            self.spike.eq(fires),
             self.v_next.eq(Mux(self.spike, reset, saturated)),
         ]
         return m

@@ -2,8 +2,9 @@
 
 Single-ported on purpose: the iCE40 UP5K's SPRAM (``SB_SPRAM256KA``) has one port, and
 every block of the core is scheduled so that one read *or* one write happens per cycle.
-Reads are synchronous (data the cycle after the address); a write cycle returns no data;
-a cycle with neither keeps the last data read.
+Each request (address, ``en`` to read, ``we`` to write) is registered, then performed:
+a read's data arrives two cycles after its address; a write cycle returns no data; a
+cycle with neither keeps the last data read.
 
 On an iCE40 UP5K platform the words live in ``SB_SPRAM256KA`` blocks (16K × 16 bits
 each, four on the chip): ``ceil(width / 16)`` blocks side by side make a word, and
@@ -59,7 +60,7 @@ class WeightMemory(wiring.Component):
     def __init__(self, shapes, depth, init, *, bit_sliced=None):
         self._shapes = shapes
         self.depth = depth
-        # None: bit-sliced on FPGAs with block RAM only (see _elaborate_bit_sliced).
+        # None: bit-sliced on FPGAs with block RAM only (see _bit_slices).
         self._bit_sliced = bit_sliced
         #: The contents, readable by simulator testbenches (``ctx.get(data[addr])``).
         self.data = MemoryData(shape=shapes.weight_word, depth=depth, init=init)
@@ -74,59 +75,50 @@ class WeightMemory(wiring.Component):
         })
 
     def elaborate(self, platform):
-        if has_spram(platform):
-            return self._elaborate_spram()
-        bit_sliced = platform is not None if self._bit_sliced is None else self._bit_sliced
-        if bit_sliced:
-            return self._elaborate_bit_sliced()
         m = Module()
-        m.submodules.ram = ram = Memory(data=self.data)
-        read = ram.read_port()
-        write = ram.write_port()
-        self.memory_ports = [("weights", read, write)]
-        m.d.comb += [
-            read.addr.eq(self.addr),
-            read.en.eq(self.en & ~self.we),
-            write.addr.eq(self.addr),
-            write.data.eq(self.wdata),
-            write.en.eq(self.we),
-            self.rdata.eq(read.data),
-        ]
+        # The requests are registered before they reach the RAM, so that the path from
+        # any client's logic ends at a flip-flop, not at a RAM pin across the die (the
+        # UP5K's SPRAMs sit in its corners).
+        addr = Signal.like(self.addr, name="addr_q")
+        en = Signal(name="en_q")
+        we = Signal(name="we_q")
+        wdata = Signal.like(self.wdata.as_value(), name="wdata_q")
+        m.d.sync += [addr.eq(self.addr), en.eq(self.en & ~self.we), we.eq(self.we),
+                     wdata.eq(self.wdata)]
+        if has_spram(platform):
+            self._spram(m, addr, en, we, wdata)
+            return m
+        bit_sliced = platform is not None if self._bit_sliced is None else self._bit_sliced
+        words = self._bit_slices(m) if bit_sliced else [Memory(data=self.data)]
+        self.memory_ports = []
+        outputs = []
+        for n, ram in enumerate(words):
+            m.submodules[f"ram{n}" if bit_sliced else "ram"] = ram
+            read = ram.read_port()
+            write = ram.write_port()
+            self.memory_ports.append((f"weights{n}", read, write))
+            m.d.comb += [
+                read.addr.eq(addr), read.en.eq(en),
+                write.addr.eq(addr), write.en.eq(we),
+                write.data.eq(wdata[n] if bit_sliced else wdata),
+            ]
+            outputs.append(read.data)
+        m.d.comb += self.rdata.eq(Cat(*outputs))
         return m
 
-    def _elaborate_bit_sliced(self):
+    def _bit_slices(self, m):
         """One memory per bit of the word. A word-wide memory deeper than one block RAM
         is split by address, and its output is a wide multiplexer of many RAMs (50 on the
         ECP5 for ``mnist``): too slow after a block RAM's clock-to-output. A 1-bit-wide
         memory uses each RAM at its full depth (16K × 1 on the ECP5), so the output is
         chosen from ``ceil(depth / 16K)`` RAMs, a single LUT level."""
-        m = Module()
-        width = len(self.wdata.as_value())
         packed = [self._shapes.weight_word.const(list(word)).as_value().value
                   for word in self._init_words]
-        bits = []
-        self.memory_ports = []
-        for b in range(width):
-            ram = Memory(shape=1, depth=self.depth,
-                         init=[(word >> b) & 1 for word in packed])
-            m.submodules[f"bit{b}"] = ram
-            read = ram.read_port()
-            write = ram.write_port()
-            self.memory_ports.append((f"weights_bit{b}", read, write))
-            m.d.comb += [
-                read.addr.eq(self.addr),
-                read.en.eq(self.en & ~self.we),
-                write.addr.eq(self.addr),
-                write.data.eq(self.wdata.as_value()[b]),
-                write.en.eq(self.we),
-            ]
-            bits.append(read.data)
-        m.d.comb += self.rdata.eq(Cat(*bits))
-        return m
+        width = len(self.wdata.as_value())
+        return [Memory(shape=1, depth=self.depth, init=[(word >> b) & 1 for word in packed])
+                for b in range(width)]
 
-    def _elaborate_spram(self):
-        m = Module()
-        wdata = self.wdata.as_value()
+    def _spram(self, m, addr, en, we, wdata):
         width = len(wdata)
         columns, banks = spram_blocks(width, self.depth)
         if columns * banks > SPRAM_BLOCKS:
@@ -135,13 +127,17 @@ class WeightMemory(wiring.Component):
                 f"blocks; the iCE40 UP5K has {SPRAM_BLOCKS}")
         padded = Signal(columns * SPRAM_WIDTH)
         m.d.comb += padded.eq(wdata)
-        low_addr = self.addr[:14]
-        bank = self.addr[14:] if banks > 1 else 0
+        low_addr = addr[:14]
+        # Chip selects are registered with the request (no decode before the pins).
+        request_bank = self.addr[14:] if banks > 1 else 0
+        selects = Signal(banks)
+        for b in range(banks):
+            m.d.sync += selects[b].eq((self.en | self.we) & (request_bank == b))
         # The bank whose output holds the last data read (outputs keep it until the next
         # access of that bank).
         read_bank = Signal(range(banks))
-        with m.If(self.en & ~self.we):
-            m.d.sync += read_bank.eq(bank)
+        with m.If(en):
+            m.d.sync += read_bank.eq(addr[14:] if banks > 1 else 0)
         outputs = []
         for b in range(banks):
             word = []
@@ -152,8 +148,8 @@ class WeightMemory(wiring.Component):
                     i_ADDRESS=low_addr,
                     i_DATAIN=padded[c * SPRAM_WIDTH:(c + 1) * SPRAM_WIDTH],
                     i_MASKWREN=0b1111,
-                    i_WREN=self.we,
-                    i_CHIPSELECT=(self.en | self.we) & (bank == b),
+                    i_WREN=we,
+                    i_CHIPSELECT=selects[b],
                     i_CLOCK=ClockSignal("sync"),
                     i_STANDBY=0, i_SLEEP=0, i_POWEROFF=1,
                     o_DATAOUT=out)
@@ -164,4 +160,3 @@ class WeightMemory(wiring.Component):
         for b in range(1, banks):
             rdata = Mux(read_bank == b, outputs[b], rdata)
         m.d.comb += self.rdata.eq(rdata[:width])
-        return m

@@ -4,12 +4,13 @@ For every spike it receives, the engine reads the spike's row of the current wei
 layer, ``words_per_row`` memory words of ``P`` lanes, and adds each word into the
 synaptic-current accumulator of the postsynaptic neurons: work is proportional to the
 spikes, ``P`` synapses per cycle. Rows follow each other without a bubble (one spike of
-look-ahead), so a layer costs ``spikes × words_per_row`` cycles plus three to drain.
+look-ahead), so a layer costs ``spikes × words_per_row`` cycles plus four to drain.
 
 Pipeline: **accept** (the spike enters the look-ahead slot; its row address is computed
 and, for the input layer of a training sample, its input spike count is read) →
-**issue** (weight word ``k`` and accumulator word ``k`` are read) → **read** (both words
-go straight into registers) → **add** (the sum is written back). A word read while one
+**issue** (weight word ``k`` is read; the weight memory answers two cycles later) →
+**accumulator issue** (accumulator word ``k`` is read) → **read** (both words go straight
+into registers) → **add** (the sum is written back). A word read while one
 of the two adds ahead of it writes the same accumulator word takes that sum instead
 (forwarding), so rows of one or two words may follow each other with no hazard.
 
@@ -82,7 +83,11 @@ class SynapseEngine(wiring.Component):
         busy = Signal()
         row_base = Signal.like(self.w_addr)
         k = Signal.like(self.acc_raddr)
-        # Read stage: the memories answer the word issued a cycle ago.
+        # Accumulator issue: a cycle behind the weight read (the weight memory answers
+        # two cycles after its address, the accumulators one).
+        acc_issue = Signal()
+        acc_k = Signal.like(self.acc_raddr)
+        # Read stage: both memories answer word read_k.
         read_valid = Signal()
         read_k = Signal.like(self.acc_raddr)
         # Add stage: the registered weight and accumulator words.
@@ -136,12 +141,13 @@ class SynapseEngine(wiring.Component):
 
         # The add two words ahead writes now: a read of that word would collide with the
         # write, and forwarding replaces it anyway, so it is not made.
-        writes_k_now = add_valid & (add_k == k)
+        writes_k_now = add_valid & (add_k == acc_k)
+        m.d.sync += [acc_issue.eq(busy), acc_k.eq(k)]
         m.d.comb += [
             self.w_addr.eq(row_base + k),
             self.w_en.eq(busy),
-            self.acc_raddr.eq(k),
-            self.acc_ren.eq(busy & ~writes_k_now),
+            self.acc_raddr.eq(acc_k),
+            self.acc_ren.eq(acc_issue & ~writes_k_now),
         ]
         sums = Signal.like(self.acc_wdata)
         for lane in range(layout.lanes):
@@ -149,9 +155,9 @@ class SynapseEngine(wiring.Component):
         # No block-RAM output feeds an adder: both words are registered first; the
         # accumulator word is forwarded from the adds ahead when they write it.
         m.d.sync += [
-            read_valid.eq(busy), read_k.eq(k),
-            forward.eq((read_valid & (read_k == k)) | writes_k_now),
-            forward_add.eq(read_valid & (read_k == k)),
+            read_valid.eq(acc_issue), read_k.eq(acc_k),
+            forward.eq((read_valid & (read_k == acc_k)) | writes_k_now),
+            forward_add.eq(read_valid & (read_k == acc_k)),
             add_valid.eq(read_valid), add_k.eq(read_k),
             weight_word.eq(self.w_data),
             acc_word.eq(Mux(forward, Mux(forward_add, sums, last_sum), self.acc_rdata)),
@@ -164,7 +170,7 @@ class SynapseEngine(wiring.Component):
         ]
 
         # The end marker retires once the last add has landed.
-        with m.If(pend_valid & pend_end & ~busy & ~read_valid & ~add_valid):
+        with m.If(pend_valid & pend_end & ~busy & ~acc_issue & ~read_valid & ~add_valid):
             m.d.comb += self.done.eq(1)
             m.d.sync += pend_valid.eq(0)
         return m

@@ -11,7 +11,7 @@ describes); the :class:`~hw.framing.FrameSender` sends the reply. One request at
 no byte is taken while a request runs.
 
 Speed (cycles per sample, from the core's counters): the synapse phases cost one cycle
-per ``P`` synaptic operations plus three per layer and timestep; the neuron phases
+per ``P`` synaptic operations plus four per layer and timestep; the neuron phases
 ``words + 5`` per layer and timestep; the update one cycle per weight word read and one
 per word written, plus three per presynaptic row and a few per neuron word for the
 signals. The memory-port bound is ``(SOPs + 2·writes) / P``.

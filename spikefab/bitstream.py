@@ -64,6 +64,9 @@ def _prepare(board_name, config, build_dir, seed):
         "script_after_synth": stat,
         "nextpnr_opts": f"--report nextpnr-report.json --seed {seed} --timing-allow-fail",
     }
+    if board.name == "icebreaker":
+        # The UP5K's DSP blocks take the update unit's multipliers off its full fabric.
+        overrides["synth_opts"] = "-dsp"
     if board.name == "ulx3s":
         # Yosys 0.70's synth_ecp5 trips an assertion when it reintegrates the abc9 mapping
         # of this design; map the LUTs with abc instead and let synth_ecp5 finish.
