@@ -82,7 +82,6 @@ class CommandBridge(wiring.Component):
         KIND_ERROR, KIND_OK, KIND_STATUS, KIND_SAMPLE, KIND_COUNTERS, KIND_WEIGHTS = range(6)
         reply_length = Signal(16)
         remaining = Signal(16)      # body bytes of the reply not yet handed on
-        index = Signal(16)
 
         # -- fixed reply bodies -------------------------------------------------------
         hash_bytes = bytes.fromhex(config.hash())
@@ -104,6 +103,9 @@ class CommandBridge(wiring.Component):
         bodies = {KIND_ERROR: error_body, KIND_OK: [Const(Status.OK, 8)],
                   KIND_STATUS: status_body, KIND_SAMPLE: sample_body,
                   KIND_COUNTERS: counter_body}
+        # Byte of a fixed body: no wider than the longest body, so that its select is no
+        # deeper than it must be (weights replies count bytes in ``remaining``).
+        index = Signal(range(max(len(body) for body in bodies.values())))
 
         weights_stage = Signal(range(5))   # READ_WEIGHTS: status byte, then per word
 

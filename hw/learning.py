@@ -174,7 +174,7 @@ class UpdateUnit(wiring.Component):
         # A pipeline over the words of a row: (0) read word k and its signals; (1) the
         # signals arrive and are registered as they are (no block-RAM output feeds
         # logic); (2) so is the weight word (the weight memory answers a cycle later),
-        # and each lane's product ``|p|·a`` is registered; (3) its step
+        # and each lane's product ``|p|·a`` (and dither ``r``) is registered; (3) its step
         # ``(|p|·a + r) >> s``; (4) the saturated new word and which lanes changed; (5)
         # write it if any did. A write takes the port, so reads fill the other cycles:
         # one cycle per unchanged word, two per written one, and the memory output is
@@ -203,8 +203,10 @@ class UpdateUnit(wiring.Component):
         for lane in range(lanes):
             p = signal_word[lane]
             if stochastic:
-                dither = (word_dither + lane * DITHER_STEP)[:16]
-                offset = dither >> dither_shift
+                # Registered with the product: the dither's add and shift are one stage,
+                # the step's add and shift the next.
+                offset = Signal(16, name=f"offset{lane}")
+                m.d.sync += offset.eq((word_dither + lane * DITHER_STEP)[:16] >> dither_shift)
             else:
                 offset = (Const(1, 33) << shift)[1:33]     # 2**(s-1), 0 for s = 0
             product = Signal(prod_bits, name=f"product{lane}")
@@ -215,7 +217,7 @@ class UpdateUnit(wiring.Component):
                          step.eq((product + offset) >> shift), step_down.eq(product_down)]
             steps.append((step, step_down))
         if stochastic:
-            with m.If(multiplied):
+            with m.If(taken):
                 m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
         old_word = old_words[1]
         for lane, (step, step_down) in enumerate(steps):
