@@ -7,6 +7,9 @@ Holds the run-time registers (per-layer learning-rate shifts, margin) for the co
 passes on the request to reload its rounding generator.
 """
 
+from functools import reduce
+from operator import or_
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -78,7 +81,7 @@ class CommandBridge(wiring.Component):
         write_length_bad = Signal()
 
         status = Signal(8)
-        kind = Signal(3)            # which reply body
+        kind = Signal(6)            # which reply body, one-hot
         KIND_ERROR, KIND_OK, KIND_STATUS, KIND_SAMPLE, KIND_COUNTERS, KIND_WEIGHTS = range(6)
         reply_length = Signal(16)
         remaining = Signal(16)      # body bytes of the reply not yet handed on
@@ -110,7 +113,7 @@ class CommandBridge(wiring.Component):
         weights_stage = Signal(range(5))   # READ_WEIGHTS: status byte, then per word
 
         def reply(kind_value, body_length=None):
-            m.d.sync += [kind.eq(kind_value), index.eq(0), weights_stage.eq(0)]
+            m.d.sync += [kind.eq(1 << kind_value), index.eq(0), weights_stage.eq(0)]
             if body_length is None:
                 body_length = len(bodies[kind_value])
             m.d.sync += reply_length.eq(body_length)
@@ -308,13 +311,15 @@ class CommandBridge(wiring.Component):
                 # stream stage to open the next reply.
                 with m.If(self.reply.valid & self.reply.ready):
                     m.d.sync += remaining.eq(remaining - 1)
-                with m.If((remaining != 0) & (kind == KIND_WEIGHTS)):
+                with m.If((remaining != 0) & kind[KIND_WEIGHTS]):
                     self._weights_reply(m, weights_stage, word_address, byte_in_word,
                                         word_bytes)
                 with m.Elif(remaining != 0):
-                    for kind_value, body in bodies.items():
-                        with m.If(kind == kind_value):
-                            m.d.comb += self.reply.payload.eq(Array(body)[index])
+                    # An OR of the bodies' bytes gated by the one-hot kind: a shallower
+                    # select than a multiplexer chain on the kind.
+                    m.d.comb += self.reply.payload.eq(reduce(or_, (
+                        Mux(kind[kind_value], Array(body)[index], 0)
+                        for kind_value, body in bodies.items())))
                     m.d.comb += self.reply.valid.eq(1)
                     with m.If(self.reply.ready):
                         m.d.sync += index.eq(index + 1)
