@@ -240,6 +240,12 @@ class UpdateUnit(wiring.Component):
         issuing = Signal()
         out_valid = Signal()
         out_k = Signal.like(k)
+        # The entry and neuron word of (out_k, m_fb_out), registered as they arrive.
+        taken_valid = Signal()
+        taken_entry_k = Signal.like(k)
+        taken_m_fb = Signal(range(config.k_fb))
+        rom_word = Signal.like(rom_r.data)
+        count_word = Signal(data.ArrayLayout(shapes.count, lanes))
         delta = [Signal(shapes.signal, name=f"delta{lane}") for lane in range(lanes)]
         gate = Signal(lanes)
 
@@ -293,7 +299,11 @@ class UpdateUnit(wiring.Component):
             with m.State("HIDDEN_SIGNALS"):
                 # Issue: ROM entry (k, m_fb); neuron k read with its first entry.
                 m.d.comb += [rom_r.addr.eq(rom_addr), self.n_raddr.eq(neuron_base[layer] + k)]
-                m.d.sync += [out_valid.eq(issuing), out_k.eq(k), m_fb_out.eq(m_fb)]
+                m.d.sync += [out_valid.eq(issuing), out_k.eq(k), m_fb_out.eq(m_fb),
+                             taken_valid.eq(out_valid), taken_entry_k.eq(out_k),
+                             taken_m_fb.eq(m_fb_out), rom_word.eq(rom_r.data)]
+                for lane in range(lanes):
+                    m.d.sync += count_word[lane].eq(self.n_rdata[lane].count)
                 with m.If(issuing):
                     m.d.sync += rom_addr.eq(rom_addr + 1)
                     with m.If(m_fb == config.k_fb - 1):
@@ -302,26 +312,27 @@ class UpdateUnit(wiring.Component):
                             m.d.sync += issuing.eq(0)
                     with m.Else():
                         m.d.sync += m_fb.eq(m_fb + 1)
-                # Accumulate: entry (out_k, m_fb_out) has arrived.
-                first = m_fb_out == 0
-                last = m_fb_out == config.k_fb - 1
+                # Accumulate: entry (taken_entry_k, taken_m_fb) has been registered.
+                first = taken_m_fb == 0
+                last = taken_m_fb == config.k_fb - 1
                 for lane in range(lanes):
-                    entry = rom_r.data[lane]
+                    entry = rom_word[lane]
                     chosen = error_by_index[entry.index]
                     term = Mux(entry.negative, -chosen, chosen)
                     total = Signal(shapes.signal, name=f"total{lane}")
-                    count = self.n_rdata[lane].count
+                    count = count_word[lane]
                     open_now = (count >= config.gate_lo) & (count <= config.gate_hi)
                     lane_gate = Mux(first, open_now, gate[lane])
-                    valid = out_k * lanes + lane < Array(Const(s) for s in config.hidden)[layer]
+                    valid = (taken_entry_k * lanes + lane
+                             < Array(Const(s) for s in config.hidden)[layer])
                     m.d.comb += [
                         total.eq(Mux(first, 0, delta[lane]) + term),
                         sig_w.data[lane].eq(Mux(lane_gate & valid, total, 0)),
                     ]
-                    with m.If(out_valid):
+                    with m.If(taken_valid):
                         m.d.sync += [delta[lane].eq(total), gate[lane].eq(lane_gate)]
-                m.d.comb += [sig_w.addr.eq(out_k), sig_w.en.eq(out_valid & last)]
-                with m.If(out_valid & ~issuing & last):
+                m.d.comb += [sig_w.addr.eq(taken_entry_k), sig_w.en.eq(taken_valid & last)]
+                with m.If(taken_valid & ~out_valid & ~issuing & last):
                     m.next = "WEIGHTS_START"
             with m.State("WEIGHTS_START"):
                 m.d.sync += [
