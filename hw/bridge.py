@@ -79,6 +79,14 @@ class CommandBridge(wiring.Component):
         outside = Signal()          # no words, or past the end of the weight memory
         read_too_long = Signal()    # the reply would not fit one frame
         write_length_bad = Signal()
+        # Every other test DISPATCH makes, registered the cycle before.
+        frame_bad, length_nonzero, length_not_2, length_not_6 = (Signal(name=n) for n in (
+            "frame_bad", "length_nonzero", "length_not_2", "length_not_6"))
+        sample_short, pixels_length_bad = Signal(), Signal()
+        register_is_shift, register_is_margin, register_is_reseed = Signal(), Signal(), Signal()
+        shift_bad, margin_bad, value_nonzero = Signal(), Signal(), Signal()
+        mode_bad, label_bad = Signal(), Signal()
+        is_op = {op_value: Signal(name=f"is_{op_value.name.lower()}") for op_value in Op}
 
         status = Signal(8)
         kind = Signal(6)            # which reply body, one-hot
@@ -159,19 +167,40 @@ class CommandBridge(wiring.Component):
                              write_length.eq(6 + count * word_bytes)]
                 m.next = "CHECKS"
             with m.State("CHECKS"):
-                m.d.sync += [outside.eq((count == 0) | (end_address > depth)),
-                             read_too_long.eq(count > max_read),
-                             write_length_bad.eq((length < 6) | (length != write_length))]
+                register, value = args[0], args[1]
+                mode, label = args[0], Cat(args[1], args[2])
+                m.d.sync += [
+                    outside.eq((count == 0) | (end_address > depth)),
+                    read_too_long.eq(count > max_read),
+                    write_length_bad.eq((length < 6) | (length != write_length)),
+                    frame_bad.eq(self.frame_status != Status.OK),
+                    length_nonzero.eq(length != 0),
+                    length_not_2.eq(length != 2),
+                    length_not_6.eq(length != 6),
+                    sample_short.eq(length < SAMPLE_HEADER),
+                    pixels_length_bad.eq(length != SAMPLE_HEADER + config.n_in),
+                    register_is_shift.eq(register < n_layers),
+                    register_is_margin.eq(register == Register.MARGIN),
+                    register_is_reseed.eq(register == Register.RESEED_ROUNDING),
+                    shift_bad.eq(value > MAX_LR_SHIFT),
+                    margin_bad.eq(value > config.timesteps),
+                    value_nonzero.eq(value != 0),
+                    mode_bad.eq(mode > 1),
+                    label_bad.eq(label >= config.n_out),
+                ]
+                for op_value in Op:
+                    m.d.sync += is_op[op_value].eq(op == op_value)
                 m.next = "DISPATCH"
             with m.State("DISPATCH"):
-                with m.If(self.frame_status != Status.OK):
+                # Only registered flags decide here.
+                with m.If(frame_bad):
                     fail(self.frame_status)
-                with m.Elif(op == Op.STATUS):
-                    with m.If(length != 0):
+                with m.Elif(is_op[Op.STATUS]):
+                    with m.If(length_nonzero):
                         fail(Status.BAD_LENGTH)
                     with m.Else():
                         reply(KIND_STATUS)
-                with m.Elif(op == Op.WRITE_WEIGHTS):
+                with m.Elif(is_op[Op.WRITE_WEIGHTS]):
                     with m.If(write_length_bad):
                         fail(Status.BAD_LENGTH)
                     with m.Elif(outside):
@@ -180,49 +209,49 @@ class CommandBridge(wiring.Component):
                         m.d.sync += [pointer.eq(6), word_index.eq(0), byte_in_word.eq(0),
                                      word_address.eq(address)]
                         m.next = "CHECK_READ" if narrow else "WRITE_READ"
-                with m.Elif(op == Op.READ_WEIGHTS):
-                    with m.If(length != 6):
+                with m.Elif(is_op[Op.READ_WEIGHTS]):
+                    with m.If(length_not_6):
                         fail(Status.BAD_LENGTH)
                     with m.Elif(outside | read_too_long):
                         fail(Status.BAD_ADDRESS)
                     with m.Else():
                         m.d.sync += [byte_in_word.eq(0), word_address.eq(address)]
                         reply(KIND_WEIGHTS, 1 + count * word_bytes)
-                with m.Elif(op == Op.SET_REGISTER):
+                with m.Elif(is_op[Op.SET_REGISTER]):
                     register, value = args[0], args[1]
-                    with m.If(length != 2):
+                    with m.If(length_not_2):
                         fail(Status.BAD_LENGTH)
-                    with m.Elif(register < n_layers):
-                        with m.If(value > MAX_LR_SHIFT):
+                    with m.Elif(register_is_shift):
+                        with m.If(shift_bad):
                             fail(Status.BAD_VALUE)
                         with m.Else():
                             m.d.sync += Array(self.core.lr_shift[layer] for layer in
                                               range(n_layers))[register].eq(value)
                             reply(KIND_OK)
-                    with m.Elif(register == Register.MARGIN):
-                        with m.If(value > config.timesteps):
+                    with m.Elif(register_is_margin):
+                        with m.If(margin_bad):
                             fail(Status.BAD_VALUE)
                         with m.Else():
                             m.d.sync += self.core.margin.eq(value)
                             reply(KIND_OK)
-                    with m.Elif(register == Register.RESEED_ROUNDING):
-                        with m.If(value != 0):
+                    with m.Elif(register_is_reseed):
+                        with m.If(value_nonzero):
                             fail(Status.BAD_VALUE)
                         with m.Else():
                             m.d.comb += self.core.reseed.eq(1)
                             reply(KIND_OK)
                     with m.Else():
                         fail(Status.BAD_ADDRESS)
-                with m.Elif((op == Op.INFER) | (op == Op.TRAIN)):
+                with m.Elif(is_op[Op.INFER] | is_op[Op.TRAIN]):
                     mode, label = args[0], Cat(args[1], args[2])
-                    training = op == Op.TRAIN
-                    with m.If(length < SAMPLE_HEADER):
+                    training = is_op[Op.TRAIN]
+                    with m.If(sample_short):
                         fail(Status.BAD_LENGTH)
-                    with m.Elif(mode > 1):
+                    with m.Elif(mode_bad):
                         fail(Status.BAD_VALUE)
-                    with m.Elif((mode == 0) & (length != SAMPLE_HEADER + config.n_in)):
+                    with m.Elif((mode == 0) & pixels_length_bad):
                         fail(Status.BAD_LENGTH)
-                    with m.Elif(training & (label >= config.n_out)):
+                    with m.Elif(training & label_bad):
                         fail(Status.BAD_VALUE)
                     with m.Else():
                         m.d.sync += [
@@ -232,13 +261,13 @@ class CommandBridge(wiring.Component):
                             self.core.data_length.eq(length - SAMPLE_HEADER),
                         ]
                         m.next = "START"
-                with m.Elif(op == Op.READ_COUNTERS):
-                    with m.If(length != 0):
+                with m.Elif(is_op[Op.READ_COUNTERS]):
+                    with m.If(length_nonzero):
                         fail(Status.BAD_LENGTH)
                     with m.Else():
                         reply(KIND_COUNTERS)
-                with m.Elif(op == Op.CLEAR_COUNTERS):
-                    with m.If(length != 0):
+                with m.Elif(is_op[Op.CLEAR_COUNTERS]):
+                    with m.If(length_nonzero):
                         fail(Status.BAD_LENGTH)
                     with m.Else():
                         m.d.comb += self.core.clear_counters.eq(1)

@@ -31,6 +31,7 @@ def test_up5k_synthesis_puts_mnist_weights_in_the_four_sprams(tmp_path):
     assert cells["SB_PLL40_PAD"] == 1
     assert cells["SB_LUT4"] < 5280
     assert cells.get("SB_RAM40_4K", 0) <= 30
+    assert cells.get("SB_MAC16", 0) >= 2     # the update unit's multipliers, one per lane
 
 
 def test_ecp5_synthesis_maps_digits(tmp_path):
