@@ -221,16 +221,23 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
         old_word = old_words[1]
         for lane, (step, step_down) in enumerate(steps):
+            # The room to each rail is registered with the step, so the saturating
+            # add is one carry chain per direction, side by side, then a choice.
+            room_up = Signal(unsigned(config.w_bits), name=f"room_up{lane}")
+            room_down = Signal(unsigned(config.w_bits), name=f"room_down{lane}")
+            m.d.sync += [room_up.eq(config.w_max - old_words[0][lane]),
+                         room_down.eq(old_words[0][lane] - config.w_min)]
             w = old_word[lane]
-            moved = Signal(signed(moved_bits), name=f"moved{lane}")
-            m.d.comb += moved.eq(Mux(step_down, w - step, w + step))
-            with m.If(moved > config.w_max):
-                m.d.comb += new_word[lane].eq(config.w_max)
-            with m.Elif(moved < config.w_min):
-                m.d.comb += new_word[lane].eq(config.w_min)
+            up = Signal(signed(moved_bits), name=f"up{lane}")
+            down = Signal(signed(moved_bits), name=f"down{lane}")
+            m.d.comb += [up.eq(w + step), down.eq(w - step)]
+            with m.If(step_down):
+                m.d.comb += new_word[lane].eq(Mux(step > room_down, config.w_min, down))
             with m.Else():
-                m.d.comb += new_word[lane].eq(moved)
-            m.d.comb += changed[lane].eq(new_word[lane] != w)
+                m.d.comb += new_word[lane].eq(Mux(step > room_up, config.w_max, up))
+            # A step moves the weight unless it is zero or the weight sits on that rail.
+            m.d.comb += changed[lane].eq((step != 0) & Mux(step_down, room_down != 0,
+                                                            room_up != 0))
         m.d.comb += self.w_wdata.eq(pending_word)
 
         # -- hidden signal pass state ------------------------------------------------------
