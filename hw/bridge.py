@@ -85,7 +85,7 @@ class CommandBridge(wiring.Component):
         sample_short, pixels_length_bad = Signal(), Signal()
         register_is_shift, register_is_margin, register_is_reseed = Signal(), Signal(), Signal()
         shift_bad, margin_bad, value_nonzero = Signal(), Signal(), Signal()
-        mode_bad, label_bad = Signal(), Signal()
+        mode_bad, label_bad, events_mode = Signal(), Signal(), Signal()
         is_op = {op_value: Signal(name=f"is_{op_value.name.lower()}") for op_value in Op}
 
         status = Signal(8)
@@ -186,6 +186,7 @@ class CommandBridge(wiring.Component):
                     margin_bad.eq(value > config.timesteps),
                     value_nonzero.eq(value != 0),
                     mode_bad.eq(mode > 1),
+                    events_mode.eq(mode == 1),
                     label_bad.eq(label >= config.n_out),
                 ]
                 for op_value in Op:
@@ -243,19 +244,19 @@ class CommandBridge(wiring.Component):
                     with m.Else():
                         fail(Status.BAD_ADDRESS)
                 with m.Elif(is_op[Op.INFER] | is_op[Op.TRAIN]):
-                    mode, label = args[0], Cat(args[1], args[2])
+                    label = Cat(args[1], args[2])
                     training = is_op[Op.TRAIN]
                     with m.If(sample_short):
                         fail(Status.BAD_LENGTH)
                     with m.Elif(mode_bad):
                         fail(Status.BAD_VALUE)
-                    with m.Elif((mode == 0) & pixels_length_bad):
+                    with m.Elif(~events_mode & pixels_length_bad):
                         fail(Status.BAD_LENGTH)
                     with m.Elif(training & label_bad):
                         fail(Status.BAD_VALUE)
                     with m.Else():
                         m.d.sync += [
-                            self.core.train.eq(training), self.core.events.eq(mode == 1),
+                            self.core.train.eq(training), self.core.events.eq(events_mode),
                             self.core.label.eq(Mux(training, label, 0)),
                             self.core.data_offset.eq(SAMPLE_HEADER),
                             self.core.data_length.eq(length - SAMPLE_HEADER),
