@@ -92,7 +92,10 @@ class CommandBridge(wiring.Component):
         kind = Signal(6)            # which reply body, one-hot
         KIND_ERROR, KIND_OK, KIND_STATUS, KIND_SAMPLE, KIND_COUNTERS, KIND_WEIGHTS = range(6)
         reply_length = Signal(16)
-        remaining = Signal(16)      # body bytes of the reply not yet handed on
+        remaining = Signal(16)      # body bytes of the reply not yet offered
+        out_valid = Signal()        # the reply byte register
+        out_byte = Signal(8)
+        m.d.comb += [self.reply.valid.eq(out_valid), self.reply.payload.eq(out_byte)]
 
         # -- fixed reply bodies -------------------------------------------------------
         hash_bytes = bytes.fromhex(config.hash())
@@ -337,30 +340,34 @@ class CommandBridge(wiring.Component):
                 m.d.sync += remaining.eq(reply_length)
                 m.next = "REPLY"
             with m.State("REPLY"):
-                # Exactly ``reply_length`` bytes are offered: none may be left in a
-                # stream stage to open the next reply.
-                with m.If(self.reply.valid & self.reply.ready):
-                    m.d.sync += remaining.eq(remaining - 1)
+                # Exactly ``reply_length`` bytes are offered (none may be left in a stream
+                # stage to open the next reply), each from a register: ``free`` when the
+                # last one has been taken, so no body select reaches the sender's side.
+                free = ~out_valid | self.reply.ready
+                with m.If(out_valid & self.reply.ready):
+                    m.d.sync += out_valid.eq(0)
+
+                def offer(byte):
+                    m.d.sync += [out_byte.eq(byte), out_valid.eq(1),
+                                 remaining.eq(remaining - 1)]
+
                 with m.If((remaining != 0) & kind[KIND_WEIGHTS]):
-                    self._weights_reply(m, weights_stage, word_address, byte_in_word,
-                                        word_bytes)
-                with m.Elif(remaining != 0):
+                    self._weights_reply(m, offer, free, weights_stage, word_address,
+                                        byte_in_word, word_bytes)
+                with m.Elif((remaining != 0) & free):
                     # An OR of the bodies' bytes gated by the one-hot kind: a shallower
                     # select than a multiplexer chain on the kind.
-                    m.d.comb += self.reply.payload.eq(reduce(or_, (
-                        Mux(kind[kind_value], Array(body)[index], 0)
-                        for kind_value, body in bodies.items())))
-                    m.d.comb += self.reply.valid.eq(1)
-                    with m.If(self.reply.ready):
-                        m.d.sync += index.eq(index + 1)
+                    offer(reduce(or_, (Mux(kind[kind_value], Array(body)[index], 0)
+                                       for kind_value, body in bodies.items())))
+                    m.d.sync += index.eq(index + 1)
                 with m.If(self.reply_done):
                     m.d.comb += self.frame_ack.eq(1)
                     m.next = "IDLE"
         return m
 
-    def _weights_reply(self, m, stage, word_address, byte_in_word, word_bytes):
+    def _weights_reply(self, m, offer, free, stage, word_address, byte_in_word, word_bytes):
         """READ_WEIGHTS body: the status byte, then each word read, registered as it
-        arrives (no block-RAM output feeds the byte select) and sent bytewise."""
+        arrives (no block-RAM output feeds the byte select) and offered bytewise."""
         lanes, wbytes = self._core.layout.lanes, self._core.layout.weight_bytes
         STATUS, READ, WAIT, TAKE, SEND = range(5)
         word_read = Signal.like(self.core.w_rdata)
@@ -370,8 +377,8 @@ class CommandBridge(wiring.Component):
             m.d.comb += extended.eq(word_read[lane])
             wire_bytes += [extended[8 * b:8 * b + 8] for b in range(wbytes)]
         with m.If(stage == STATUS):
-            m.d.comb += [self.reply.valid.eq(1), self.reply.payload.eq(Status.OK)]
-            with m.If(self.reply.ready):
+            with m.If(free):
+                offer(Status.OK)
                 m.d.sync += stage.eq(READ)
         with m.Elif(stage == READ):
             m.d.comb += [self.core.w_addr.eq(word_address), self.core.w_en.eq(1)]
@@ -380,10 +387,8 @@ class CommandBridge(wiring.Component):
             m.d.sync += stage.eq(TAKE)   # the weight memory answers two cycles on
         with m.Elif(stage == TAKE):
             m.d.sync += [word_read.eq(self.core.w_rdata), stage.eq(SEND)]
-        with m.Else():
-            m.d.comb += [self.reply.valid.eq(1),
-                         self.reply.payload.eq(Array(wire_bytes)[byte_in_word])]
-            with m.If(self.reply.ready):
-                m.d.sync += byte_in_word.eq(byte_in_word + 1)
-                with m.If(byte_in_word == word_bytes - 1):
-                    m.d.sync += [stage.eq(READ), word_address.eq(word_address + 1)]
+        with m.Elif(free):
+            offer(Array(wire_bytes)[byte_in_word])
+            m.d.sync += byte_in_word.eq(byte_in_word + 1)
+            with m.If(byte_in_word == word_bytes - 1):
+                m.d.sync += [stage.eq(READ), word_address.eq(word_address + 1)]
