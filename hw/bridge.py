@@ -123,6 +123,20 @@ class CommandBridge(wiring.Component):
 
         weights_stage = Signal(range(5))   # READ_WEIGHTS: status byte, then per word
 
+        # Byte ``index`` of each long body, registered: the select of a body's byte and
+        # the choice among the bodies are a cycle each. A byte is offered only once its
+        # register has caught up with ``index`` (``settled``); one byte per two cycles is
+        # far above the UART's rate.
+        body_bytes = {}
+        for kind_value, body in bodies.items():
+            if len(body) > 2:
+                body_bytes[kind_value] = Signal(8, name=f"body{kind_value}_byte")
+                m.d.sync += body_bytes[kind_value].eq(Array(body)[index])
+            else:
+                body_bytes[kind_value] = Array(body)[index]
+        settled = Signal()
+        m.d.sync += settled.eq(1)
+
         def reply(kind_value, body_length=None):
             m.d.sync += [kind.eq(1 << kind_value), index.eq(0), weights_stage.eq(0)]
             if body_length is None:
@@ -354,12 +368,10 @@ class CommandBridge(wiring.Component):
                 with m.If((remaining != 0) & kind[KIND_WEIGHTS]):
                     self._weights_reply(m, offer, free, weights_stage, word_address,
                                         byte_in_word, word_bytes)
-                with m.Elif((remaining != 0) & free):
-                    # An OR of the bodies' bytes gated by the one-hot kind: a shallower
-                    # select than a multiplexer chain on the kind.
-                    offer(reduce(or_, (Mux(kind[kind_value], Array(body)[index], 0)
-                                       for kind_value, body in bodies.items())))
-                    m.d.sync += index.eq(index + 1)
+                with m.Elif((remaining != 0) & free & settled):
+                    offer(reduce(or_, (Mux(kind[kind_value], byte, 0)
+                                       for kind_value, byte in body_bytes.items())))
+                    m.d.sync += [index.eq(index + 1), settled.eq(0)]
                 with m.If(self.reply_done):
                     m.d.comb += self.frame_ack.eq(1)
                     m.next = "IDLE"
