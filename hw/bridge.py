@@ -67,8 +67,11 @@ class CommandBridge(wiring.Component):
         # Request header bytes, read from the buffer into registers.
         args = [Signal(8, name=f"arg{i}") for i in range(6)]
         arg_index = Signal(range(8))
-        address = Cat(args[0], args[1], args[2], args[3])
+        # The fields each request reads from its header.
+        address = Cat(args[0], args[1], args[2], args[3])     # weight requests
         count = Cat(args[4], args[5])
+        register, value = args[0], args[1]                    # SET_REGISTER
+        mode, label = args[0], Cat(args[1], args[2])          # INFER, TRAIN
         length = self.frame_length
         op = self.frame_op
         # The weight requests' checks, worked out over two cycles before DISPATCH so that
@@ -184,8 +187,6 @@ class CommandBridge(wiring.Component):
                              write_length.eq(6 + count * word_bytes)]
                 m.next = "CHECKS"
             with m.State("CHECKS"):
-                register, value = args[0], args[1]
-                mode, label = args[0], Cat(args[1], args[2])
                 m.d.sync += [
                     outside.eq((count == 0) | (end_address > depth)),
                     read_too_long.eq(count > max_read),
@@ -236,7 +237,6 @@ class CommandBridge(wiring.Component):
                         m.d.sync += [byte_in_word.eq(0), word_address.eq(address)]
                         reply(KIND_WEIGHTS, 1 + count * word_bytes)
                 with m.Elif(is_op[Op.SET_REGISTER]):
-                    register, value = args[0], args[1]
                     with m.If(length_not_2):
                         fail(Status.BAD_LENGTH)
                     with m.Elif(register_is_shift):
@@ -261,7 +261,6 @@ class CommandBridge(wiring.Component):
                     with m.Else():
                         fail(Status.BAD_ADDRESS)
                 with m.Elif(is_op[Op.INFER] | is_op[Op.TRAIN]):
-                    label = Cat(args[1], args[2])
                     training = is_op[Op.TRAIN]
                     with m.If(sample_short):
                         fail(Status.BAD_LENGTH)

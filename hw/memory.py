@@ -62,7 +62,8 @@ class WeightMemory(wiring.Component):
         self.depth = depth
         # None: bit-sliced on FPGAs with block RAM only (see _bit_slices).
         self._bit_sliced = bit_sliced
-        #: The contents, readable by simulator testbenches (``ctx.get(data[addr])``).
+        #: The contents, readable by simulator testbenches (``ctx.get(data[addr])``);
+        #: a bit-sliced memory keeps its words in its slices instead.
         self.data = MemoryData(shape=shapes.weight_word, depth=depth, init=init)
         self._init_words = init
         self.memory_ports = []
@@ -89,7 +90,7 @@ class WeightMemory(wiring.Component):
             self._spram(m, addr, en, we, wdata)
             return m
         bit_sliced = platform is not None if self._bit_sliced is None else self._bit_sliced
-        words = self._bit_slices(m) if bit_sliced else [Memory(data=self.data)]
+        words = self._bit_slices() if bit_sliced else [Memory(data=self.data)]
         self.memory_ports = []
         outputs = []
         for n, ram in enumerate(words):
@@ -106,7 +107,7 @@ class WeightMemory(wiring.Component):
         m.d.comb += self.rdata.eq(Cat(*outputs))
         return m
 
-    def _bit_slices(self, m):
+    def _bit_slices(self):
         """One memory per bit of the word. A word-wide memory deeper than one block RAM
         is split by address, and its output is a wide multiplexer of many RAMs (50 on the
         ECP5 for ``mnist``): too slow after a block RAM's clock-to-output. A 1-bit-wide

@@ -142,6 +142,7 @@ class SynapseEngine(wiring.Component):
         # The add two words ahead writes now: a read of that word would collide with the
         # write, and forwarding replaces it anyway, so it is not made.
         writes_k_now = add_valid & (add_k == acc_k)
+        read_stage_has_k = read_valid & (read_k == acc_k)
         m.d.sync += [acc_issue.eq(busy), acc_k.eq(k)]
         m.d.comb += [
             self.w_addr.eq(row_base + k),
@@ -156,8 +157,8 @@ class SynapseEngine(wiring.Component):
         # accumulator word is forwarded from the adds ahead when they write it.
         m.d.sync += [
             read_valid.eq(acc_issue), read_k.eq(acc_k),
-            forward.eq((read_valid & (read_k == acc_k)) | writes_k_now),
-            forward_add.eq(read_valid & (read_k == acc_k)),
+            forward.eq(read_stage_has_k | writes_k_now),
+            forward_add.eq(read_stage_has_k),
             add_valid.eq(read_valid), add_k.eq(read_k),
             weight_word.eq(self.w_data),
             acc_word.eq(Mux(forward, Mux(forward_add, sums, last_sum), self.acc_rdata)),
