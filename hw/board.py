@@ -7,7 +7,9 @@ heartbeat for "the host is talking to it".
 
 :data:`BOARDS` lists the supported boards with their target clocks: the iCEBreaker's
 12 MHz oscillator multiplied to 30 MHz by an ``SB_PLL40_PAD``, the ULX3S's 25 MHz to
-100 MHz by an ``EHXPLLL``.
+100 MHz by an ``EHXPLLL``. At 100 MHz the ECP5's weight memory registers each block
+RAM's output (read latency 3): a DP16KD's clock to output and the route from RAMs spread
+over the die fill most of the cycle.
 """
 
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ class Board:
     target_hz: int
     pll: dict              # the PLL's divider parameters
     programmer: str
+    weight_latency: int    # the weight memory's read latency (hw.memory.WeightMemory)
 
     def make_platform(self):
         import importlib
@@ -42,11 +45,11 @@ BOARDS = {
     # icepll -i 12 -o 30: 12 MHz × 80 / 32, VCO 960 MHz.
     "icebreaker": Board("icebreaker", "icebreaker:ICEBreakerPlatform", 12_000_000,
                         30_000_000, {"DIVR": 0, "DIVF": 79, "DIVQ": 5, "FILTER_RANGE": 1},
-                        "iceprog"),
+                        "iceprog", weight_latency=2),
     # ecppll -i 25 -o 100: 25 MHz / 1 × 4 (feedback from CLKOP at /6), VCO 600 MHz.
     "ulx3s": Board("ulx3s", "ulx3s:ULX3S_85F_Platform", 25_000_000, 100_000_000,
                    {"CLKI_DIV": 1, "CLKFB_DIV": 4, "CLKOP_DIV": 6, "CLKOP_CPHASE": 2},
-                   "openFPGALoader"),
+                   "openFPGALoader", weight_latency=3),
 }
 
 
@@ -72,7 +75,7 @@ class BoardTop(wiring.Component):
         self.config = config
         self.board = board
         self.baud = baud
-        self.chip = SpikefabTop(config)
+        self.chip = SpikefabTop(config, weight_latency=board.weight_latency)
         super().__init__({})
 
     def _pll(self, m, platform):

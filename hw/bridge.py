@@ -124,7 +124,8 @@ class CommandBridge(wiring.Component):
         # deeper than it must be (weights replies count bytes in ``remaining``).
         index = Signal(range(max(len(body) for body in bodies.values())))
 
-        weights_stage = Signal(range(5))   # READ_WEIGHTS: status byte, then per word
+        # READ_WEIGHTS: status byte, then per word (see _weights_reply).
+        weights_stage = Signal(range(self._core.weight_memory.read_latency + 3))
 
         # Byte ``index`` of each long body, registered: the select of a body's byte and
         # the choice among the bodies are a cycle each. A byte is offered only once its
@@ -160,6 +161,8 @@ class CommandBridge(wiring.Component):
         byte_in_word = Signal(range(word_bytes + 1))
         pointer = Signal(16)
         lane_bytes = Signal(8 * wbytes)
+        value_bad = Signal()        # a whole weight out of range (narrow weights)
+        at_end = Signal()           # the last byte of the request taken
         narrow = config.w_bits < 8 * wbytes
 
         def weight_fits(raw):
@@ -311,13 +314,18 @@ class CommandBridge(wiring.Component):
                 raw = (Cat(lane_bytes[8:], self.core.buf_rdata) if wbytes > 1
                        else self.core.buf_rdata)
                 m.d.sync += lane_bytes.eq(raw)
-                m.next = "CHECK_TEST"
-            with m.State("CHECK_TEST"):
+                m.next = "CHECK_RANGE"
+            with m.State("CHECK_RANGE"):
+                # The range compares are registered: they do not feed the decision.
                 # The byte taken was at pointer - 1; weights start at byte 6.
                 last_byte = (pointer - 7)[0] if wbytes == 2 else Const(1)
-                with m.If(last_byte & ~weight_fits(lane_bytes)):
+                m.d.sync += [value_bad.eq(last_byte & ~weight_fits(lane_bytes)),
+                             at_end.eq(pointer == length)]
+                m.next = "CHECK_TEST"
+            with m.State("CHECK_TEST"):
+                with m.If(value_bad):
                     fail(Status.BAD_VALUE)
-                with m.Elif(pointer == length):
+                with m.Elif(at_end):
                     m.d.sync += [pointer.eq(6), byte_in_word.eq(0)]
                     m.next = "WRITE_READ"
                 with m.Else():
@@ -380,7 +388,10 @@ class CommandBridge(wiring.Component):
         """READ_WEIGHTS body: the status byte, then each word read, registered as it
         arrives (no block-RAM output feeds the byte select) and offered bytewise."""
         lanes, wbytes = self._core.layout.lanes, self._core.layout.weight_bytes
-        STATUS, READ, WAIT, TAKE, SEND = range(5)
+        # READ, then a WAIT stage per cycle until the word arrives, TAKE it, SEND it.
+        latency = self._core.weight_memory.read_latency
+        STATUS, READ = 0, 1
+        TAKE, SEND = READ + latency, READ + latency + 1
         word_read = Signal.like(self.core.w_rdata)
         wire_bytes = []
         for lane in range(lanes):
@@ -393,9 +404,9 @@ class CommandBridge(wiring.Component):
                 m.d.sync += stage.eq(READ)
         with m.Elif(stage == READ):
             m.d.comb += [self.core.w_addr.eq(word_address), self.core.w_en.eq(1)]
-            m.d.sync += [stage.eq(WAIT), byte_in_word.eq(0)]
-        with m.Elif(stage == WAIT):
-            m.d.sync += stage.eq(TAKE)   # the weight memory answers two cycles on
+            m.d.sync += [stage.eq(READ + 1), byte_in_word.eq(0)]
+        with m.Elif(stage < TAKE):
+            m.d.sync += stage.eq(stage + 1)   # WAIT
         with m.Elif(stage == TAKE):
             m.d.sync += [word_read.eq(self.core.w_rdata), stage.eq(SEND)]
         with m.Elif(free):

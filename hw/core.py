@@ -10,7 +10,8 @@ For each timestep ``t`` and each weight layer ``l``:
 1. **Synapse phase** — the spike source (the pixel encoder or event reader for ``l = 0``,
    the spike list of layer ``l - 1`` otherwise) feeds the :class:`~hw.synapse.SynapseEngine`,
    which adds one weight row per spike into the accumulators: ``words_per_row`` cycles
-   per spike, no bubbles between rows, 4 to drain.
+   per spike, no bubbles between rows, ``L + 2`` to drain (``L`` the weight memory's
+   read latency).
 2. **Neuron phase** — :class:`~hw.lif.LIFArray` updates the layer's neurons, ``P`` per
    cycle, and writes the spike list of the next layer: ``words + 5`` cycles.
 
@@ -63,9 +64,12 @@ class LearningCore(wiring.Component):
         Bytes of the input buffer (pixels or events of one sample, or a host frame).
     weights : list of arrays, optional
         Initial weights; golden's initialisation by default.
+    weight_latency : int
+        The weight memory's read latency (:class:`~hw.memory.WeightMemory`): 2, or 3 for
+        FPGAs whose block RAMs need a register behind them to reach their clock.
     """
 
-    def __init__(self, config, *, buffer_depth=None, weights=None):
+    def __init__(self, config, *, buffer_depth=None, weights=None, weight_latency=2):
         self.config = config
         self.layout = layout = Layout(config)
         self.shapes = shapes = Shapes(config, layout)
@@ -73,7 +77,8 @@ class LearningCore(wiring.Component):
         if weights is None:
             weights = init_weights(config)
         init_words = [[int(v) for v in word] for word in layout.pack_weights(weights)]
-        self.weight_memory = WeightMemory(shapes, layout.weight_depth, init_words)
+        self.weight_memory = WeightMemory(shapes, layout.weight_depth, init_words,
+                                          read_latency=weight_latency)
         self._memory_ports = []
         self._port_owners = []
         buf = self.buffer_depth
@@ -135,9 +140,12 @@ class LearningCore(wiring.Component):
         m.submodules.pixels = pixels = PixelEncoder(config, self.buffer_depth)
         m.submodules.events = events = EventReader(config, self.buffer_depth)
         m.submodules.spike_list_reader = reader = SpikeListReader(config, layout, shapes)
-        m.submodules.synapses = engine = SynapseEngine(config, layout, shapes)
+        latency = self.weight_memory.read_latency
+        m.submodules.synapses = engine = SynapseEngine(config, layout, shapes,
+                                                       weight_latency=latency)
         m.submodules.neuron_array = lif = LIFArray(config, layout, shapes)
-        m.submodules.update = update = UpdateUnit(config, layout, shapes)
+        m.submodules.update = update = UpdateUnit(config, layout, shapes,
+                                                  weight_latency=latency)
         self._port_owners = [weights, pixels, update]
 
         t = Signal(range(config.timesteps))

@@ -44,12 +44,15 @@ class UpdateUnit(wiring.Component):
     config : :class:`~spikefab.config.Config`
     layout : :class:`~spikefab.layout.Layout`
     shapes : :class:`~hw.ports.Shapes`
+    weight_latency : int
+        Cycles from a weight read's address to its data (:class:`~hw.memory.WeightMemory`).
     """
 
-    def __init__(self, config, layout, shapes):
+    def __init__(self, config, layout, shapes, *, weight_latency=2):
         self._config = config
         self._layout = layout
         self._shapes = shapes
+        self._weight_latency = weight_latency
         n_layers = len(config.weight_shapes)
         super().__init__({
             "start": In(1),
@@ -130,10 +133,11 @@ class UpdateUnit(wiring.Component):
         words_per_row = Array(Const(w) for w in layout.words_per_row)
 
         # -- error and margin ---------------------------------------------------------------
-        # Registered in two steps (errors, then the margin test) while ARGMAX runs its
-        # n_out ≥ 2 cycles over the captured counts, so both are settled by ERROR.
+        # Registered in two steps (errors, then each output's margin test) while ARGMAX
+        # runs its n_out ≥ 2 cycles over the captured counts, so both are settled by ERROR.
         error = [Signal(shapes.error, name=f"error{j}") for j in range(n_out)]
-        within = Signal()
+        inside = Signal(n_out)      # |e[j]| ≤ margin, each output on its own
+        within = inside.all()
         clip = config.error_clip
         for j in range(n_out):
             raw = self.counts[j] - Mux(self.label == j, config.target_count, 0)
@@ -141,7 +145,7 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += error[j].eq(Mux(raw > clip, clip, Mux(raw < -clip, -clip, raw)))
             else:
                 m.d.sync += error[j].eq(raw)
-        m.d.sync += within.eq(Cat(*[abs(e) <= self.margin for e in error]).all())
+        m.d.sync += inside.eq(Cat(*[(e <= self.margin) & (e >= -self.margin) for e in error]))
         error_by_index = Array(error)
 
         layer = Signal(range(n_layers))
@@ -171,18 +175,22 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += rounding.eq(config.rounding_seed)
 
         # -- per-lane weight change -----------------------------------------------------
-        # A pipeline over the words of a row: (0) read word k and its signals; (1) the
-        # signals arrive and are registered as they are (no block-RAM output feeds
-        # logic); (2) so is the weight word (the weight memory answers a cycle later),
-        # and each lane's product ``|p|·a`` (and dither ``r``) is registered; (3) its step
+        # A pipeline over the words of a row: (0) read weight word k, and its signals
+        # ``L - 2`` cycles later (``L`` the weight memory's read latency); (1), ``L - 1``
+        # cycles after the read: the signals arrive and are registered as they are (no
+        # block-RAM output feeds logic); (2) so is the weight word, a cycle later, and
+        # each lane's product ``|p|·a`` (and dither ``r``) is registered; (3) its step
         # ``(|p|·a + r) >> s``; (4) the saturated new word and which lanes changed; (5)
         # write it if any did. A write takes the port, so reads fill the other cycles:
         # one cycle per unchanged word, two per written one, and the memory output is
         # always taken the cycle it arrives (an SPRAM's is undefined after a write).
         prod_bits = shapes.signal.width + config.count_bits
         moved_bits = max(config.w_bits, prod_bits + 1) + 2
-        arriving = Signal()                       # stage 1: data read last cycle
-        arriving_k = Signal.like(k)
+        # Reads in flight: in_flight[n] was issued n + 1 cycles ago; the last stage's
+        # signals arrive (stage 1).
+        in_flight = [Signal(name=f"in_flight{n}") for n in range(self._weight_latency - 1)]
+        in_flight_k = [Signal.like(k, name=f"in_flight_k{n}") for n in range(len(in_flight))]
+        arriving, arriving_k = in_flight[-1], in_flight_k[-1]
         taken = Signal()                          # stage 2: signals and old word
         taken_k = Signal.like(k)
         signal_word = Signal.like(sig_r.data)
@@ -253,6 +261,13 @@ class UpdateUnit(wiring.Component):
         taken_m_fb = Signal(range(config.k_fb))
         rom_word = Signal.like(rom_r.data)
         count_word = Signal(data.ArrayLayout(shapes.count, lanes))
+        # Each lane's term ``±e[index]`` and gate tests, registered before they are summed.
+        termed_valid = Signal()
+        termed_k = Signal.like(k)
+        termed_m_fb = Signal(range(config.k_fb))
+        terms = [Signal(shapes.signal, name=f"term{lane}") for lane in range(lanes)]
+        opens = Signal(lanes)       # the neuron's count lies in the gate
+        valids = Signal(lanes)      # the lane holds a neuron of the layer
         delta = [Signal(shapes.signal, name=f"delta{lane}") for lane in range(lanes)]
         gate = Signal(lanes)
 
@@ -319,27 +334,33 @@ class UpdateUnit(wiring.Component):
                             m.d.sync += issuing.eq(0)
                     with m.Else():
                         m.d.sync += m_fb.eq(m_fb + 1)
-                # Accumulate: entry (taken_entry_k, taken_m_fb) has been registered.
-                first = taken_m_fb == 0
-                last = taken_m_fb == config.k_fb - 1
+                # Select: entry (taken_entry_k, taken_m_fb) has been registered.
+                m.d.sync += [termed_valid.eq(taken_valid), termed_k.eq(taken_entry_k),
+                             termed_m_fb.eq(taken_m_fb)]
+                layer_size = Array(Const(s) for s in config.hidden)[layer]
                 for lane in range(lanes):
                     entry = rom_word[lane]
                     chosen = error_by_index[entry.index]
-                    term = Mux(entry.negative, -chosen, chosen)
-                    total = Signal(shapes.signal, name=f"total{lane}")
                     count = count_word[lane]
-                    open_now = (count >= config.gate_lo) & (count <= config.gate_hi)
-                    lane_gate = Mux(first, open_now, gate[lane])
-                    valid = (taken_entry_k * lanes + lane
-                             < Array(Const(s) for s in config.hidden)[layer])
-                    m.d.comb += [
-                        total.eq(Mux(first, 0, delta[lane]) + term),
-                        sig_w.data[lane].eq(Mux(lane_gate & valid, total, 0)),
+                    m.d.sync += [
+                        terms[lane].eq(Mux(entry.negative, -chosen, chosen)),
+                        opens[lane].eq((count >= config.gate_lo) & (count <= config.gate_hi)),
+                        valids[lane].eq(taken_entry_k * lanes + lane < layer_size),
                     ]
-                    with m.If(taken_valid):
+                # Accumulate: the terms of (termed_k, termed_m_fb).
+                first = termed_m_fb == 0
+                last = termed_m_fb == config.k_fb - 1
+                for lane in range(lanes):
+                    total = Signal(shapes.signal, name=f"total{lane}")
+                    lane_gate = Mux(first, opens[lane], gate[lane])
+                    m.d.comb += [
+                        total.eq(Mux(first, 0, delta[lane]) + terms[lane]),
+                        sig_w.data[lane].eq(Mux(lane_gate & valids[lane], total, 0)),
+                    ]
+                    with m.If(termed_valid):
                         m.d.sync += [delta[lane].eq(total), gate[lane].eq(lane_gate)]
-                m.d.comb += [sig_w.addr.eq(taken_entry_k), sig_w.en.eq(taken_valid & last)]
-                with m.If(taken_valid & ~out_valid & ~issuing & last):
+                m.d.comb += [sig_w.addr.eq(termed_k), sig_w.en.eq(termed_valid & last)]
+                with m.If(termed_valid & ~taken_valid & ~out_valid & ~issuing & last):
                     m.next = "WEIGHTS_START"
             with m.State("WEIGHTS_START"):
                 m.d.sync += [
@@ -362,8 +383,9 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += activity.eq(Mux(layer == 0, self.cnt_rdata, lane_counts[row_lane]))
                 m.next = "ROW_CHECK"
             with m.State("ROW_CHECK"):
-                m.d.sync += [k.eq(0), arriving.eq(0), taken.eq(0), multiplied.eq(0),
-                             stepped.eq(0), pending.eq(0)]
+                m.d.sync += [k.eq(0), taken.eq(0), multiplied.eq(0), stepped.eq(0),
+                             pending.eq(0)]
+                m.d.sync += [stage.eq(0) for stage in in_flight]
                 with m.If(activity == 0):
                     m.next = "NEXT_ROW"
                 with m.Else():
@@ -379,20 +401,25 @@ class UpdateUnit(wiring.Component):
                         self.writes.eq(sum(pending_changed[lane] for lane in range(lanes))),
                     ]
                 with m.Elif(reading):
-                    m.d.comb += [
-                        self.w_addr.eq(row_base + k), self.w_en.eq(1),
-                        sig_r.addr.eq(k), sig_r.en.eq(1),
-                    ]
+                    m.d.comb += [self.w_addr.eq(row_base + k), self.w_en.eq(1)]
                     m.d.sync += k.eq(k + 1)
+                # The signals are read a cycle before the weight word arrives.
+                if len(in_flight) == 1:
+                    m.d.comb += [sig_r.addr.eq(k), sig_r.en.eq(reading)]
+                else:
+                    m.d.comb += [sig_r.addr.eq(in_flight_k[-2]), sig_r.en.eq(in_flight[-2])]
+                m.d.sync += [in_flight[0].eq(reading), in_flight_k[0].eq(k)]
+                m.d.sync += [in_flight[n].eq(in_flight[n - 1]) for n in range(1, len(in_flight))]
+                m.d.sync += [in_flight_k[n].eq(in_flight_k[n - 1])
+                             for n in range(1, len(in_flight))]
                 m.d.sync += [
-                    arriving.eq(reading), arriving_k.eq(k),
                     taken.eq(arriving), taken_k.eq(arriving_k),
                     multiplied.eq(taken), multiplied_k.eq(taken_k),
                     stepped.eq(multiplied), stepped_k.eq(multiplied_k),
                     pending.eq(stepped), pending_k.eq(stepped_k),
                     pending_word.eq(new_word), pending_changed.eq(changed),
                 ]
-                idle = ~arriving & ~taken & ~multiplied & ~stepped
+                idle = ~Cat(*in_flight, taken, multiplied, stepped).any()
                 with m.If((k == words_per_row[layer]) & idle):
                     m.next = "NEXT_ROW"
             with m.State("NEXT_ROW"):

@@ -157,10 +157,15 @@ class LIFArray(wiring.Component):
         for lane in range(lanes):
             m.submodules[f"lane{lane}"] = lif = LIFLane(config)
             state = state_word[lane]
+            # The count and its increment are both ready by stage 3, so that a spike
+            # only chooses between them (no adder behind the threshold compare).
+            # A count never passes the timesteps, which count_bits holds.
             count = Signal(self._shapes.count, name=f"count{lane}")     # stage 2
+            count_up = Signal(self._shapes.count, name=f"count_up{lane}")
             valid = Signal(name=f"valid{lane}")
+            kept = Mux(self.first, 0, state.count)
             m.d.sync += [
-                count.eq(Mux(self.first, 0, state.count)),
+                count.eq(kept), count_up.eq(kept + 1),
                 valid.eq(read_k * lanes + lane < size[self.layer]),
             ]
             m.d.comb += [
@@ -170,7 +175,7 @@ class LIFArray(wiring.Component):
             ]
             m.d.sync += [
                 new_state[lane].v.eq(lif.v_next),
-                new_state[lane].count.eq(count + spikes[lane]),
+                new_state[lane].count.eq(Mux(spikes[lane], count_up, count)),
             ]
         m.d.sync += [written.eq(summed_valid), written_k.eq(summed_k),
                      new_spikes.eq(spikes)]

@@ -3,15 +3,22 @@
 Single-ported on purpose: the iCE40 UP5K's SPRAM (``SB_SPRAM256KA``) has one port, and
 every block of the core is scheduled so that one read *or* one write happens per cycle.
 Each request (address, ``en`` to read, ``we`` to write) is registered, then performed:
-a read's data arrives two cycles after its address; a write cycle returns no data; a
-cycle with neither keeps the last data read.
+a read's data arrives ``read_latency`` cycles after its address; a write cycle returns
+no data; a cycle with neither keeps the last data read.
+
+``read_latency`` is 2 (request register, RAM) or 3: then each RAM's output is registered
+too, before the words of several RAMs are chosen from. On the ECP5 a block RAM's clock to
+output (5.6 ns) and the route from RAMs spread over the die leave too little of a
+100 MHz cycle for that choice. The blocks that read the memory take its latency from
+:attr:`WeightMemory.read_latency`.
 
 On an iCE40 UP5K platform the words live in ``SB_SPRAM256KA`` blocks (16K × 16 bits
 each, four on the chip): ``ceil(width / 16)`` blocks side by side make a word, and
 ``ceil(depth / 16384)`` such banks are selected by the high address bits. A bitstream
 cannot initialise SPRAM, so there the host writes the initial weights
-(:meth:`~spikefab.driver.Chip.write_weights`) before the chip learns. Elsewhere the memory
-is inferred block RAM holding golden's initial weights.
+(:meth:`~spikefab.driver.Chip.write_weights`) before the chip learns. On other FPGAs the
+memory is block RAM holding golden's initial weights, one bit of the word per RAM (see
+:meth:`WeightMemory._bit_slices`); in simulation, one word-wide memory.
 """
 
 from amaranth.hdl import Cat, ClockSignal, Instance, MemoryData, Module, Mux, Signal
@@ -20,7 +27,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["WeightMemory", "SPRAM_BLOCKS", "spram_blocks", "has_spram", "COLLISION_FREE"]
+__all__ = ["WeightMemory", "READ_LATENCIES", "SPRAM_BLOCKS", "spram_blocks", "has_spram",
+           "COLLISION_FREE"]
 
 #: Yosys commands that let every inferred block RAM be mapped as it is. Amaranth's read
 #: ports return the old word when the same address is written in that cycle, and block
@@ -32,9 +40,12 @@ __all__ = ["WeightMemory", "SPRAM_BLOCKS", "spram_blocks", "has_spram", "COLLISI
 #: collisions are declared undefined instead.
 COLLISION_FREE = "setparam -set COLLISION_X_MASK 1'1 t:$memrd_v2"
 
-SPRAM_DEPTH = 16384
+SPRAM_ADDR_BITS = 14
+SPRAM_DEPTH = 1 << SPRAM_ADDR_BITS
 SPRAM_WIDTH = 16
 SPRAM_BLOCKS = 4  # on the iCE40 UP5K
+BLOCK_RAM_BITS = 16384  # an ECP5 DP16KD as 16K × 1
+READ_LATENCIES = (2, 3)
 
 
 def spram_blocks(width, depth):
@@ -55,13 +66,27 @@ class WeightMemory(wiring.Component):
         Words.
     init : list of list of int
         Initial words (lane values), e.g. :meth:`Layout.pack_weights` of golden's init.
+    read_latency : int
+        2 or 3: cycles from a read's address to its data (see the module's text).
+    bit_sliced : bool, optional
+        One RAM per bit of the word; by default on FPGAs without SPRAM (``platform`` not
+        None), else one word-wide memory.
+    bank_depth : int
+        Words of one bit slice's RAM (16K × 1 is an ECP5 DP16KD); deeper memories are
+        split into banks of it.
     """
 
-    def __init__(self, shapes, depth, init, *, bit_sliced=None):
+    def __init__(self, shapes, depth, init, *, read_latency=2, bit_sliced=None,
+                 bank_depth=BLOCK_RAM_BITS):
+        if read_latency not in READ_LATENCIES:
+            self._MustUse__silence = True   # refused, so never to be elaborated
+            raise ValueError(f"read_latency must be one of {READ_LATENCIES}, "
+                             f"not {read_latency!r}")
         self._shapes = shapes
         self.depth = depth
-        # None: bit-sliced on FPGAs with block RAM only (see _bit_slices).
+        self.read_latency = read_latency
         self._bit_sliced = bit_sliced
+        self._bank_depth = bank_depth
         #: The contents, readable by simulator testbenches (``ctx.get(data[addr])``);
         #: a bit-sliced memory keeps its words in its slices instead.
         self.data = MemoryData(shape=shapes.weight_word, depth=depth, init=init)
@@ -86,38 +111,80 @@ class WeightMemory(wiring.Component):
         wdata = Signal.like(self.wdata.as_value(), name="wdata_q")
         m.d.sync += [addr.eq(self.addr), en.eq(self.en & ~self.we), we.eq(self.we),
                      wdata.eq(self.wdata)]
-        if has_spram(platform):
-            self._spram(m, addr, en, we, wdata)
-            return m
-        bit_sliced = platform is not None if self._bit_sliced is None else self._bit_sliced
-        words = self._bit_slices() if bit_sliced else [Memory(data=self.data)]
         self.memory_ports = []
-        outputs = []
-        for n, ram in enumerate(words):
-            m.submodules[f"ram{n}" if bit_sliced else "ram"] = ram
-            read = ram.read_port()
-            write = ram.write_port()
-            self.memory_ports.append((f"weights{n}", read, write))
+        if has_spram(platform):
+            rdata = self._spram(m, addr, en, we, wdata)
+        elif platform is not None if self._bit_sliced is None else self._bit_sliced:
+            rdata = self._bit_slices(m, addr, en, we, wdata)
+        else:
+            m.submodules.ram = ram = Memory(data=self.data)
+            read, write = ram.read_port(), ram.write_port()
+            self.memory_ports.append(("weights", read, write))
             m.d.comb += [
                 read.addr.eq(addr), read.en.eq(en),
-                write.addr.eq(addr), write.en.eq(we),
-                write.data.eq(wdata[n] if bit_sliced else wdata),
+                write.addr.eq(addr), write.en.eq(we), write.data.eq(wdata),
             ]
-            outputs.append(read.data)
-        m.d.comb += self.rdata.eq(Cat(*outputs))
+            rdata = self._bank_select(m, [read.data.as_value()], addr, en, bank_bits=0)
+        m.d.comb += self.rdata.eq(rdata)
         return m
 
-    def _bit_slices(self):
-        """One memory per bit of the word. A word-wide memory deeper than one block RAM
-        is split by address, and its output is a wide multiplexer of many RAMs (50 on the
-        ECP5 for ``mnist``): too slow after a block RAM's clock-to-output. A 1-bit-wide
-        memory uses each RAM at its full depth (16K × 1 on the ECP5), so the output is
-        chosen from ``ceil(depth / 16K)`` RAMs, a single LUT level."""
+    def _bank_select(self, m, outputs, addr, en, *, bank_bits):
+        """The word last read, from ``outputs`` (each bank's RAM output, which holds the
+        bank's last read); with a read latency of 3, each is registered first."""
+        banks = len(outputs)
+        read_bank = Signal(range(banks), name="read_bank")
+        if banks > 1:
+            with m.If(en):
+                m.d.sync += read_bank.eq(addr[bank_bits:])
+        if self.read_latency == 3:
+            registered = [Signal.like(out, name=f"{out.name}_q") for out in outputs]
+            m.d.sync += [q.eq(out) for q, out in zip(registered, outputs)]
+            bank_q = Signal.like(read_bank, name="read_bank_q")
+            m.d.sync += bank_q.eq(read_bank)
+            outputs, read_bank = registered, bank_q
+        rdata = outputs[0]
+        for b in range(1, banks):
+            rdata = Mux(read_bank == b, outputs[b], rdata)
+        return rdata
+
+    def _bit_slices(self, m, addr, en, we, wdata):
+        """One memory per bit of the word and bank of ``bank_depth`` words. A word-wide
+        memory deeper than one block RAM is split by address, and its output is a wide
+        multiplexer of many RAMs (50 on the ECP5 for ``mnist``): too slow after a block
+        RAM's clock-to-output. A 1-bit-wide memory uses each RAM at its full depth
+        (16K × 1 on the ECP5), so a bit is chosen from ``ceil(depth / 16K)`` RAMs, a
+        single LUT level."""
         packed = [self._shapes.weight_word.const(list(word)).as_value().value
                   for word in self._init_words]
-        width = len(self.wdata.as_value())
-        return [Memory(shape=1, depth=self.depth, init=[(word >> b) & 1 for word in packed])
-                for b in range(width)]
+        width = len(wdata)
+        bank_depth = self._bank_depth
+        bank_bits = (bank_depth - 1).bit_length()
+        if bank_depth != 1 << bank_bits:
+            raise ValueError(f"bank_depth must be a power of two, not {bank_depth}")
+        banks = -(-self.depth // bank_depth)
+        bank = addr[bank_bits:] if banks > 1 else 0
+        columns = [[] for _ in range(banks)]
+        for b in range(banks):
+            first, depth = b * bank_depth, min(bank_depth, self.depth - b * bank_depth)
+            for bit in range(width):
+                name = f"ram_b{b}_bit{bit}"
+                m.submodules[name] = ram = Memory(
+                    shape=1, depth=depth,
+                    init=[(word >> bit) & 1 for word in packed[first:first + depth]])
+                read, write = ram.read_port(), ram.write_port()
+                self.memory_ports.append((f"weights_b{b}_bit{bit}", read, write))
+                selected = bank == b
+                m.d.comb += [
+                    read.addr.eq(addr), read.en.eq(en & selected),
+                    write.addr.eq(addr), write.en.eq(we & selected),
+                    write.data.eq(wdata[bit]),
+                ]
+                columns[b].append(read.data)
+        outputs = []
+        for b, bits in enumerate(columns):
+            outputs.append(Signal(width, name=f"ram_b{b}"))
+            m.d.comb += outputs[-1].eq(Cat(*bits))
+        return self._bank_select(m, outputs, addr, en, bank_bits=bank_bits)
 
     def _spram(self, m, addr, en, we, wdata):
         width = len(wdata)
@@ -128,17 +195,11 @@ class WeightMemory(wiring.Component):
                 f"blocks; the iCE40 UP5K has {SPRAM_BLOCKS}")
         padded = Signal(columns * SPRAM_WIDTH)
         m.d.comb += padded.eq(wdata)
-        low_addr = addr[:14]
         # Chip selects are registered with the request (no decode before the pins).
-        request_bank = self.addr[14:] if banks > 1 else 0
+        request_bank = self.addr[SPRAM_ADDR_BITS:] if banks > 1 else 0
         selects = Signal(banks)
         for b in range(banks):
             m.d.sync += selects[b].eq((self.en | self.we) & (request_bank == b))
-        # The bank whose output holds the last data read (outputs keep it until the next
-        # access of that bank).
-        read_bank = Signal(range(banks))
-        with m.If(en):
-            m.d.sync += read_bank.eq(addr[14:] if banks > 1 else 0)
         outputs = []
         for b in range(banks):
             word = []
@@ -146,7 +207,7 @@ class WeightMemory(wiring.Component):
                 out = Signal(SPRAM_WIDTH, name=f"spram_b{b}_c{c}")
                 m.submodules[f"spram_b{b}_c{c}"] = Instance(
                     "SB_SPRAM256KA",
-                    i_ADDRESS=low_addr,
+                    i_ADDRESS=addr[:SPRAM_ADDR_BITS],
                     i_DATAIN=padded[c * SPRAM_WIDTH:(c + 1) * SPRAM_WIDTH],
                     i_MASKWREN=0b1111,
                     i_WREN=we,
@@ -157,7 +218,4 @@ class WeightMemory(wiring.Component):
                 word.append(out)
             outputs.append(Signal(columns * SPRAM_WIDTH, name=f"spram_b{b}"))
             m.d.comb += outputs[-1].eq(Cat(*word))
-        rdata = outputs[0]
-        for b in range(1, banks):
-            rdata = Mux(read_bank == b, outputs[b], rdata)
-        m.d.comb += self.rdata.eq(rdata[:width])
+        return self._bank_select(m, outputs, addr, en, bank_bits=SPRAM_ADDR_BITS)[:width]

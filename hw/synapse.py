@@ -4,20 +4,23 @@ For every spike it receives, the engine reads the spike's row of the current wei
 layer, ``words_per_row`` memory words of ``P`` lanes, and adds each word into the
 synaptic-current accumulator of the postsynaptic neurons: work is proportional to the
 spikes, ``P`` synapses per cycle. Rows follow each other without a bubble (one spike of
-look-ahead), so a layer costs ``spikes × words_per_row`` cycles plus four to drain.
+look-ahead), so a layer costs ``spikes × words_per_row`` cycles plus ``L + 2`` to drain
+(``L`` the weight memory's read latency).
 
 Pipeline: **accept** (the spike enters the look-ahead slot; its row address is computed
-and, for the input layer of a training sample, its input spike count is read) →
-**issue** (weight word ``k`` is read; the weight memory answers two cycles later) →
-**accumulator issue** (accumulator word ``k`` is read) → **read** (both words go straight
-into registers) → **add** (the sum is written back). A word read while one
+and, for the input layer of a training sample, its input spike count is read the next
+cycle, incremented and written back) →
+**issue** (weight word ``k`` is read; the weight memory answers ``L`` cycles later) →
+**accumulator issue** ``L - 1`` cycles on (accumulator word ``k`` is read; the
+accumulators answer in one) → **read** (both words go straight into registers) →
+**add** (the sum is written back). A word read while one
 of the two adds ahead of it writes the same accumulator word takes that sum instead
 (forwarding), so rows of one or two words may follow each other with no hazard.
 
 An ``end`` marker closes the timestep: once every add has landed, ``done`` pulses.
 """
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,12 +36,15 @@ class SynapseEngine(wiring.Component):
     config : :class:`~spikefab.config.Config`
     layout : :class:`~spikefab.layout.Layout`
     shapes : :class:`~hw.ports.Shapes`
+    weight_latency : int
+        Cycles from a weight read's address to its data (:class:`~hw.memory.WeightMemory`).
     """
 
-    def __init__(self, config, layout, shapes):
+    def __init__(self, config, layout, shapes, *, weight_latency=2):
         self._config = config
         self._layout = layout
         self._shapes = shapes
+        self._weight_latency = weight_latency
         super().__init__({
             "spikes": In(stream.Signature(spike_layout(config))),
             "layer": In(range(len(config.weight_shapes))),
@@ -72,8 +78,7 @@ class SynapseEngine(wiring.Component):
         weight_base = Array(Const(b) for b in layout.weight_base)
         fan_out = Array(Const(f) for _, f in config.weight_shapes)
 
-        row_words = Signal.like(self.acc_raddr, name="row_words")
-        m.d.comb += row_words.eq(words_per_row[self.layer] - 1)
+        last_k = Array(Const(w - 1) for w in layout.words_per_row)[self.layer]
 
         # Look-ahead slot.
         pend_valid = Signal()
@@ -83,10 +88,14 @@ class SynapseEngine(wiring.Component):
         busy = Signal()
         row_base = Signal.like(self.w_addr)
         k = Signal.like(self.acc_raddr)
-        # Accumulator issue: a cycle behind the weight read (the weight memory answers
-        # two cycles after its address, the accumulators one).
-        acc_issue = Signal()
-        acc_k = Signal.like(self.acc_raddr)
+        at_last = Signal()          # k is the row's last word (registered with k)
+        # Accumulator issue: ``L - 1`` cycles behind the weight read (the weight memory
+        # answers ``L`` cycles after its address, the accumulators one), through a chain
+        # whose last stage reads.
+        delay = self._weight_latency - 1
+        issued = [Signal(name=f"issued{n}") for n in range(delay)]
+        issued_k = [Signal.like(self.acc_raddr, name=f"issued_k{n}") for n in range(delay)]
+        acc_issue, acc_k = issued[-1], issued_k[-1]
         # Read stage: both memories answer word read_k.
         read_valid = Signal()
         read_k = Signal.like(self.acc_raddr)
@@ -100,27 +109,33 @@ class SynapseEngine(wiring.Component):
         last_sum = Signal.like(self.acc_wdata)
         forward = Signal()          # not from memory
         forward_add = Signal()      # from the add stage (else from last_sum)
-        # Input-count increment: read, registered, written.
+        # Input-count increment: the accepted index registered, read, registered, written.
+        cnt_issue = Signal()
+        cnt_index = Signal.like(self.cnt_raddr)
         cnt_valid = Signal()
         cnt_addr = Signal.like(self.cnt_waddr)
         cnt_add_valid = Signal()
         cnt_add_addr = Signal.like(self.cnt_waddr)
         cnt_word = Signal.like(self.cnt_rdata)
 
-        last_word = busy & (k == row_words)
-        issue_free = ~busy | last_word
+        issue_free = ~busy | at_last
         load = issue_free & pend_valid & ~pend_end
 
         m.d.comb += self.spikes.ready.eq(~pend_valid | load)
         with m.If(load):
-            m.d.sync += [busy.eq(1), row_base.eq(pend_base), k.eq(0), pend_valid.eq(0)]
+            m.d.sync += [busy.eq(1), row_base.eq(pend_base), k.eq(0), pend_valid.eq(0),
+                         at_last.eq(last_k == 0)]
         with m.Elif(busy):
-            m.d.sync += k.eq(k + 1)
-            with m.If(last_word):
+            m.d.sync += [k.eq(k + 1), at_last.eq(k + 1 == last_k)]
+            with m.If(at_last):
                 m.d.sync += busy.eq(0)
 
-        m.d.sync += [cnt_valid.eq(0), cnt_add_valid.eq(cnt_valid), cnt_add_addr.eq(cnt_addr),
+        # The count is read a cycle after its spike is accepted, so that the read port's
+        # address does not wait on the stream's handshake.
+        m.d.sync += [cnt_issue.eq(0), cnt_valid.eq(cnt_issue), cnt_addr.eq(cnt_index),
+                     cnt_add_valid.eq(cnt_valid), cnt_add_addr.eq(cnt_addr),
                      cnt_word.eq(self.cnt_rdata)]
+        m.d.comb += [self.cnt_raddr.eq(cnt_index), self.cnt_ren.eq(cnt_issue)]
         with m.If(self.spikes.valid & self.spikes.ready):
             index = self.spikes.p.index
             m.d.sync += [
@@ -131,8 +146,7 @@ class SynapseEngine(wiring.Component):
             with m.If(~self.spikes.p.end):
                 m.d.comb += self.sops.eq(fan_out[self.layer])
                 with m.If(self.count_inputs):
-                    m.d.comb += [self.cnt_raddr.eq(index), self.cnt_ren.eq(1)]
-                    m.d.sync += [cnt_valid.eq(1), cnt_addr.eq(index)]
+                    m.d.sync += [cnt_issue.eq(1), cnt_index.eq(index)]
         m.d.comb += [
             self.cnt_waddr.eq(cnt_add_addr),
             self.cnt_wdata.eq(cnt_word + 1),
@@ -143,7 +157,9 @@ class SynapseEngine(wiring.Component):
         # write, and forwarding replaces it anyway, so it is not made.
         writes_k_now = add_valid & (add_k == acc_k)
         read_stage_has_k = read_valid & (read_k == acc_k)
-        m.d.sync += [acc_issue.eq(busy), acc_k.eq(k)]
+        m.d.sync += [issued[0].eq(busy), issued_k[0].eq(k)]
+        m.d.sync += [issued[n].eq(issued[n - 1]) for n in range(1, delay)]
+        m.d.sync += [issued_k[n].eq(issued_k[n - 1]) for n in range(1, delay)]
         m.d.comb += [
             self.w_addr.eq(row_base + k),
             self.w_en.eq(busy),
@@ -171,7 +187,9 @@ class SynapseEngine(wiring.Component):
         ]
 
         # The end marker retires once the last add has landed.
-        with m.If(pend_valid & pend_end & ~busy & ~acc_issue & ~read_valid & ~add_valid):
+        in_flight = Cat(busy, *issued, read_valid, add_valid,
+                        cnt_issue, cnt_valid, cnt_add_valid).any()
+        with m.If(pend_valid & pend_end & ~in_flight):
             m.d.comb += self.done.eq(1)
             m.d.sync += pend_valid.eq(0)
         return m

@@ -11,7 +11,8 @@ describes); the :class:`~hw.framing.FrameSender` sends the reply. One request at
 no byte is taken while a request runs.
 
 Speed (cycles per sample, from the core's counters): the synapse phases cost one cycle
-per ``P`` synaptic operations plus four per layer and timestep; the neuron phases
+per ``P`` synaptic operations plus ``L + 2`` per layer and timestep (``L`` the weight
+memory's read latency, 2 or 3); the neuron phases
 ``words + 5`` per layer and timestep; the update one cycle per weight word read and one
 per word written, plus three per presynaptic row and a few per neuron word for the
 signals. The memory-port bound is ``(SOPs + 2·writes) / P``.
@@ -42,14 +43,18 @@ class SpikefabTop(wiring.Component):
         Bytes of the input buffer, the largest request payload.
     weights : list of arrays, optional
         Initial weights (golden's initialisation by default).
+    weight_latency : int
+        The weight memory's read latency (:class:`~hw.core.LearningCore`).
     """
 
     rx: In(stream.Signature(8))
     tx: Out(stream.Signature(8))
 
-    def __init__(self, config, *, timeout=DEFAULT_TIMEOUT, buffer_depth=None, weights=None):
+    def __init__(self, config, *, timeout=DEFAULT_TIMEOUT, buffer_depth=None, weights=None,
+                 weight_latency=2):
         self.config = config
-        self.core = LearningCore(config, buffer_depth=buffer_depth, weights=weights)
+        self.core = LearningCore(config, buffer_depth=buffer_depth, weights=weights,
+                                 weight_latency=weight_latency)
         self.timeout = timeout
         super().__init__()
 

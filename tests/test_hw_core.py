@@ -17,10 +17,11 @@ from hw_support import (LearningCore, golden_expectation, peek_weights, reported
                         run_sample, set_registers, simulate)
 
 
-def check_pixel_run(config, pixels, labels, train, registers=None, watch_collisions=True):
+def check_pixel_run(config, pixels, labels, train, registers=None, watch_collisions=True,
+                    weight_latency=2):
     """Run pixel samples through core and golden; assert equality after each, and that
     no memory is read where it is written in the same cycle."""
-    core, golden = LearningCore(config), GoldenNet(config)
+    core, golden = LearningCore(config, weight_latency=weight_latency), GoldenNet(config)
     registers = registers or {}
     rasters = encode(pixels, config)
     seen = {"spikes": 0, "writes": 0}
@@ -57,8 +58,10 @@ CONFIGS = {
 }
 
 
+# Each block that reads the weight memory follows its latency (3 on the ECP5).
+@pytest.mark.parametrize("weight_latency", [2, 3])
 @pytest.mark.parametrize("name", CONFIGS)
-def test_core_matches_golden(name):
+def test_core_matches_golden(name, weight_latency):
     config = small_config(**{"threshold": 30, **CONFIGS[name]})
     rng = np.random.default_rng(1)
     pixels = rng.integers(0, config.pixel_max + 1, (5, config.n_in))
@@ -66,7 +69,8 @@ def test_core_matches_golden(name):
     train = [True, True, True, False, True]
     # Sample 2 runs with other run-time shifts and a margin, as the host may set them.
     registers = {2: (tuple(s + 1 for s in config.lr_shifts), 1)}
-    seen = check_pixel_run(config, pixels, labels, train, registers)
+    seen = check_pixel_run(config, pixels, labels, train, registers,
+                           weight_latency=weight_latency)
     assert seen["spikes"] > 0 and seen["writes"] > 0, "the stimulus exercised nothing"
 
 

@@ -1,6 +1,8 @@
-"""The weight memory's bit-sliced form (what the ECP5 build maps) against the word-wide one."""
+"""The weight memory in each of its forms (word-wide as simulated, bit-sliced in banks as
+the ECP5 build maps it) and read latencies, against a plain model of a single-port RAM."""
 
 import numpy as np
+import pytest
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
@@ -11,36 +13,61 @@ from spikefab.layout import Layout
 from conftest import small_config
 
 
-def test_bit_sliced_weight_memory_reads_and_writes_like_the_word_wide_one():
+def shapes_and_words(depth, seed=3):
     config = small_config(n_in=9, hidden=(7,), n_out=3, lanes=2, w_bits=6)
+    rng = np.random.default_rng(seed)
     layout = Layout(config)
-    shapes = Shapes(config, layout)
-    rng = np.random.default_rng(3)
+
+    def word():
+        return [int(v) for v in rng.integers(config.w_min, config.w_max + 1, layout.lanes)]
+
+    return Shapes(config, layout), [word() for _ in range(depth)], word, rng
+
+
+# Depth 40 in banks of 16 words: three banks, the last one partly used.
+@pytest.mark.parametrize("latency", [2, 3])
+@pytest.mark.parametrize("bit_sliced", [False, True], ids=["word-wide", "bit-sliced"])
+def test_weight_memory_answers_like_a_single_port_ram(bit_sliced, latency):
     depth = 40
-    init = [[int(v) for v in rng.integers(config.w_min, config.w_max + 1, layout.lanes)]
-            for _ in range(depth)]
+    shapes, init, random_word, rng = shapes_and_words(depth)
+    dut = WeightMemory(shapes, depth, init, read_latency=latency, bit_sliced=bit_sliced,
+                       bank_depth=16)
     m = Module()
-    m.submodules.wide = wide = WeightMemory(shapes, depth, init, bit_sliced=False)
-    m.submodules.sliced = sliced = WeightMemory(shapes, depth, init, bit_sliced=True)
-    compared = []
+    m.submodules.dut = dut
+    model = [list(w) for w in init]
+    answers = []      # per cycle: the word a read returns, or None
+    ops = []
 
     async def testbench(ctx):
+        shown = None   # what rdata holds: the last read's word once it is due
         for cycle in range(400):
             op = int(rng.integers(0, 3))   # 0: idle, 1: read, 2: write
             addr = int(rng.integers(0, depth))
-            word = [int(v) for v in rng.integers(config.w_min, config.w_max + 1, layout.lanes)]
-            for mem in (wide, sliced):
-                ctx.set(mem.addr, addr)
-                ctx.set(mem.en, op == 1)
-                ctx.set(mem.we, op == 2)
-                ctx.set(mem.wdata, word)
+            word = random_word()
+            ctx.set(dut.addr, addr)
+            ctx.set(dut.en, op == 1)
+            ctx.set(dut.we, op == 2)
+            ctx.set(dut.wdata, word)
+            answers.append(list(model[addr]) if op == 1 else None)
+            if op == 2:
+                model[addr] = word
+            ops.append(op)
             await ctx.tick()
-            a, b = ctx.get(wide.rdata), ctx.get(sliced.rdata)
-            assert list(a) == list(b), f"cycle {cycle}: {list(a)} != {list(b)}"
-            compared.append(op)
-        assert compared.count(1) > 50 and compared.count(2) > 50
+            due = cycle - (latency - 1)
+            if due >= 0 and answers[due] is not None:
+                shown = answers[due]
+            if shown is not None:
+                got = list(ctx.get(dut.rdata))
+                assert got == shown, f"cycle {cycle}: {got} != {shown}"
+        assert ops.count(1) > 50 and ops.count(2) > 50
 
     sim = Simulator(m)
     sim.add_clock(1e-6)
     sim.add_testbench(testbench)
     sim.run()
+
+
+def test_weight_memory_refuses_a_latency_it_cannot_give():
+    shapes, init, _, _ = shapes_and_words(4)
+    with pytest.raises(ValueError, match="read_latency must be one of"):
+        WeightMemory(shapes, 4, init, read_latency=1)
