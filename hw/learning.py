@@ -145,7 +145,10 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += error[j].eq(Mux(raw > clip, clip, Mux(raw < -clip, -clip, raw)))
             else:
                 m.d.sync += error[j].eq(raw)
-        m.d.sync += inside.eq(Cat(*[(e <= self.margin) & (e >= -self.margin) for e in error]))
+        # -margin is registered: the margin register changes only while the chip is idle.
+        low = Signal(signed(len(self.margin) + 1))
+        m.d.sync += low.eq(-self.margin)
+        m.d.sync += inside.eq(Cat(*[(e <= self.margin) & (e >= low) for e in error]))
         error_by_index = Array(error)
 
         layer = Signal(range(n_layers))
@@ -179,11 +182,13 @@ class UpdateUnit(wiring.Component):
         # ``L - 2`` cycles later (``L`` the weight memory's read latency); (1), ``L - 1``
         # cycles after the read: the signals arrive and are registered as they are (no
         # block-RAM output feeds logic); (2) so is the weight word, a cycle later, and
-        # each lane's product ``|p|·a`` (and dither ``r``) is registered; (3) its step
-        # ``(|p|·a + r) >> s``; (4) the saturated new word and which lanes changed; (5)
-        # write it if any did. A write takes the port, so reads fill the other cycles:
-        # one cycle per unchanged word, two per written one, and the memory output is
-        # always taken the cycle it arrives (an SPRAM's is undefined after a write).
+        # each lane's magnitude ``|p|`` and direction; (3) the product ``|p|·a`` (and
+        # dither ``r``); (4) its step ``(|p|·a + r) >> s``; (5) the saturated new word
+        # and which lanes changed; (6) write it if any did. Each arithmetic step gets a
+        # cycle (100 MHz on the ECP5). A write takes the port, so reads fill the other
+        # cycles: one cycle per unchanged word, two per written one, and the memory
+        # output is always taken the cycle it arrives (an SPRAM's is undefined after a
+        # write).
         prod_bits = shapes.signal.width + config.count_bits
         moved_bits = max(config.w_bits, prod_bits + 1) + 2
         # Reads in flight: in_flight[n] was issued n + 1 cycles ago; the last stage's
@@ -194,47 +199,57 @@ class UpdateUnit(wiring.Component):
         taken = Signal()                          # stage 2: signals and old word
         taken_k = Signal.like(k)
         signal_word = Signal.like(sig_r.data)
-        multiplied = Signal()                     # stage 3: products
+        sized = Signal()                          # stage 3: magnitudes
+        sized_k = Signal.like(k)
+        multiplied = Signal()                     # stage 4: products
         multiplied_k = Signal.like(k)
-        stepped = Signal()                        # stage 4: steps
+        stepped = Signal()                        # stage 5: steps
         stepped_k = Signal.like(k)
-        old_words = [Signal(shapes.weight_word, name=f"old_word{n}") for n in range(2)]
-        pending = Signal()                        # stage 5: a word to write
+        # The old word, from its arrival (stage 2) down to the step (stage 5).
+        old_words = [Signal(shapes.weight_word, name=f"old_word{n}") for n in range(3)]
+        pending = Signal()                        # stage 6: a word to write
         pending_k = Signal.like(k)
         pending_word = Signal(shapes.weight_word)
         pending_changed = Signal(lanes)
         new_word = Signal(shapes.weight_word)
         changed = Signal(lanes)
-        m.d.sync += [signal_word.eq(sig_r.data), old_words[0].eq(self.w_rdata),
-                     old_words[1].eq(old_words[0])]
+        m.d.sync += [signal_word.eq(sig_r.data), old_words[0].eq(self.w_rdata)]
+        m.d.sync += [old_words[n].eq(old_words[n - 1]) for n in range(1, len(old_words))]
+        if not stochastic:
+            # 2**(s-1), 0 for s = 0: registered, as the shift holds over a layer.
+            half = Signal(32)
+            m.d.sync += half.eq((Const(1, 33) << shift)[1:33])
         steps = []
         for lane in range(lanes):
             p = signal_word[lane]
+            magnitude = Signal(shapes.signal.width, name=f"magnitude{lane}")
+            lowers = Signal(name=f"lowers{lane}")        # p > 0 lowers the weight
+            m.d.sync += [magnitude.eq(abs(p)), lowers.eq(p >= 0)]
             if stochastic:
                 # Registered with the product: the dither's add and shift are one stage,
                 # the step's add and shift the next.
                 offset = Signal(16, name=f"offset{lane}")
                 m.d.sync += offset.eq((word_dither + lane * DITHER_STEP)[:16] >> dither_shift)
             else:
-                offset = (Const(1, 33) << shift)[1:33]     # 2**(s-1), 0 for s = 0
+                offset = half
             product = Signal(prod_bits, name=f"product{lane}")
             product_down = Signal(name=f"product_down{lane}")
             step = Signal(prod_bits + 1, name=f"step{lane}")
             step_down = Signal(name=f"step_down{lane}")  # p > 0 lowers the weight
-            m.d.sync += [product.eq(abs(p) * activity), product_down.eq(p >= 0),
+            m.d.sync += [product.eq(magnitude * activity), product_down.eq(lowers),
                          step.eq((product + offset) >> shift), step_down.eq(product_down)]
             steps.append((step, step_down))
         if stochastic:
-            with m.If(taken):
+            with m.If(sized):
                 m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
-        old_word = old_words[1]
+        old_word = old_words[-1]
         for lane, (step, step_down) in enumerate(steps):
             # The room to each rail is registered with the step, so the saturating
             # add is one carry chain per direction, side by side, then a choice.
             room_up = Signal(unsigned(config.w_bits), name=f"room_up{lane}")
             room_down = Signal(unsigned(config.w_bits), name=f"room_down{lane}")
-            m.d.sync += [room_up.eq(config.w_max - old_words[0][lane]),
-                         room_down.eq(old_words[0][lane] - config.w_min)]
+            m.d.sync += [room_up.eq(config.w_max - old_words[-2][lane]),
+                         room_down.eq(old_words[-2][lane] - config.w_min)]
             w = old_word[lane]
             up = Signal(signed(moved_bits), name=f"up{lane}")
             down = Signal(signed(moved_bits), name=f"down{lane}")
@@ -383,8 +398,8 @@ class UpdateUnit(wiring.Component):
                 m.d.sync += activity.eq(Mux(layer == 0, self.cnt_rdata, lane_counts[row_lane]))
                 m.next = "ROW_CHECK"
             with m.State("ROW_CHECK"):
-                m.d.sync += [k.eq(0), taken.eq(0), multiplied.eq(0), stepped.eq(0),
-                             pending.eq(0)]
+                m.d.sync += [k.eq(0), taken.eq(0), sized.eq(0), multiplied.eq(0),
+                             stepped.eq(0), pending.eq(0)]
                 m.d.sync += [stage.eq(0) for stage in in_flight]
                 with m.If(activity == 0):
                     m.next = "NEXT_ROW"
@@ -414,12 +429,13 @@ class UpdateUnit(wiring.Component):
                              for n in range(1, len(in_flight))]
                 m.d.sync += [
                     taken.eq(arriving), taken_k.eq(arriving_k),
-                    multiplied.eq(taken), multiplied_k.eq(taken_k),
+                    sized.eq(taken), sized_k.eq(taken_k),
+                    multiplied.eq(sized), multiplied_k.eq(sized_k),
                     stepped.eq(multiplied), stepped_k.eq(multiplied_k),
                     pending.eq(stepped), pending_k.eq(stepped_k),
                     pending_word.eq(new_word), pending_changed.eq(changed),
                 ]
-                idle = ~Cat(*in_flight, taken, multiplied, stepped).any()
+                idle = ~Cat(*in_flight, taken, sized, multiplied, stepped).any()
                 with m.If((k == words_per_row[layer]) & idle):
                     m.next = "NEXT_ROW"
             with m.State("NEXT_ROW"):
