@@ -186,6 +186,12 @@ class EventReader(wiring.Component):
         address = Signal(16)
         previous = Signal(16)
         have_previous = Signal()
+        # Decisions are taken on registered tests: the pointer holds still for a cycle
+        # before LOW reads ``short``, and CHECK registers the address's tests for EMIT.
+        short = Signal()            # fewer than two bytes left
+        is_end = Signal()
+        is_bad = Signal()
+        m.d.sync += short.eq(pointer + 2 > end)
 
         m.d.comb += [
             self.buf_raddr.eq(pointer),
@@ -208,7 +214,7 @@ class EventReader(wiring.Component):
                     m.d.sync += [self.error.eq(0), have_previous.eq(0)]
                     m.next = "LOW"
             with m.State("LOW"):
-                with m.If(pointer + 2 > end):
+                with m.If(short):
                     close(error=True)
                 with m.Else():
                     m.d.sync += pointer.eq(pointer + 1)
@@ -218,11 +224,17 @@ class EventReader(wiring.Component):
                 m.next = "WORD"
             with m.State("WORD"):
                 m.d.sync += address.eq(Cat(low, self.buf_rdata))
+                m.next = "CHECK"
+            with m.State("CHECK"):
+                m.d.sync += [
+                    is_end.eq(address == self.END),
+                    is_bad.eq((address >= config.n_in) | (have_previous & (address <= previous))),
+                ]
                 m.next = "EMIT"
             with m.State("EMIT"):
-                with m.If(address == self.END):
+                with m.If(is_end):
                     close(error=False)
-                with m.Elif((address >= config.n_in) | (have_previous & (address <= previous))):
+                with m.Elif(is_bad):
                     close(error=True)
                 with m.Else():
                     m.d.comb += [self.spikes.valid.eq(1), self.spikes.p.index.eq(address)]
