@@ -318,6 +318,10 @@ PRESETS = {
     # Stochastic rounding: at fan-in 784 the changes a sample asks of one synapse are
     # mostly below one weight step, and round-to-nearest drops them all (7 points lost
     # on Fashion-MNIST); dithered, they are made in proportion.
+    # Three feedback entries per hidden neuron: with one, the 128 neurons see only 20
+    # distinct signals (one error and a sign each) and neurons sharing one learn alike;
+    # k_fb = 1 stays 0.7 points under dense DFA on Fashion-MNIST, k_fb = 3 matches it
+    # with 30 % fewer weight writes (4 seeds, 8 epochs).
     "mnist": Config(
         name="mnist",
         n_in=784, hidden=(128,), n_out=10,
@@ -326,7 +330,7 @@ PRESETS = {
         w_bits=8, init_range=(24, 48),
         target_count=16, error_clip=8, margin=4,
         gate_lo=1, gate_hi=14,
-        k_fb=1,
+        k_fb=3,
         lr_shift_out=7, lr_shift_hidden=8, lr_anneal_epochs=2,
         rounding="stochastic",
         lanes=2,
