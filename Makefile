@@ -6,6 +6,7 @@
 #   make bitstream  FPGA build and report (BOARD=icebreaker|ulx3s CONFIG=mnist|digits)
 #   make program    load it onto the attached board
 #   make bench      benchmarks → build/bench/*.json, plus the slow tests
+#                   (SEEDS=1,2,3,4: golden accuracy runs over several seeds, with their mean)
 #   make clean
 
 PYTHON   ?= python3
@@ -19,6 +20,7 @@ SIM      ?= verilator
 EPOCHS   ?= 3
 WAVES    ?=
 BOARD    ?= icebreaker
+SEEDS    ?= 1
 
 .PHONY: setup test test-slow sim bitstream program bench clean
 
@@ -62,7 +64,7 @@ else
 endif
 
 bench: $(BSTAMP)
-	$(PY) -m spikefab.bench --out build/bench
+	$(PY) -m spikefab.bench --out build/bench --accuracy-seeds $(SEEDS)
 	$(PY) -m pytest -q -m slow
 
 clean:

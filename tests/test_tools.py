@@ -50,3 +50,28 @@ def test_bench_torch_loop_runs():
     labels = rng.integers(0, 10, 128)
     result = bench_torch(preset("mnist"), images, labels, batch=32, batches=4)
     assert result["train_samples_per_s"] > 0 and result["batch"] == 32
+
+
+def test_bench_accuracy_runs_every_seed_and_reports_their_mean():
+    import numpy as np
+    from spikefab.bench import bench_accuracy
+    from spikefab.golden.datasets import Dataset
+    rng = np.random.default_rng(0)
+    tiny = Dataset("fashion-mnist", "pixels", rng.integers(0, 256, (12, 784), dtype=np.uint8),
+                   rng.integers(0, 10, 12), rng.integers(0, 256, (6, 784), dtype=np.uint8),
+                   rng.integers(0, 10, 6))
+    result = bench_accuracy(1, (tiny, "fashion-mnist"), seeds=(1, 2))
+    golden = [r for r in result["runs"] if r["engine"] == "golden"]
+    assert sorted((r["algo"], r["seed"]) for r in golden) == \
+        [("dfa", 1), ("dfa", 2), ("sparse-dfa", 1), ("sparse-dfa", 2)]
+    assert [r["seed"] for r in result["runs"] if r["engine"] == "float"] == [1, 1]
+    sparse = [r["test_accuracy"] for r in golden if r["algo"] == "sparse-dfa"]
+    assert result["golden_mean"]["sparse-dfa"]["test_accuracy"] == pytest.approx(np.mean(sparse))
+
+
+def test_bench_refuses_seeds_that_are_not_integers(capsys):
+    from spikefab.bench import main
+    with pytest.raises(SystemExit) as exit_:
+        main(["--accuracy-seeds", "1,two"])
+    assert exit_.value.code == 2
+    assert "seeds are integers separated by commas, not '1,two'" in capsys.readouterr().err
