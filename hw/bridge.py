@@ -125,7 +125,7 @@ class CommandBridge(wiring.Component):
         index = Signal(range(max(len(body) for body in bodies.values())))
 
         # READ_WEIGHTS: status byte, then per word (see _weights_reply).
-        weights_stage = Signal(range(self._core.weight_memory.read_latency + 3))
+        weights_stage = Signal(range(self._weights_stages()[-1] + 1))
 
         # Byte ``index`` of each long body, registered: the select of a body's byte and
         # the choice among the bodies are a cycle each. A byte is offered only once its
@@ -384,14 +384,17 @@ class CommandBridge(wiring.Component):
                     m.next = "IDLE"
         return m
 
+    def _weights_stages(self):
+        """The READ_WEIGHTS stages ``STATUS, READ, TAKE, SEND``: between READ and TAKE a
+        WAIT stage per cycle until the word read arrives."""
+        latency = self._core.weight_memory.read_latency
+        return 0, 1, 1 + latency, 2 + latency
+
     def _weights_reply(self, m, offer, free, stage, word_address, byte_in_word, word_bytes):
         """READ_WEIGHTS body: the status byte, then each word read, registered as it
         arrives (no block-RAM output feeds the byte select) and offered bytewise."""
         lanes, wbytes = self._core.layout.lanes, self._core.layout.weight_bytes
-        # READ, then a WAIT stage per cycle until the word arrives, TAKE it, SEND it.
-        latency = self._core.weight_memory.read_latency
-        STATUS, READ = 0, 1
-        TAKE, SEND = READ + latency, READ + latency + 1
+        STATUS, READ, TAKE, SEND = self._weights_stages()
         word_read = Signal.like(self.core.w_rdata)
         wire_bytes = []
         for lane in range(lanes):

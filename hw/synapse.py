@@ -9,11 +9,10 @@ look-ahead), so a layer costs ``spikes × words_per_row`` cycles plus ``L + 2`` 
 
 Pipeline: **accept** (the spike enters the look-ahead slot; its row address is computed
 and, for the input layer of a training sample, its input spike count is read the next
-cycle, incremented and written back) →
-**issue** (weight word ``k`` is read; the weight memory answers ``L`` cycles later) →
-**accumulator issue** ``L - 1`` cycles on (accumulator word ``k`` is read; the
-accumulators answer in one) → **read** (both words go straight into registers) →
-**add** (the sum is written back). A word read while one
+cycle, incremented and written back) → **issue** (weight word ``k`` is read; the weight
+memory answers ``L`` cycles later) → **accumulator issue** ``L - 1`` cycles on
+(accumulator word ``k`` is read; the accumulators answer in one) → **read** (both words
+go straight into registers) → **add** (the sum is written back). A word read while one
 of the two adds ahead of it writes the same accumulator word takes that sum instead
 (forwarding), so rows of one or two words may follow each other with no hazard.
 

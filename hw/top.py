@@ -12,10 +12,11 @@ no byte is taken while a request runs.
 
 Speed (cycles per sample, from the core's counters): the synapse phases cost one cycle
 per ``P`` synaptic operations plus ``L + 2`` per layer and timestep (``L`` the weight
-memory's read latency, 2 or 3); the neuron phases
-``words + 5`` per layer and timestep; the update one cycle per weight word read and one
-per word written, plus three per presynaptic row and a few per neuron word for the
-signals. The memory-port bound is ``(SOPs + 2·writes) / P``.
+memory's read latency, 2 or 3); the neuron phases ``words + 5`` per layer and timestep;
+the update one cycle per weight word read and one per word written, plus four per
+presynaptic row (about ``L + 4`` more for a row that is updated, while its pipeline
+drains) and a few per neuron word for the signals. The memory-port bound is
+``(SOPs + 2·writes) / P``.
 """
 
 from amaranth.hdl import Module

@@ -3,14 +3,13 @@ the ECP5 build maps it) and read latencies, against a plain model of a single-po
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module
-from amaranth.sim import Simulator
 
 from spikefab.hw.memory import WeightMemory
 from spikefab.hw.ports import Shapes
 from spikefab.layout import Layout
 
 from conftest import small_config
+from hw_support import simulate
 
 
 def shapes_and_words(depth, seed=3):
@@ -32,8 +31,6 @@ def test_weight_memory_answers_like_a_single_port_ram(bit_sliced, latency):
     shapes, init, random_word, rng = shapes_and_words(depth)
     dut = WeightMemory(shapes, depth, init, read_latency=latency, bit_sliced=bit_sliced,
                        bank_depth=16)
-    m = Module()
-    m.submodules.dut = dut
     model = [list(w) for w in init]
     answers = []      # per cycle: the word a read returns, or None
     ops = []

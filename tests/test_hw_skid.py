@@ -3,9 +3,10 @@ and one item per cycle when nothing stalls."""
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from spikefab.hw.skid import SkidBuffer
+
+from hw_support import simulate
 
 
 def run(items, send_p, take_p, seed):
@@ -31,10 +32,7 @@ def run(items, send_p, take_p, seed):
                 pending.pop(0)
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
     return received, cycles[0]
 
 

@@ -6,6 +6,8 @@ from amaranth.sim import Simulator
 
 from spikefab.hw.uart import UARTReceiver, UARTTransmitter
 
+from hw_support import simulate
+
 
 def test_uart_loopback_carries_every_byte_value():
     m = Module()
@@ -55,10 +57,7 @@ def test_uart_receiver_drops_a_frame_with_a_low_stop_bit():
                 if ctx.get(rx.bytes.valid):
                     got.append(ctx.get(rx.bytes.payload))
 
-    sim = Simulator(rx)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(rx, testbench)
     assert got == [0xAA]
 
 
