@@ -82,6 +82,9 @@ class WeightMemory(wiring.Component):
             self._MustUse__silence = True   # refused, so never to be elaborated
             raise ValueError(f"read_latency must be one of {READ_LATENCIES}, "
                              f"not {read_latency!r}")
+        if bank_depth < 1 or bank_depth & (bank_depth - 1):
+            self._MustUse__silence = True
+            raise ValueError(f"bank_depth must be a power of two, not {bank_depth!r}")
         self._shapes = shapes
         self.depth = depth
         self.read_latency = read_latency
@@ -159,8 +162,6 @@ class WeightMemory(wiring.Component):
         width = len(wdata)
         bank_depth = self._bank_depth
         bank_bits = (bank_depth - 1).bit_length()
-        if bank_depth != 1 << bank_bits:
-            raise ValueError(f"bank_depth must be a power of two, not {bank_depth}")
         banks = -(-self.depth // bank_depth)
         bank = addr[bank_bits:] if banks > 1 else 0
         columns = [[] for _ in range(banks)]

@@ -14,13 +14,18 @@ from amaranth.lib.wiring import In, Out
 __all__ = ["UARTReceiver", "UARTTransmitter"]
 
 
+def _checked_divisor(component, divisor):
+    if not isinstance(divisor, int) or divisor < 4:
+        component._MustUse__silence = True   # refused, so never to be elaborated
+        raise ValueError(f"divisor must be an integer of at least 4, not {divisor!r}")
+    return divisor
+
+
 class UARTReceiver(wiring.Component):
     """Serial ``rx`` pin → ``bytes`` stream (a byte not taken in time is overwritten)."""
 
     def __init__(self, divisor):
-        if not isinstance(divisor, int) or divisor < 4:
-            raise ValueError(f"divisor must be an integer of at least 4, not {divisor!r}")
-        self._divisor = divisor
+        self._divisor = _checked_divisor(self, divisor)
         super().__init__({"rx": In(1, init=1), "bytes": Out(stream.Signature(8))})
 
     def elaborate(self, platform):
@@ -67,9 +72,7 @@ class UARTTransmitter(wiring.Component):
     """``bytes`` stream → serial ``tx`` pin, one start bit, 8 data bits LSB first, one stop bit."""
 
     def __init__(self, divisor):
-        if not isinstance(divisor, int) or divisor < 4:
-            raise ValueError(f"divisor must be an integer of at least 4, not {divisor!r}")
-        self._divisor = divisor
+        self._divisor = _checked_divisor(self, divisor)
         super().__init__({"bytes": In(stream.Signature(8)), "tx": Out(1, init=1)})
 
     def elaborate(self, platform):

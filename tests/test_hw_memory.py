@@ -58,13 +58,17 @@ def test_weight_memory_answers_like_a_single_port_ram(bit_sliced, latency):
                 assert got == shown, f"cycle {cycle}: {got} != {shown}"
         assert ops.count(1) > 50 and ops.count(2) > 50
 
-    sim = Simulator(m)
-    sim.add_clock(1e-6)
-    sim.add_testbench(testbench)
-    sim.run()
+    simulate(dut, testbench)
 
 
-def test_weight_memory_refuses_a_latency_it_cannot_give():
+def test_init_wrong_read_latency():
     shapes, init, _, _ = shapes_and_words(4)
-    with pytest.raises(ValueError, match="read_latency must be one of"):
+    with pytest.raises(ValueError, match=r"read_latency must be one of \(2, 3\), not 1"):
         WeightMemory(shapes, 4, init, read_latency=1)
+
+
+@pytest.mark.parametrize("bank_depth", [0, 12])
+def test_init_wrong_bank_depth(bank_depth):
+    shapes, init, _, _ = shapes_and_words(4)
+    with pytest.raises(ValueError, match=f"bank_depth must be a power of two, not {bank_depth}"):
+        WeightMemory(shapes, 4, init, bank_depth=bank_depth)
