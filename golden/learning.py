@@ -49,11 +49,12 @@ the rounding generator's draws does).
 import numpy as np
 from numba import njit
 
-from .rng import XorShift32
+from spikefab.golden.rng import XorShift32, xorshift32
 
 
 __all__ = ["feedback_table", "output_error", "hidden_signal", "learning_signals",
-           "apply_update", "round_shift", "RoundingGenerator", "DITHER_STEP"]
+           "apply_update", "round_shift", "RoundingGenerator", "draw_row_dither",
+           "DITHER_STEP"]
 
 DITHER_STEP = 0x9E37        # 2**16 / golden ratio, odd: the dither's Weyl increment
 
@@ -127,25 +128,23 @@ def round_shift(x, shift):
 
 
 @njit(cache=True, nogil=True)
-def _xorshift32(x):
-    x ^= (x << 13) & 0xFFFFFFFF
-    x ^= x >> 17
-    x ^= (x << 5) & 0xFFFFFFFF
-    return x
+def draw_row_dither(state):
+    """Advance the rounding generator (``state``, a one-element array) and return the
+    row's dither ``R``: the high half of the new state (rule 6)."""
+    state[0] = xorshift32(state[0])
+    return state[0] >> 16
 
 
 @njit(cache=True, nogil=True)
 def _apply_update(weights, pre, post, shift, w_min, w_max, stochastic, state):
     writes = 0
-    x = state[0]
     row_dither = 0
     for i in range(pre.shape[0]):
         a = pre[i]
         if a == 0:
             continue
         if stochastic:
-            x = _xorshift32(x)
-            row_dither = x >> 16
+            row_dither = draw_row_dither(state)
         for j in range(post.shape[0]):
             p = post[j]
             if p == 0:
@@ -167,7 +166,6 @@ def _apply_update(weights, pre, post, shift, w_min, w_max, stochastic, state):
             if new != old:
                 weights[i, j] = new
                 writes += 1
-    state[0] = x
     return writes
 
 
@@ -180,6 +178,10 @@ class RoundingGenerator:
 
     def reseed(self):
         self.state[0] = self.seed
+
+    def draw(self):
+        """Advance the generator; the dither ``R`` of the row it is drawn for."""
+        return int(draw_row_dither(self.state))
 
 
 _NO_ROUNDING_STATE = np.zeros(1, dtype=np.int64)    # read and left at 0 when nearest

@@ -17,13 +17,28 @@ Neither depends on numpy's generators, whose streams may change between releases
 import functools
 
 import numpy as np
+from numba import njit
 
 
-__all__ = ["XorShift32", "lfsr16_step", "lfsr16_draws"]
+__all__ = ["XorShift32", "xorshift32", "XORSHIFT32_SHIFTS", "lfsr16_step", "lfsr16_draws"]
 
 
 LFSR16_MASK = 0xB400
 LFSR16_STEPS_PER_DRAW = 8
+
+
+#: xorshift32's shifts: ``x ^= x << 13``, ``x ^= x >> 17``, ``x ^= x << 5`` (hardware too).
+XORSHIFT32_SHIFTS = (13, 17, 5)
+_LEFT_A, _RIGHT, _LEFT_B = XORSHIFT32_SHIFTS
+
+
+@njit(cache=True, nogil=True)
+def xorshift32(x):
+    """The state after ``x`` (an unsigned 32-bit value): the one definition of the step."""
+    x ^= (x << _LEFT_A) & 0xFFFFFFFF
+    x ^= x >> _RIGHT
+    x ^= (x << _LEFT_B) & 0xFFFFFFFF
+    return x
 
 
 class XorShift32:
@@ -33,12 +48,8 @@ class XorShift32:
         self.state = (seed & 0xFFFFFFFF) or 0x9E3779B9
 
     def next(self):
-        x = self.state
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        self.state = x
-        return x
+        self.state = int(xorshift32(self.state))
+        return self.state
 
     def below(self, n):
         """An integer in ``0 … n-1`` (``next() % n``; the modulo bias is accepted)."""

@@ -52,7 +52,8 @@ class CommandBridge(wiring.Component):
             "reply": Out(stream.Signature(8)),
             "reply_done": In(1),
             # The core.
-            "core": Out(host_signature(config, core.shapes, buf)),
+            "core": Out(host_signature(config, core.shapes, buf,
+                                        core.weight_memory.read_latency)),
         })
 
     def elaborate(self, platform):
@@ -347,8 +348,8 @@ class CommandBridge(wiring.Component):
                 # ``word`` holds the wire bytes, lane 0 lowest; keep w_bits of each lane.
                 for lane in range(lanes):
                     raw = word[8 * wbytes * lane:8 * wbytes * (lane + 1)]
-                    m.d.comb += self.core.w_wdata[lane].eq(raw[:config.w_bits])
-                m.d.comb += [self.core.w_addr.eq(word_address), self.core.w_we.eq(1)]
+                    m.d.comb += self.core.weights.wdata[lane].eq(raw[:config.w_bits])
+                m.d.comb += [self.core.weights.addr.eq(word_address), self.core.weights.we.eq(1)]
                 m.d.sync += [word_index.eq(word_index + 1), word_address.eq(word_address + 1),
                              byte_in_word.eq(0)]
                 with m.If(word_index == last_word):
@@ -395,7 +396,7 @@ class CommandBridge(wiring.Component):
         arrives (no block-RAM output feeds the byte select) and offered bytewise."""
         lanes, wbytes = self._core.layout.lanes, self._core.layout.weight_bytes
         STATUS, READ, TAKE, SEND = self._weights_stages()
-        word_read = Signal.like(self.core.w_rdata)
+        word_read = Signal.like(self.core.weights.rdata)
         wire_bytes = []
         for lane in range(lanes):
             extended = Signal(8 * wbytes, name=f"wire{lane}")
@@ -406,12 +407,12 @@ class CommandBridge(wiring.Component):
                 offer(Status.OK)
                 m.d.sync += stage.eq(READ)
         with m.Elif(stage == READ):
-            m.d.comb += [self.core.w_addr.eq(word_address), self.core.w_en.eq(1)]
+            m.d.comb += [self.core.weights.addr.eq(word_address), self.core.weights.en.eq(1)]
             m.d.sync += [stage.eq(READ + 1), byte_in_word.eq(0)]
         with m.Elif(stage < TAKE):
             m.d.sync += stage.eq(stage + 1)   # WAIT
         with m.Elif(stage == TAKE):
-            m.d.sync += [word_read.eq(self.core.w_rdata), stage.eq(SEND)]
+            m.d.sync += [word_read.eq(self.core.weights.rdata), stage.eq(SEND)]
         with m.Elif(free):
             offer(Array(wire_bytes)[byte_in_word])
             m.d.sync += byte_in_word.eq(byte_in_word + 1)

@@ -34,16 +34,17 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.network import init_weights
-from ..layout import Layout
-from .encoder import EventReader, PixelEncoder
-from .learning import UpdateUnit
-from .lif import LIFArray
-from .memory import WeightMemory
-from .ports import COUNTER_BITS, Shapes, host_signature, spike_layout
-from .skid import SkidBuffer
-from .spikes import SpikeListReader
-from .synapse import SynapseEngine
+from spikefab.golden.network import init_weights
+from spikefab.hw.encoder import EventReader, PixelEncoder
+from spikefab.hw.learning import UpdateUnit
+from spikefab.hw.lif import LIFArray
+from spikefab.hw.memory import WeightMemory
+from spikefab.hw.ports import COUNTER_BITS, Shapes, host_signature, spike_layout
+from spikefab.hw.skid import SkidBuffer
+from spikefab.hw.spikes import SpikeListReader
+from spikefab.hw.synapse import SynapseEngine
+from spikefab.hw.weight_port import WeightArbiter
+from spikefab.layout import Layout
 
 
 __all__ = ["LearningCore", "COUNTER_BITS"]
@@ -83,7 +84,7 @@ class LearningCore(wiring.Component):
         self._port_owners = []
         buf = self.buffer_depth
         super().__init__({
-            "host": In(host_signature(config, shapes, buf)),
+            "host": In(host_signature(config, shapes, buf, weight_latency)),
             "busy": Out(1),
             "skipped": Out(1),
             # The frame receiver fills the input buffer.
@@ -146,6 +147,12 @@ class LearningCore(wiring.Component):
         m.submodules.neuron_array = lif = LIFArray(config, layout, shapes)
         m.submodules.update = update = UpdateUnit(config, layout, shapes,
                                                   weight_latency=latency)
+        # The weight port, in turn: the engine, the update unit, the host (while idle).
+        m.submodules.weight_arbiter = arbiter = WeightArbiter(weights.signature.flip(), 3)
+        wiring.connect(m, arbiter.memory, weights)
+        wiring.connect(m, engine.weights, arbiter.clients[0])
+        wiring.connect(m, update.weights, arbiter.clients[1])
+        wiring.connect(m, wiring.flipped(self.host.weights), arbiter.clients[2])
         self._port_owners = [weights, pixels, update]
 
         t = Signal(range(config.timesteps))
@@ -201,8 +208,6 @@ class LearningCore(wiring.Component):
             buf_r.en.eq(Mux(running, event_mode | pixels.buf_ren, ~self.buf_we)),
             pixels.buf_rdata.eq(buf_r.data), events.buf_rdata.eq(buf_r.data),
             self.host.buf_rdata.eq(buf_r.data),
-            engine.w_data.eq(weights.rdata), update.w_rdata.eq(weights.rdata),
-            self.host.w_rdata.eq(weights.rdata),
             engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
             lif.n_rdata.eq(n_r.data), update.n_rdata.eq(n_r.data),
             engine.cnt_rdata.eq(cnt_r.data), update.cnt_rdata.eq(cnt_r.data),
@@ -217,7 +222,7 @@ class LearningCore(wiring.Component):
                      list_r.en.eq(phase_syn)]
         with m.If(phase_syn):
             m.d.comb += [
-                weights.addr.eq(engine.w_addr), weights.en.eq(engine.w_en),
+                arbiter.grant.eq(0b001),
                 acc_r.addr.eq(engine.acc_raddr), acc_r.en.eq(engine.acc_ren),
                 cnt_r.en.eq(engine.cnt_ren),
                 acc_w.addr.eq(engine.acc_waddr), acc_w.data.eq(engine.acc_wdata),
@@ -235,8 +240,7 @@ class LearningCore(wiring.Component):
             ]
         with m.Elif(phase_upd):
             m.d.comb += [
-                weights.addr.eq(update.w_addr), weights.en.eq(update.w_en),
-                weights.wdata.eq(update.w_wdata), weights.we.eq(update.w_we),
+                arbiter.grant.eq(0b010),
                 n_r.addr.eq(update.n_raddr), n_r.en.eq(1),
                 cnt_r.addr.eq(update.cnt_raddr), cnt_r.en.eq(update.cnt_ren),
                 cnt_w.addr.eq(update.cnt_waddr), cnt_w.data.eq(0), cnt_w.en.eq(update.cnt_we),
@@ -246,10 +250,7 @@ class LearningCore(wiring.Component):
         with m.Elif(phase_clear_acc):
             m.d.comb += [acc_w.addr.eq(clear_addr), acc_w.data.eq(0), acc_w.en.eq(1)]
         with m.Elif(~running):
-            m.d.comb += [
-                weights.addr.eq(self.host.w_addr), weights.en.eq(self.host.w_en),
-                weights.wdata.eq(self.host.w_wdata), weights.we.eq(self.host.w_we),
-            ]
+            m.d.comb += arbiter.grant.eq(0b100)
 
         # -- controller ------------------------------------------------------------------
         source_error = Mux(event_mode, events.error, pixels.error)

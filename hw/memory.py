@@ -24,7 +24,8 @@ memory is block RAM holding golden's initial weights, one bit of the word per RA
 from amaranth.hdl import Cat, ClockSignal, Instance, MemoryData, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
+
+from spikefab.hw.weight_port import WeightPort
 
 
 __all__ = ["WeightMemory", "READ_LATENCIES", "SPRAM_BLOCKS", "spram_blocks", "has_spram",
@@ -95,13 +96,8 @@ class WeightMemory(wiring.Component):
         self.data = MemoryData(shape=shapes.weight_word, depth=depth, init=init)
         self._init_words = init
         self.memory_ports = []
-        super().__init__({
-            "addr": In(shapes.weight_addr),
-            "en": In(1),
-            "rdata": Out(shapes.weight_word),
-            "wdata": In(shapes.weight_word),
-            "we": In(1),
-        })
+        # The port's responder: clients reach it through a WeightArbiter.
+        super().__init__(WeightPort.Signature(shapes, read_latency=read_latency).flip())
 
     def elaborate(self, platform):
         m = Module()

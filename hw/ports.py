@@ -5,6 +5,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from spikefab.hw.weight_port import WeightPort
+
 
 __all__ = ["Shapes", "spike_layout", "host_signature", "COUNTER_BITS", "SHIFT_BITS"]
 
@@ -54,7 +56,7 @@ class Shapes:
         })
 
 
-def host_signature(config, shapes, buffer_depth):
+def host_signature(config, shapes, buffer_depth, weight_latency):
     """What the host side (the command bridge) drives on the learning core, seen from the
     bridge: ``Out`` members are requests and registers, ``In`` members are results.
 
@@ -62,7 +64,7 @@ def host_signature(config, shapes, buffer_depth):
     input buffer; ``done`` with ``error``, ``prediction`` and ``counts``. Run-time
     registers ``lr_shift`` (per layer) and ``margin``; ``reseed`` reloads the rounding
     generator (stochastic rounding) while idle. While idle, the weight memory
-    (``w_*``) and the input buffer (``buf_r*``). Counters since ``clear_counters``, and the
+    (``weights``) and the input buffer (``buf_r*``). Counters since ``clear_counters``, and the
     same figures of the last sample.
     """
     n_layers = len(config.weight_shapes)
@@ -77,9 +79,7 @@ def host_signature(config, shapes, buffer_depth):
         "lr_shift": Out(data.ArrayLayout(SHIFT_BITS, n_layers), init=list(config.lr_shifts)),
         "margin": Out(range(config.timesteps + 1), init=config.margin),
         "reseed": Out(1),
-        "w_addr": Out(shapes.weight_addr), "w_en": Out(1),
-        "w_rdata": In(shapes.weight_word),
-        "w_wdata": Out(shapes.weight_word), "w_we": Out(1),
+        "weights": Out(WeightPort.Signature(shapes, read_latency=weight_latency)),
         "buf_raddr": Out(range(buffer_depth)), "buf_rdata": In(8),
         "clear_counters": Out(1),
         "cycles": In(COUNTER_BITS), "sops": In(COUNTER_BITS), "writes": In(COUNTER_BITS),

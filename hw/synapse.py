@@ -23,7 +23,9 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ports import spike_layout
+from spikefab.hw.pipeline import delay_line, tag_layout
+from spikefab.hw.ports import spike_layout
+from spikefab.hw.weight_port import WeightPort
 
 
 __all__ = ["SynapseEngine"]
@@ -51,9 +53,7 @@ class SynapseEngine(wiring.Component):
             "done": Out(1),
             "sops": Out(range(max(config.layer_sizes) + 1)),
             # Weight memory, read only.
-            "w_addr": Out(shapes.weight_addr),
-            "w_en": Out(1),
-            "w_data": In(shapes.weight_word),
+            "weights": Out(WeightPort.Signature(shapes, read_latency=weight_latency)),
             # Synaptic-current accumulators.
             "acc_raddr": Out(shapes.acc_addr),
             "acc_ren": Out(1),
@@ -82,26 +82,25 @@ class SynapseEngine(wiring.Component):
         # Look-ahead slot.
         pend_valid = Signal()
         pend_end = Signal()
-        pend_base = Signal.like(self.w_addr)
+        pend_base = Signal.like(self.weights.addr)
         # Issue stage.
         busy = Signal()
-        row_base = Signal.like(self.w_addr)
+        row_base = Signal.like(self.weights.addr)
         k = Signal.like(self.acc_raddr)
         at_last = Signal()          # k is the row's last word (registered with k)
         # Accumulator issue: ``L - 1`` cycles behind the weight read (the weight memory
         # answers ``L`` cycles after its address, the accumulators one), through a chain
         # whose last stage reads.
-        delay = self._weight_latency - 1
-        issued = [Signal(name=f"issued{n}") for n in range(delay)]
-        issued_k = [Signal.like(self.acc_raddr, name=f"issued_k{n}") for n in range(delay)]
-        acc_issue, acc_k = issued[-1], issued_k[-1]
+        issued = delay_line(m, tag_layout(self.acc_raddr.shape()), {"valid": busy, "index": k},
+                            self._weight_latency - 1, name="issued")
+        acc_issue, acc_k = issued[-1].valid, issued[-1].index
         # Read stage: both memories answer word read_k.
         read_valid = Signal()
         read_k = Signal.like(self.acc_raddr)
         # Add stage: the registered weight and accumulator words.
         add_valid = Signal()
         add_k = Signal.like(self.acc_raddr)
-        weight_word = Signal.like(self.w_data)
+        weight_word = Signal.like(self.weights.rdata)
         acc_word = Signal.like(self.acc_rdata)
         # The sum written last cycle, and where the read stage's word must come from
         # when one of the two adds ahead of it writes the same accumulator word.
@@ -156,12 +155,9 @@ class SynapseEngine(wiring.Component):
         # write, and forwarding replaces it anyway, so it is not made.
         writes_k_now = add_valid & (add_k == acc_k)
         read_stage_has_k = read_valid & (read_k == acc_k)
-        m.d.sync += [issued[0].eq(busy), issued_k[0].eq(k)]
-        m.d.sync += [issued[n].eq(issued[n - 1]) for n in range(1, delay)]
-        m.d.sync += [issued_k[n].eq(issued_k[n - 1]) for n in range(1, delay)]
         m.d.comb += [
-            self.w_addr.eq(row_base + k),
-            self.w_en.eq(busy),
+            self.weights.addr.eq(row_base + k),
+            self.weights.en.eq(busy),
             self.acc_raddr.eq(acc_k),
             self.acc_ren.eq(acc_issue & ~writes_k_now),
         ]
@@ -175,7 +171,7 @@ class SynapseEngine(wiring.Component):
             forward.eq(read_stage_has_k | writes_k_now),
             forward_add.eq(read_stage_has_k),
             add_valid.eq(read_valid), add_k.eq(read_k),
-            weight_word.eq(self.w_data),
+            weight_word.eq(self.weights.rdata),
             acc_word.eq(Mux(forward, Mux(forward_add, sums, last_sum), self.acc_rdata)),
             last_sum.eq(sums),
         ]
@@ -186,7 +182,7 @@ class SynapseEngine(wiring.Component):
         ]
 
         # The end marker retires once the last add has landed.
-        in_flight = Cat(busy, *issued, read_valid, add_valid,
+        in_flight = Cat(busy, *(stage.valid for stage in issued), read_valid, add_valid,
                         cnt_issue, cnt_valid, cnt_add_valid).any()
         with m.If(pend_valid & pend_end & ~in_flight):
             m.d.comb += self.done.eq(1)

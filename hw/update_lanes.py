@@ -1,0 +1,157 @@
+"""The update lanes: the new weights of one word of a row, ``P`` synapses side by side.
+
+Twin of :func:`spikefab.golden.learning.apply_update` for one word: lane ``l`` with
+postsynaptic signal ``p``, presynaptic count ``a`` and weight ``w`` computes
+``m = (|p|·a + r) >> s``, ``w' = clamp(w - sign(p)·m)`` and whether ``w' ≠ w``. The
+rounding offset ``r`` is ``2**(s-1)`` (round to nearest, 0 for ``s = 0``) or, for
+stochastic rounding, the top ``s`` bits of the lane's dither ``(D + l·0x9E37) mod 2**16``
+where ``D`` starts a row at the rounding generator's row dither and steps by
+``P·0x9E37`` per word.
+
+A pipeline, one arithmetic step a stage (100 MHz on the ECP5); each stage's tag says
+whether it holds a word and which:
+
+0. ``arriving``: the word's signals are on ``signal_data`` (the weight word follows a
+   cycle later on ``weight_data``: the weight memory answers one cycle after the
+   signal memory);
+1. ``taken``: the signals registered; the weight word arrives;
+2. ``sized``: each lane's ``|p|`` and direction; the weight word registered;
+3. ``multiplied``: ``|p|·a`` and the offset; the room to each rail;
+4. ``stepped``: the step ``(|p|·a + r) >> s``; the saturated word and which lanes changed
+   are worked out from it (combinational);
+5. ``pending``: ``new_word`` and ``changed``, registered, for the caller to write.
+
+No memory output feeds logic: both words are registered as they arrive.
+"""
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from spikefab.golden.learning import DITHER_STEP
+from spikefab.hw.pipeline import delay_line, tag_layout
+from spikefab.hw.ports import SHIFT_BITS
+
+
+__all__ = ["UpdateLanes"]
+
+
+class UpdateLanes(wiring.Component):
+    """Parameters
+    ----------
+    config : :class:`~spikefab.config.Config`
+    shapes : :class:`~spikefab.hw.ports.Shapes`
+    lanes : int
+    index_shape : shape-like
+        Shape of a word's index within its row (carried in the tags).
+
+    Members
+    -------
+    arriving : In(tag)
+        ``valid`` and ``index`` of the word whose signals are on ``signal_data``.
+    signal_data : In(signal word); weight_data : In(weight word)
+    activity : In(count)
+        ``a``, held over a row. ``shift`` : In(SHIFT_BITS), held over a layer.
+    load_dither : In(1); row_dither : In(16)
+        Stochastic rounding: a row starts its dither at ``row_dither`` (no word in flight).
+    pending : Out(tag); new_word : Out(weight word); changed : Out(lanes)
+    busy : Out(1)
+        A word between ``taken`` and ``stepped``.
+    """
+
+    def __init__(self, config, shapes, lanes, index_shape):
+        self._config = config
+        self._shapes = shapes
+        self._lanes = lanes
+        tag = tag_layout(index_shape)
+        super().__init__({
+            "arriving": In(tag),
+            "signal_data": In(shapes.signal_word),
+            "weight_data": In(shapes.weight_word),
+            "activity": In(shapes.count),
+            "shift": In(SHIFT_BITS),
+            "load_dither": In(1),
+            "row_dither": In(16),
+            "pending": Out(tag),
+            "new_word": Out(shapes.weight_word),
+            "changed": Out(lanes),
+            "busy": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config, shapes, lanes = self._config, self._shapes, self._lanes
+        taken, sized, multiplied, stepped, pending = delay_line(
+            m, self.arriving.shape(), self.arriving, 5, name="stage")
+        m.d.comb += [self.pending.eq(pending), self.busy.eq(
+            taken.valid | sized.valid | multiplied.valid | stepped.valid)]
+
+        signal_word = Signal.like(self.signal_data)
+        # The old word from its arrival (sized) down to the step (stepped).
+        old_words = [Signal(shapes.weight_word, name=f"old_word{n}") for n in range(3)]
+        m.d.sync += [signal_word.eq(self.signal_data), old_words[0].eq(self.weight_data)]
+        m.d.sync += [later.eq(earlier) for earlier, later in zip(old_words, old_words[1:])]
+
+        offsets = self._offsets(m, sized.valid)
+        prod_bits = shapes.signal.width + config.count_bits
+        new_word = Signal(shapes.weight_word)
+        changed = Signal(lanes)
+        for lane in range(lanes):
+            magnitude = Signal(shapes.signal.width, name=f"magnitude{lane}")
+            lowers = Signal(name=f"lowers{lane}")             # p ≥ 0 lowers the weight
+            product = Signal(prod_bits, name=f"product{lane}")
+            product_down = Signal(name=f"product_down{lane}")
+            step = Signal(prod_bits + 1, name=f"step{lane}")
+            step_down = Signal(name=f"step_down{lane}")
+            p = signal_word[lane]
+            m.d.sync += [magnitude.eq(abs(p)), lowers.eq(p >= 0),
+                         product.eq(magnitude * self.activity), product_down.eq(lowers),
+                         step.eq((product + offsets[lane]) >> self.shift),
+                         step_down.eq(product_down)]
+            m.d.comb += [new_word[lane].eq(self._saturated(m, lane, old_words, step,
+                                                           step_down, changed))]
+        m.d.sync += [self.new_word.eq(new_word), self.changed.eq(changed)]
+        return m
+
+    def _offsets(self, m, advance):
+        """Each lane's rounding offset ``r``, registered with the product."""
+        lanes = self._lanes
+        if self._config.rounding != "stochastic":
+            # 2**(s-1), 0 for s = 0: registered, as the shift holds over a layer.
+            half = Signal(32)
+            m.d.sync += half.eq((Const(1, 33) << self.shift)[1:33])
+            return [half] * lanes
+        word_dither = Signal(16)
+        dither_shift = Signal(range(17))        # 16 - s leaves a dither's top s bits
+        m.d.sync += dither_shift.eq(16 - self.shift)
+        with m.If(self.load_dither):
+            m.d.sync += word_dither.eq(self.row_dither)
+        with m.Elif(advance):
+            m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
+        offsets = []
+        for lane in range(lanes):
+            # The dither's add and shift are one stage, the step's add and shift the next.
+            offset = Signal(16, name=f"offset{lane}")
+            m.d.sync += offset.eq((word_dither + lane * DITHER_STEP)[:16] >> dither_shift)
+            offsets.append(offset)
+        return offsets
+
+    def _saturated(self, m, lane, old_words, step, step_down, changed):
+        """The lane's saturated new weight; sets ``changed[lane]``."""
+        config = self._config
+        moved_bits = max(config.w_bits, len(step) + 1) + 2
+        # The room to each rail is registered with the step, so the saturating add is
+        # one carry chain per direction, side by side, then a choice.
+        room_up = Signal(unsigned(config.w_bits), name=f"room_up{lane}")
+        room_down = Signal(unsigned(config.w_bits), name=f"room_down{lane}")
+        m.d.sync += [room_up.eq(config.w_max - old_words[-2][lane]),
+                     room_down.eq(old_words[-2][lane] - config.w_min)]
+        w = old_words[-1][lane]
+        up = Signal(signed(moved_bits), name=f"up{lane}")
+        down = Signal(signed(moved_bits), name=f"down{lane}")
+        m.d.comb += [up.eq(w + step), down.eq(w - step)]
+        # A step moves the weight unless it is zero or the weight sits on that rail.
+        m.d.comb += changed[lane].eq((step != 0) & Mux(step_down, room_down != 0,
+                                                        room_up != 0))
+        return Mux(step_down, Mux(step > room_down, config.w_min, down),
+                   Mux(step > room_up, config.w_max, up))
