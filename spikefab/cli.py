@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, check_config, check_save_path, load_checkpoint,
+                         read_checkpoint, save_checkpoint)
 from .config import ConfigError, PRESETS, load_config
 from .golden.datasets import DATASET_NAMES, DatasetError, load_dataset
 from .bitstream import BuildError
 from .sim.runner import SIMULATORS, SimulatorError
-from .train import ALGOS, ENGINES, EngineError, algo_config, evaluate, make_model, run_training
+from .train import (ALGOS, ENGINES, EngineError, TrainingInterrupted, algo_config, evaluate,
+                    make_model, resolve_options, resume_state, run_meta, train_epochs)
 
 
 # ValueError covers bad shapes or values that reach the models (ConfigError is one too).
@@ -32,20 +34,28 @@ def build_parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train a network online, one sample at a time")
-    train.add_argument("--dataset", default="digits",
+    # No defaults here: a resumed run takes the options it is not given from its
+    # checkpoint, a new run from TRAIN_DEFAULTS (train.resolve_options).
+    train.add_argument("--dataset",
                        help=f"one of: {', '.join(DATASET_NAMES)} (default: digits)")
-    train.add_argument("--algo", default="sparse-dfa", choices=ALGOS)
-    train.add_argument("--engine", default="golden", choices=ENGINES)
-    train.add_argument("--config", default="digits",
+    train.add_argument("--algo", choices=ALGOS, help="(default: sparse-dfa)")
+    train.add_argument("--engine", choices=ENGINES, help="(default: golden)")
+    train.add_argument("--config",
                        help=f"preset ({', '.join(PRESETS)}) or a JSON file (default: digits)")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--seed", type=int, default=1,
+    train.add_argument("--epochs", type=int,
+                       help="epochs in all, those of a resumed checkpoint included "
+                            "(default: 20, or the resumed run's)")
+    train.add_argument("--seed", type=int,
                        help="weight initialisation and training order (default: 1)")
     train.add_argument("--limit-train", type=int, metavar="N",
                        help="use only the first N training samples")
     train.add_argument("--limit-test", type=int, metavar="N",
                        help="use only the first N test samples")
-    train.add_argument("--save", metavar="PATH", help="write a checkpoint (.npz)")
+    train.add_argument("--save", metavar="PATH",
+                       help="write a checkpoint to PATH, exactly (also on Ctrl-C: the last "
+                            "finished epoch)")
+    train.add_argument("--resume", metavar="CKPT",
+                       help="continue the run saved in CKPT (golden and float engines)")
     train.add_argument("--json", action="store_true", help="print one JSON object, no progress")
 
     evaluate_ = commands.add_parser("eval", help="evaluate a checkpoint")
@@ -97,22 +107,30 @@ def build_parser():
 
 
 def command_train(args):
+    resumed = read_checkpoint(args.resume) if args.resume else None
+    vars(args).update(resolve_options(vars(args), resumed, args.resume))
     if args.epochs < 0:
         raise ConfigError(f"--epochs must be at least 0, not {args.epochs}")
-    config = algo_config(load_config(args.config), args.algo)
-    config = config.replace(init_seed=args.seed & 0xFFFFFFFF)
+    if args.save:
+        check_save_path(args.save)  # before training, not after it
+    config = _train_config(args, resumed)
     if args.engine == "rtl":
         return command_train_rtl(args, config)
     dataset = load_dataset(args.dataset, config).limit(args.limit_train, args.limit_test)
-    model = make_model(args.engine, config)
+    state = resume_state(resumed, args.resume, dataset) if resumed else None
+    model = make_model(args.engine, config, state.weights if state else None)
     start = time.perf_counter()
-    figures = run_training(model, dataset, epochs=args.epochs, seed=args.seed,
-                           progress=not args.json)
+    try:
+        figures, state = train_epochs(model, dataset, epochs=args.epochs, seed=args.seed,
+                                      progress=not args.json, resume=state)
+    except TrainingInterrupted as stop:
+        return _interrupted(args, config, dataset, stop)
     result = {"dataset": args.dataset, "algo": args.algo, "engine": args.engine,
               "config": config.name, "config_hash": config.hash(), "seed": args.seed,
               **figures, "wall_s": time.perf_counter() - start}
     if args.save:
-        _save(args, config, model.weights, result)
+        _save(args.save, config, state.weights, args.engine,
+              run_meta(vars(args), dataset, state), state)
     if args.json:
         print(json.dumps(result))
     else:
@@ -120,6 +138,32 @@ def command_train(args):
               f"train {result['train_accuracy']:.2%}, test {result['test_accuracy']:.2%}, "
               f"{result['weight_writes_per_sample']:.1f} weight writes/sample, "
               f"{result['train_samples_per_s']:,.0f} samples/s, {result['wall_s']:.1f} s")
+    return 0
+
+
+def _train_config(args, resumed):
+    """A new run's config from --config, --algo and --seed; a resumed run's from its
+    checkpoint, which a --config given must match."""
+    if resumed is None:
+        config = algo_config(load_config(args.config), args.algo)
+        return config.replace(init_seed=args.seed & 0xFFFFFFFF)
+    if args.config is not None:
+        check_config(args.resume, resumed.config,
+                     algo_config(load_config(args.config), args.algo))
+    return resumed.config
+
+
+def _interrupted(args, config, dataset, stop):
+    """Ctrl-C during training: keep the last finished epoch if --save was given; 130."""
+    where = f"spikefab: interrupted during epoch {stop.epoch}/{args.epochs}"
+    if not args.save:
+        _stderr(f"{where}; nothing saved (no --save)")
+        return 130
+    _save(args.save, config, stop.state.weights, args.engine,
+          run_meta(vars(args), dataset, stop.state), stop.state)
+    _stderr(f"{where}; saved the run after epoch {stop.state.epoch} to {args.save} "
+            f"(continue it with: spikefab train --resume {args.save})")
+    return 130
 
 
 def command_train_rtl(args, config):
@@ -148,14 +192,16 @@ def command_train_rtl(args, config):
               "cycles_per_train_sample": report["cycles_per_train_sample"],
               "sim_cycles_per_s": report["sim_cycles_per_s"], "wall_s": wall}
     if args.save:
-        _save(args, config, [np.asarray(w, dtype=np.int64) for w in report["weights"]],
-              result)
+        _save(args.save, config, [np.asarray(w, dtype=np.int64) for w in report["weights"]],
+              "rtl", {k: result[k] for k in ("dataset", "algo", "epochs", "seed",
+                                             "test_accuracy")})
     if args.json:
         print(json.dumps(result))
     else:
         print(f"{args.algo} on {args.dataset} (rtl, config {config.name}): "
               f"train {result['train_accuracy']:.2%}, test {result['test_accuracy']:.2%}, "
               f"equal to golden, {result['wall_s']:.1f} s")
+    return 0
 
 
 def command_sim(args):
@@ -239,10 +285,9 @@ def command_bitstream(args):
     return 0 if report["timing_met"] else 1
 
 
-def _save(args, config, weights, result):
-    save_checkpoint(args.save, config, weights, engine=result["engine"],
-                    meta={k: result[k] for k in ("dataset", "algo", "epochs", "seed",
-                                                  "test_accuracy")})
+def _save(path, config, weights, engine, meta, state=None):
+    save_checkpoint(path, config, weights, engine=engine, meta=meta,
+                    state=None if state is None else state.to_dict())
 
 
 def _progress(args):
@@ -262,7 +307,7 @@ def command_eval(args):
         raise CheckpointError(f"checkpoint {args.checkpoint} holds float weights; "
                               f"evaluate it with --engine float")
     model = make_model(engine, config, weights)
-    dataset = load_dataset(args.dataset, config).limit(0, args.limit_test)
+    dataset = load_dataset(args.dataset, config).limit(None, args.limit_test)
     figures = evaluate(model, dataset, progress=not args.json)
     result = {"dataset": args.dataset, "engine": engine, "config": config.name,
               "config_hash": config.hash(), "test_samples": len(dataset.y_test),
@@ -278,7 +323,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         if args.command == "train":
-            command_train(args)
+            return command_train(args)
         elif args.command == "sim":
             return command_sim(args)
         elif args.command == "bitstream":
@@ -290,6 +335,9 @@ def main(argv=None):
     except USER_ERRORS + (ChipUnreachable,) as error:
         print(f"spikefab: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("spikefab: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

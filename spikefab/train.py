@@ -6,12 +6,25 @@ set in the order of the ``e``-th successive permutation drawn from
 schedule gives that epoch (:meth:`Config.lr_shifts_at`). Reported ``train_accuracy`` is
 the accuracy of the predictions made during the last epoch (each before its own update);
 ``test_accuracy`` is measured after training.
+
+**Resuming.** After every epoch the loop keeps a :class:`TrainState`: the weights, the
+epochs finished, the training order's generator state, the chip's rounding generator
+state (golden engine, stochastic rounding), its run-time registers and the running
+figures. A run continued from that state (:func:`train_epochs` with ``resume=``) makes
+exactly the updates the uninterrupted run makes: it ends with the same weights, bit for
+bit, and the same figures. Ctrl-C raises :class:`TrainingInterrupted`, which carries the
+state of the last finished epoch. The ``golden`` and ``float`` engines resume; ``rtl``
+(the chip in simulation, rebuilt for every run) does not.
 """
 
+import hashlib
+import math
 import time
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
+from .checkpoint import CheckpointError
 from .config import ConfigError
 from .golden.encoders import encode
 from .golden.float_model import FloatNet
@@ -20,11 +33,22 @@ from .golden.rng import XorShift32
 from .progress import Progress
 
 
-__all__ = ["ALGOS", "ENGINES", "algo_config", "make_model", "run_training", "evaluate"]
+__all__ = ["ALGOS", "ENGINES", "RESUMABLE_ENGINES", "TRAIN_DEFAULTS", "algo_config",
+           "make_model", "run_training", "train_epochs", "evaluate", "TrainState",
+           "TrainingInterrupted", "resolve_options", "resume_state", "dataset_digest",
+           "run_meta"]
 
 ALGOS = ("sparse-dfa", "dfa")
 ENGINES = ("golden", "float", "rtl")
+RESUMABLE_ENGINES = ("golden", "float")
 CHUNK = 512
+ORDER_SEED_OFFSET = 0x5EED
+# The options of `spikefab train` that define a run, and their defaults for a new one.
+TRAIN_DEFAULTS = {"dataset": "digits", "algo": "sparse-dfa", "engine": "golden",
+                  "config": "digits", "seed": 1, "epochs": 20, "limit_train": None,
+                  "limit_test": None}
+# Those a resumed run takes from its checkpoint and may not change.
+RUN_KEYS = ("dataset", "algo", "engine", "seed", "limit_train", "limit_test")
 
 
 class EngineError(Exception):
@@ -78,47 +102,291 @@ def evaluate(model, dataset, split="test", *, progress=True):
             "samples_per_s": len(y) / wall if wall > 0 else float("inf")}
 
 
+# -- the state of a run --------------------------------------------------------------------
+
+@dataclass
+class TrainState:
+    """Where a training run stands after its last finished epoch (see the module
+    docstring); everything but ``weights`` goes into a checkpoint's ``state`` member."""
+    epoch: int                      # epochs finished
+    order_state: int                # the training order's XorShift32 state
+    rounding_state: int | None      # the chip's rounding generator; None without one
+    lr_shifts: list                 # the chip's shift registers during the last epoch
+    margin: int | None              # its margin register (golden); None for float
+    samples: int = 0                # samples trained, all epochs together
+    weight_writes: int = 0
+    skipped: int = 0
+    sops: int = 0
+    train_wall: float = 0.0         # seconds spent training (not evaluating)
+    history: list = field(default_factory=list)
+    weights: list = field(default_factory=list, repr=False)
+
+    def to_dict(self):
+        """The JSON-ready state, weights left out (a checkpoint stores them as arrays)."""
+        data = asdict(self)
+        del data["weights"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data, weights):
+        return cls(**{k: v for k, v in data.items()}, weights=list(weights))
+
+    @classmethod
+    def check_dict(cls, data, config):
+        """Raise ValueError, naming the field, unless ``data`` is a state for ``config``."""
+        names = [f.name for f in fields(cls) if f.name != "weights"]
+        missing = [name for name in names if name not in data]
+        unknown = sorted(set(data) - set(names))
+        if missing or unknown:
+            raise ValueError(f"missing fields {missing}" if missing
+                             else f"unknown fields {unknown}")
+        _need_int(data, "epoch", 0, 1 << 31)
+        _need_int(data, "order_state", 1, (1 << 32) - 1)
+        if data["rounding_state"] is not None:
+            _need_int(data, "rounding_state", 1, (1 << 32) - 1)
+        if data["margin"] is not None:
+            _need_int(data, "margin", 0, config.timesteps)
+        shifts = data["lr_shifts"]
+        if not (isinstance(shifts, list) and len(shifts) == len(config.weight_shapes)
+                and all(_is_int(s) and 0 <= s <= 32 for s in shifts)):
+            raise ValueError(f"lr_shifts must list {len(config.weight_shapes)} shifts "
+                             f"from 0 to 32, not {shifts!r}")
+        for name in ("samples", "weight_writes", "skipped", "sops"):
+            _need_int(data, name, 0, 1 << 62)
+        wall = data["train_wall"]
+        if not (_is_number(wall) and math.isfinite(wall) and wall >= 0):
+            raise ValueError(f"train_wall must be a number of seconds, not {wall!r}")
+        _check_history(data["history"], data["epoch"])
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _need_int(data, name, lo, hi):
+    value = data[name]
+    if not (_is_int(value) and lo <= value <= hi):
+        raise ValueError(f"{name} must be an integer from {lo} to {hi}, not {value!r}")
+
+
+def _check_history(history, epochs):
+    """One entry per finished epoch, numbered, with its figures."""
+    if not isinstance(history, list) or len(history) != epochs:
+        raise ValueError(f"history must list the {epochs} finished epochs")
+    for number, entry in enumerate(history, 1):
+        if not (isinstance(entry, dict) and entry.get("epoch") == number
+                and all(_is_number(entry.get(key))
+                        for key in ("train_accuracy", "weight_writes_per_sample"))
+                and _is_number(entry.get("test_accuracy", 0.0))):
+            raise ValueError(f"history entry {number} is malformed: {entry!r}")
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training: ``state`` is the run after its last finished epoch,
+    ``epoch`` the (1-based) epoch that was running."""
+
+    def __init__(self, state, epoch):
+        super().__init__(f"interrupted during epoch {epoch}")
+        self.state = state
+        self.epoch = epoch
+
+
+def _snapshot(model, order, epoch, totals, history):
+    """The run's state now, with copies of everything that training changes in place."""
+    rounding = getattr(model, "rounding", None)
+    return TrainState(
+        epoch=epoch, order_state=order.state,
+        rounding_state=None if rounding is None else int(rounding.state[0]),
+        lr_shifts=[int(s) for s in model.lr_shifts],
+        margin=getattr(model, "margin", None), **totals,
+        history=[dict(entry) for entry in history],
+        weights=[w.copy() for w in model.weights])
+
+
+def _restore(model, order, state):
+    """Put ``model`` and the order generator where ``state`` left them."""
+    rounding = getattr(model, "rounding", None)
+    if (rounding is None) != (state.rounding_state is None):
+        raise CheckpointError("the checkpoint's rounding generator does not fit this "
+                              "engine and config")
+    model.weights = [np.array(w, dtype=current.dtype)
+                     for w, current in zip(state.weights, model.weights)]
+    if rounding is not None:
+        rounding.state[0] = state.rounding_state
+    if state.margin is not None:
+        model.margin = state.margin
+    model.lr_shifts = tuple(state.lr_shifts)
+    order.state = state.order_state
+
+
+# -- the training loop ---------------------------------------------------------------------
+
 def run_training(model, dataset, *, epochs, seed, progress=True, eval_each_epoch=True):
     """Train ``model`` online for ``epochs`` passes; return the figures of SPEC §6."""
-    rng = XorShift32(seed + 0x5EED)
-    history = []
-    train_wall = 0.0
-    total = writes = skipped = sops = 0
-    for epoch in range(epochs):
-        order = rng.permutation(len(dataset.y_train))
-        model.lr_shifts = model.config.lr_shifts_at(epoch)
-        correct = epoch_writes = 0
-        start = time.perf_counter()
-        with Progress(len(order), f"epoch {epoch + 1}/{epochs}", enabled=progress) as bar:
-            for raster, label in iter_samples(dataset.x_train, dataset.y_train,
-                                              dataset.kind, model.config, order):
-                result = model.train(raster, label)
-                correct += result.prediction == label
-                epoch_writes += result.weight_writes
-                skipped += result.skipped
-                sops += result.sops
-                bar.advance()
-        train_wall += time.perf_counter() - start
-        total += len(order)
-        writes += epoch_writes
-        entry = {"epoch": epoch + 1, "train_accuracy": correct / max(len(order), 1),
-                 "weight_writes_per_sample": epoch_writes / max(len(order), 1)}
-        if eval_each_epoch or epoch == epochs - 1:
-            entry["test_accuracy"] = evaluate(model, dataset, progress=progress)["accuracy"]
-        history.append(entry)
-    final = history[-1] if history else {}
-    if not history:
-        final = {"train_accuracy": 0.0,
-                 "test_accuracy": evaluate(model, dataset, progress=progress)["accuracy"]}
+    figures, _ = train_epochs(model, dataset, epochs=epochs, seed=seed, progress=progress,
+                              eval_each_epoch=eval_each_epoch)
+    return figures
+
+
+def train_epochs(model, dataset, *, epochs, seed, progress=True, eval_each_epoch=True,
+                 resume=None):
+    """Train up to ``epochs`` epochs in all, from the start or from ``resume`` (a
+    :class:`TrainState`); return ``(figures, final state)``.
+
+    Ctrl-C raises :class:`TrainingInterrupted` with the state of the last finished epoch.
+    """
+    order = XorShift32(seed + ORDER_SEED_OFFSET)
+    if resume is not None:
+        _restore(model, order, resume)
+    state = resume or _snapshot(model, order, 0, _ZERO_TOTALS, [])
+    epoch = state.epoch
+    try:
+        _complete_last_evaluation(model, dataset, state, eval_each_epoch, progress)
+        for epoch in range(state.epoch, epochs):
+            state = _train_epoch(model, dataset, order, state, epochs, progress)
+            if eval_each_epoch or epoch == epochs - 1:
+                state.history[-1]["test_accuracy"] = \
+                    evaluate(model, dataset, progress=progress)["accuracy"]
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(state, epoch + 1) from None
+    return _figures(model, dataset, state, epochs, progress), state
+
+
+_ZERO_TOTALS = {"samples": 0, "weight_writes": 0, "skipped": 0, "sops": 0, "train_wall": 0.0}
+
+
+def _complete_last_evaluation(model, dataset, state, eval_each_epoch, progress):
+    """A run interrupted while evaluating its last epoch: evaluate it now."""
+    if eval_each_epoch and state.history and "test_accuracy" not in state.history[-1]:
+        state.history[-1]["test_accuracy"] = \
+            evaluate(model, dataset, progress=progress)["accuracy"]
+
+
+def _train_epoch(model, dataset, order, state, epochs, progress):
+    """Train one epoch after ``state``; return the state after it."""
+    epoch = state.epoch
+    permutation = order.permutation(len(dataset.y_train))
+    model.lr_shifts = model.config.lr_shifts_at(epoch)
+    correct = writes = skipped = sops = 0
+    start = time.perf_counter()
+    with Progress(len(permutation), f"epoch {epoch + 1}/{epochs}", enabled=progress) as bar:
+        for raster, label in iter_samples(dataset.x_train, dataset.y_train, dataset.kind,
+                                          model.config, permutation):
+            result = model.train(raster, label)
+            correct += result.prediction == label
+            writes += result.weight_writes
+            skipped += result.skipped
+            sops += result.sops
+            bar.advance()
+    n = len(permutation)
+    totals = {"samples": state.samples + n, "weight_writes": state.weight_writes + writes,
+              "skipped": state.skipped + skipped, "sops": state.sops + sops,
+              "train_wall": state.train_wall + time.perf_counter() - start}
+    entry = {"epoch": epoch + 1, "train_accuracy": correct / max(n, 1),
+             "weight_writes_per_sample": writes / max(n, 1)}
+    return _snapshot(model, order, epoch + 1, totals, state.history + [entry])
+
+
+def _figures(model, dataset, state, epochs, progress):
+    """The figures of SPEC §6 for the run that ``state`` ends."""
+    final = dict(state.history[-1]) if state.history else {"train_accuracy": 0.0}
+    if "test_accuracy" not in final:
+        final["test_accuracy"] = evaluate(model, dataset, progress=progress)["accuracy"]
+    total = state.samples
     return {
         "epochs": epochs,
         "train_samples": len(dataset.y_train),
         "test_samples": len(dataset.y_test),
         "train_accuracy": final["train_accuracy"],
         "test_accuracy": final["test_accuracy"],
-        "train_samples_per_s": total / train_wall if train_wall > 0 else 0.0,
-        "weight_writes_per_sample": writes / max(total, 1),
-        "skipped_fraction": skipped / max(total, 1),
-        "sops_per_train_sample": sops / max(total, 1),
-        "history": history,
+        "train_samples_per_s": total / state.train_wall if state.train_wall > 0 else 0.0,
+        "weight_writes_per_sample": state.weight_writes / max(total, 1),
+        "skipped_fraction": state.skipped / max(total, 1),
+        "sops_per_train_sample": state.sops / max(total, 1),
+        "history": [dict(entry) for entry in state.history],
     }
+
+
+# -- what a resumed run takes from its checkpoint ------------------------------------------
+
+def resolve_options(given, checkpoint=None, path=None):
+    """The options of a run: those ``given`` (None where the user gave none), filled in
+    with the defaults, or for a resumed run with ``checkpoint``'s, which the given ones
+    may repeat but not change. ``--epochs`` of a resumed run counts all its epochs."""
+    given = {key: given.get(key) for key in TRAIN_DEFAULTS}
+    if checkpoint is None:
+        return {key: TRAIN_DEFAULTS[key] if value is None else value
+                for key, value in given.items()}
+    if "rtl" in (given["engine"], checkpoint.engine):
+        raise EngineError("--resume is not supported by the rtl engine (the chip in "
+                          "simulation is built afresh for every run); resume with golden "
+                          "or float")
+    if checkpoint.state is None:
+        raise CheckpointError(f"checkpoint {path} holds no training state to resume "
+                              f"(it was saved by an rtl run or an older spikefab)")
+    stored = _stored_run(checkpoint, path)
+    for key in RUN_KEYS:
+        if given[key] is not None and given[key] != stored[key]:
+            option = "--" + key.replace("_", "-")
+            raise CheckpointError(f"{option} {given[key]} differs from the checkpoint's "
+                                  f"{stored[key]}: --resume continues the run of {path}")
+    options = {**stored, "config": given["config"],
+               "epochs": stored["epochs"] if given["epochs"] is None else given["epochs"]}
+    done = checkpoint.state["epoch"]
+    if options["epochs"] < done:
+        raise CheckpointError(f"checkpoint {path} already holds {done} "
+                              f"epoch{'s' if done != 1 else ''}; --epochs counts them "
+                              f"too, so it must be at least {done}, not {options['epochs']}")
+    return options
+
+
+def _stored_run(checkpoint, path):
+    """The run options kept in a checkpoint's meta, checked."""
+    meta = {**checkpoint.meta, "engine": checkpoint.engine}
+    try:
+        stored = {key: meta[key] for key in RUN_KEYS + ("epochs", "train_digest")}
+    except KeyError as missing:
+        raise CheckpointError(f"checkpoint {path} cannot be resumed: its meta lacks "
+                              f"{missing}") from None
+    kinds = {"dataset": str, "algo": str, "engine": str, "seed": int, "epochs": int,
+             "train_digest": str, "limit_train": (int, type(None)),
+             "limit_test": (int, type(None))}
+    for key, kind in kinds.items():
+        if not isinstance(stored[key], kind) or isinstance(stored[key], bool):
+            raise CheckpointError(f"checkpoint {path} cannot be resumed: its meta's "
+                                  f"{key} is {stored[key]!r}")
+    if stored["algo"] not in ALGOS:
+        raise CheckpointError(f"checkpoint {path}: unknown algorithm {stored['algo']!r}")
+    return stored
+
+
+def resume_state(checkpoint, path, dataset):
+    """The :class:`TrainState` to continue ``checkpoint``'s run on ``dataset``, which
+    must hold the training samples that the run began with."""
+    if dataset_digest(dataset) != checkpoint.meta["train_digest"]:
+        raise CheckpointError(f"the training samples differ from those the run began with "
+                              f"(checkpoint {path}): a resumed run must see the same data")
+    return TrainState.from_dict(checkpoint.state, checkpoint.weights)
+
+
+def dataset_digest(dataset):
+    """A short hash of the training split (images and labels, in order)."""
+    digest = hashlib.sha256()
+    for array in (dataset.x_train, dataset.y_train):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def run_meta(options, dataset, state):
+    """A checkpoint's meta: what a resumed run needs to be the same run, and its figures."""
+    last = state.history[-1] if state.history else {}
+    return {**{key: options[key] for key in RUN_KEYS if key != "engine"},
+            "epochs": options["epochs"], "epochs_done": state.epoch,
+            "train_samples": len(dataset.y_train), "train_digest": dataset_digest(dataset),
+            "test_accuracy": last.get("test_accuracy")}
