@@ -23,11 +23,18 @@ Dataset names (SPEC §6):
 
 Pixel datasets keep uint8 images ``(N, n_in)``; the chip's encoder turns them into
 rasters. Event datasets hold uint8 rasters ``(N, T, n_in)`` already.
+
+Every problem is a :class:`DatasetError` with one line that names the file or folder and
+the reason, raised while loading, before any training: a missing, unreadable or
+malformed file, splits whose samples differ in shape, a split that does not fit the
+config (inputs, timesteps, labels), an empty split.
 """
 
 import gzip
+import io
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +42,8 @@ import numpy as np
 from .rng import XorShift32
 
 
-__all__ = ["Dataset", "DatasetError", "load_dataset", "read_idx", "DATASET_NAMES"]
+__all__ = ["Dataset", "DatasetError", "load_dataset", "check_dataset", "read_idx",
+           "DATASET_NAMES"]
 
 DATASET_NAMES = ("digits", "idx:DIR", "fashion-mnist", "nmnist:DIR")
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
@@ -60,7 +68,12 @@ class Dataset:
         return self.x_train.shape[-1]
 
     def limit(self, n_train=None, n_test=None):
-        """The first ``n_train`` / ``n_test`` samples (None keeps all)."""
+        """The first ``n_train`` / ``n_test`` samples (None keeps all; otherwise a
+        positive integer, as ``--limit-train`` / ``--limit-test``)."""
+        for option, n in (("--limit-train", n_train), ("--limit-test", n_test)):
+            if n is not None and not (isinstance(n, (int, np.integer))
+                                      and not isinstance(n, bool) and n > 0):
+                raise DatasetError(f"{option} must be a positive integer, not {n}")
         return Dataset(self.name, self.kind, self.x_train[:n_train], self.y_train[:n_train],
                        self.x_test[:n_test], self.y_test[:n_test])
 
@@ -91,7 +104,9 @@ def read_idx(path):
         opener = gzip.open if path.endswith(".gz") else open
         with opener(path, "rb") as file:
             data = file.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as error:
+    except OSError as error:
+        raise DatasetError(f"cannot read {path}: {_reason(error)}") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise DatasetError(f"cannot read {path}: {error}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise DatasetError(f"{path} is not an IDX file (bad magic number)")
@@ -110,30 +125,60 @@ def read_idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def _find_idx(folder, prefix, kind):
+def _reason(error):
+    """An OSError's reason in words (``Permission denied``), without its errno and path."""
+    return error.strerror or str(error)
+
+
+def list_folder(folder, what):
+    """The names in ``folder``; a missing, unreadable or not-a-folder one is a
+    :class:`DatasetError` naming it (``what`` says whose folder it is)."""
+    try:
+        return sorted(os.listdir(folder))
+    except FileNotFoundError:
+        raise DatasetError(f"{what} folder {folder} does not exist") from None
+    except NotADirectoryError:
+        raise DatasetError(f"{what} folder {folder} is not a folder but a file") from None
+    except OSError as error:
+        raise DatasetError(f"cannot read {what} folder {folder}: {_reason(error)}") from None
+
+
+def _find_idx(folder, names, prefix, kind):
     for suffix in ("", ".gz"):
         for sep in ("-", "."):
             name = f"{prefix}-{kind}{sep}idx{3 if kind == 'images' else 1}-ubyte{suffix}"
-            path = os.path.join(folder, name)
-            if os.path.exists(path):
-                return path
+            if name in names:
+                return os.path.join(folder, name)
     raise DatasetError(f"{folder} has no {prefix}-{kind}-idx?-ubyte[.gz] file")
 
 
+def _read_idx_split(folder, names, prefix):
+    """One split's images ``(N, rows, cols)`` and labels ``(N,)``."""
+    images = read_idx(_find_idx(folder, names, prefix, "images"))
+    labels = read_idx(_find_idx(folder, names, prefix, "labels"))
+    if images.ndim != 3 or labels.ndim != 1:
+        raise DatasetError(f"{folder}: {prefix} images must be 3-D and labels 1-D")
+    if len(images) != len(labels):
+        raise DatasetError(f"{folder}: {len(images)} {prefix} images but "
+                           f"{len(labels)} labels")
+    return images, labels.astype(np.int64)
+
+
+def _size(images):
+    """``rows×cols`` of a stack of images."""
+    return "×".join(str(n) for n in images.shape[1:])
+
+
 def load_idx_dataset(folder, name=None):
-    if not os.path.isdir(folder):
-        raise DatasetError(f"dataset folder {folder} does not exist")
-    parts = {}
-    for split, prefix in (("train", "train"), ("test", "t10k")):
-        images = read_idx(_find_idx(folder, prefix, "images"))
-        labels = read_idx(_find_idx(folder, prefix, "labels"))
-        if images.ndim != 3 or labels.ndim != 1:
-            raise DatasetError(f"{folder}: {prefix} images must be 3-D and labels 1-D")
-        if len(images) != len(labels):
-            raise DatasetError(f"{folder}: {len(images)} {prefix} images but "
-                               f"{len(labels)} labels")
-        parts[split] = (images.reshape(len(images), -1), labels.astype(np.int64))
-    return Dataset(name or f"idx:{folder}", "pixels", *parts["train"], *parts["test"])
+    names = list_folder(folder, "dataset")
+    (train_x, train_y), (test_x, test_y) = (_read_idx_split(folder, names, prefix)
+                                            for prefix in ("train", "t10k"))
+    if train_x.shape[1:] != test_x.shape[1:]:
+        raise DatasetError(f"{folder}: its train images are {_size(train_x)} but its "
+                           f"t10k images are {_size(test_x)}; both splits must be alike")
+    pixels = int(np.prod(train_x.shape[1:]))
+    return Dataset(name or f"idx:{folder}", "pixels", train_x.reshape(len(train_x), pixels),
+                   train_y, test_x.reshape(len(test_x), pixels), test_y)
 
 
 def load_fashion_mnist():
@@ -165,9 +210,10 @@ def events_to_raster(events, timesteps, pool):
 
 
 def load_nmnist_dataset(folder, timesteps, n_in):
-    if not os.path.isdir(folder):
+    if not os.path.exists(folder):
         raise DatasetError(f"N-MNIST folder {folder} does not exist; it must hold "
                            f"Train/<digit>/*.bin and Test/<digit>/*.bin")
+    names = list_folder(folder, "N-MNIST")
     try:
         from tonic.io import read_mnist_file
     except ImportError:
@@ -179,26 +225,51 @@ def load_nmnist_dataset(folder, timesteps, n_in):
     pool = pools[n_in]
     parts = {}
     for split in ("Train", "Test"):
-        rasters, labels = [], []
         root = os.path.join(folder, split)
-        if not os.path.isdir(root):
+        if split not in names:
             raise DatasetError(f"N-MNIST folder {folder} has no {split}/ subfolder")
-        for digit in sorted(os.listdir(root)):
-            if not digit.isdigit():
-                continue
-            for name in sorted(os.listdir(os.path.join(root, digit))):
-                if not name.endswith(".bin"):
-                    continue
-                path = os.path.join(root, digit, name)
-                if os.path.getsize(path) % 5:
-                    raise DatasetError(f"{path} is truncated: N-MNIST events are 5 bytes each")
-                events = read_mnist_file(path, dtype=NMNIST_DTYPE)
-                rasters.append(events_to_raster(events, timesteps, pool))
-                labels.append(int(digit))
-        if not rasters:
-            raise DatasetError(f"N-MNIST folder {root} holds no <digit>/*.bin files")
-        parts[split] = (np.stack(rasters), np.array(labels, dtype=np.int64))
+        parts[split] = _read_nmnist_split(root, timesteps, pool, read_mnist_file)
     return Dataset(f"nmnist:{folder}", "events", *parts["Train"], *parts["Test"])
+
+
+def _read_nmnist_split(root, timesteps, pool, read_mnist_file):
+    """Rasters and labels of every ``root/<digit>/*.bin``."""
+    rasters, labels = [], []
+    for digit in list_folder(root, "N-MNIST"):
+        if not digit.isdigit():
+            continue
+        folder = os.path.join(root, digit)
+        if os.path.isfile(folder):
+            raise DatasetError(f"{folder} is a file; N-MNIST digits are folders of .bin files")
+        for name in list_folder(folder, "N-MNIST"):
+            if name.endswith(".bin"):
+                path = os.path.join(folder, name)
+                rasters.append(_nmnist_raster(path, timesteps, pool, read_mnist_file))
+                labels.append(int(digit))
+    if not rasters:
+        raise DatasetError(f"N-MNIST folder {root} holds no <digit>/*.bin files")
+    return np.stack(rasters), np.array(labels, dtype=np.int64)
+
+
+def _nmnist_raster(path, timesteps, pool, read_mnist_file):
+    """One sample's raster; a bad file is refused by name."""
+    events = _read_nmnist_file(path, read_mnist_file)
+    try:
+        return events_to_raster(events, timesteps, pool)
+    except DatasetError as error:
+        raise DatasetError(f"{path}: {error}") from None
+
+
+def _read_nmnist_file(path, read_mnist_file):
+    """One sample's events; an unreadable or truncated file is refused by name."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError as error:
+        raise DatasetError(f"cannot read {path}: {_reason(error)}") from None
+    if len(data) % 5:
+        raise DatasetError(f"{path} is truncated: N-MNIST events are 5 bytes each")
+    return read_mnist_file(io.BytesIO(data), dtype=NMNIST_DTYPE, is_stream=True)
 
 
 # -- entry point ---------------------------------------------------------------------------
@@ -215,10 +286,36 @@ def load_dataset(spec, config):
         dataset = load_nmnist_dataset(spec[len("nmnist:"):], config.timesteps, config.n_in)
     else:
         raise DatasetError(f"unknown dataset {spec!r}; valid names: {', '.join(DATASET_NAMES)}")
+    check_dataset(dataset, spec, config)
+    return dataset
+
+
+def _inputs(shape):
+    """A sample's shape in words: ``784 inputs``, ``784 inputs × 16 timesteps``."""
+    if len(shape) == 1:
+        return f"{shape[0]} inputs"
+    if len(shape) == 2:
+        return f"{shape[1]} inputs × {shape[0]} timesteps"
+    return f"shape {shape}"
+
+
+def check_dataset(dataset, spec, config):
+    """Refuse a dataset whose either split does not fit ``config``, before training."""
     if dataset.n_in != config.n_in:
         raise DatasetError(f"dataset {spec} has {dataset.n_in} inputs but config "
                            f"{config.name} expects n_in={config.n_in}")
-    labels = np.concatenate([dataset.y_train, dataset.y_test])
-    if labels.size and (labels.min() < 0 or labels.max() >= config.n_out):
-        raise DatasetError(f"dataset {spec} has labels outside 0 … {config.n_out - 1}")
-    return dataset
+    sample = (config.n_in,) if dataset.kind == "pixels" else (config.timesteps, config.n_in)
+    for split, x, y in (("training", dataset.x_train, dataset.y_train),
+                        ("test", dataset.x_test, dataset.y_test)):
+        if x.shape[1:] != sample:
+            raise DatasetError(f"dataset {spec}: its {split} samples have "
+                               f"{_inputs(x.shape[1:])}, config {config.name} needs "
+                               f"{_inputs(sample)}")
+        if len(x) != len(y):
+            raise DatasetError(f"dataset {spec}: {len(x)} {split} samples but "
+                               f"{len(y)} labels")
+        if len(y) == 0:
+            raise DatasetError(f"dataset {spec} has no {split} samples")
+        if y.min() < 0 or y.max() >= config.n_out:
+            raise DatasetError(f"dataset {spec} has {split} labels outside "
+                               f"0 … {config.n_out - 1}")

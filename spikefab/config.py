@@ -199,6 +199,11 @@ class Config:
             need(hi is None or value <= hi, f"{name} must be at most {hi}, not {value}")
 
         need(isinstance(self.name, str), f"name must be a string, not {self.name!r}")
+        # The name becomes a build folder's name: no path separators, `..` or blanks.
+        need(0 < len(self.name) <= 64 and self.name[0] not in ".-"
+             and all(c.isascii() and (c.isalnum() or c in "._-") for c in self.name),
+             f"name must be a plain name (1 to 64 letters, digits, '.', '_' or '-', "
+             f"not starting with '.' or '-'), not {self.name!r}")
         integer("n_in", 1, 1 << 16)
         integer("n_out", 2, 1 << 12)
         need(1 <= len(self.hidden) <= 2,

@@ -164,3 +164,169 @@ def test_events_outside_the_sensor_are_refused():
     events = np.array([(40, 0, 0, 0)], dtype=[("x", int), ("y", int), ("t", int), ("p", int)])
     with pytest.raises(DatasetError, match="outside the 34×34"):
         events_to_raster(events, 4, 1)
+
+
+# -- early, one-line errors (issue 15) ---------------------------------------------------
+
+def write_split(folder, prefix, n, side, labels=3):
+    rng = np.random.default_rng(1)
+    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+        idx_bytes(rng.integers(0, 256, (n, side, side))))
+    (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+        idx_bytes(rng.integers(0, labels, n)))
+
+
+def test_idx_splits_of_different_image_shapes_are_refused(tmp_path):
+    """8×8 training images and 7×7 test images: refused on loading, not after an epoch."""
+    write_split(tmp_path, "train", 5, 8)
+    write_split(tmp_path, "t10k", 3, 7)
+    with pytest.raises(DatasetError, match=r"train images are 8×8 but its t10k images are 7×7"):
+        load_dataset(f"idx:{tmp_path}", small_config(n_in=64))
+
+
+def test_test_split_that_does_not_fit_the_config_is_refused():
+    from spikefab.golden.datasets import Dataset, check_dataset
+    x = np.zeros((4, 6), dtype=np.uint8)
+    y = np.zeros(4, dtype=np.int64)
+    dataset = Dataset("odd", "pixels", x, y, np.zeros((4, 5), dtype=np.uint8), y)
+    with pytest.raises(DatasetError, match="test samples have 5 inputs"):
+        check_dataset(dataset, "odd", small_config())
+
+
+def test_empty_split_is_refused(tmp_path):
+    write_split(tmp_path, "train", 0, 4)
+    write_split(tmp_path, "t10k", 3, 4)
+    with pytest.raises(DatasetError, match="has no training samples"):
+        load_dataset(f"idx:{tmp_path}", small_config(n_in=16))
+
+
+@pytest.mark.parametrize("n_train, n_test, message", [
+    (0, None, "--limit-train must be a positive integer, not 0"),
+    (-5, None, "--limit-train must be a positive integer, not -5"),
+    (None, 0, "--limit-test must be a positive integer, not 0"),
+    (2.5, None, "--limit-train must be a positive integer, not 2.5"),
+])
+def test_limits_must_be_positive(n_train, n_test, message):
+    dataset = load_dataset("digits", preset("digits"))
+    with pytest.raises(DatasetError, match=message):
+        dataset.limit(n_train, n_test)
+
+
+def deny(monkeypatch, function, path):
+    """Make ``os.<function>(path)`` fail as it does on a folder without read permission."""
+    import os
+    real = getattr(os, function)
+
+    def denied(target, *args, **kwargs):
+        if os.fspath(target) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(target, *args, **kwargs)
+
+    monkeypatch.setattr(os, function, denied)
+
+
+def test_unreadable_idx_folder_is_reported_unreadable(tmp_path, monkeypatch):
+    write_idx_folder(tmp_path)
+    deny(monkeypatch, "listdir", tmp_path)
+    deny(monkeypatch, "stat", tmp_path / "train-images-idx3-ubyte")
+    with pytest.raises(DatasetError, match=f"cannot read dataset folder {tmp_path}: "
+                                           f"Permission denied"):
+        load_dataset(f"idx:{tmp_path}", small_config(n_in=16))
+
+
+def test_unreadable_idx_file_is_named(tmp_path, monkeypatch):
+    write_idx_folder(tmp_path)
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    import builtins
+    real = builtins.open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    with pytest.raises(DatasetError, match=f"cannot read {path}: Permission denied"):
+        load_dataset(f"idx:{tmp_path}", small_config(n_in=16))
+
+
+def test_idx_path_that_is_a_file(tmp_path):
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(DatasetError, match="is not a folder"):
+        load_dataset(f"idx:{tmp_path / 'file'}", small_config())
+
+
+NMNIST_CONFIG = dict(n_in=578, n_out=10, timesteps=2, hidden=(8,), threshold=100)
+
+
+def test_nmnist_digit_entry_that_is_a_file(tmp_path):
+    pytest.importorskip("tonic")
+    write_nmnist(tmp_path, NMNIST_SAMPLES)
+    (tmp_path / "Train" / "5").write_bytes(b"not a folder")
+    with pytest.raises(DatasetError, match=f"{tmp_path / 'Train' / '5'} is a file"):
+        load_dataset(f"nmnist:{tmp_path}", small_config(**NMNIST_CONFIG))
+
+
+@pytest.mark.parametrize("where", ["Train", "Test/0"])
+def test_nmnist_unreadable_folder_is_named(tmp_path, monkeypatch, where):
+    pytest.importorskip("tonic")
+    write_nmnist(tmp_path, NMNIST_SAMPLES)
+    deny(monkeypatch, "listdir", tmp_path / where)
+    with pytest.raises(DatasetError, match=f"cannot read N-MNIST folder {tmp_path / where}: "
+                                           f"Permission denied"):
+        load_dataset(f"nmnist:{tmp_path}", small_config(**NMNIST_CONFIG))
+
+
+def test_nmnist_unreadable_file_is_named(tmp_path, monkeypatch):
+    pytest.importorskip("tonic")
+    write_nmnist(tmp_path, NMNIST_SAMPLES)
+    path = tmp_path / "Train" / "7" / "00002.bin"
+    import builtins
+    real = builtins.open
+
+    def denied(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", denied)
+    deny(monkeypatch, "stat", path)
+    with pytest.raises(DatasetError, match=f"cannot read {path}: Permission denied"):
+        load_dataset(f"nmnist:{tmp_path}", small_config(**NMNIST_CONFIG))
+
+
+def test_nmnist_bin_entry_that_is_a_folder(tmp_path):
+    pytest.importorskip("tonic")
+    write_nmnist(tmp_path, NMNIST_SAMPLES)
+    (tmp_path / "Test" / "0" / "odd.bin").mkdir()
+    with pytest.raises(DatasetError, match="odd.bin: .*directory"):
+        load_dataset(f"nmnist:{tmp_path}", small_config(**NMNIST_CONFIG))
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root reads any folder")
+def test_really_unreadable_idx_folder(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_idx_folder(folder)
+    folder.chmod(0)
+    try:
+        with pytest.raises(DatasetError, match="cannot read dataset folder"):
+            load_dataset(f"idx:{folder}", small_config(n_in=16))
+    finally:
+        folder.chmod(0o755)
+
+
+def test_idx_gzip_with_a_corrupt_stream_is_named(tmp_path):
+    payload = bytearray(gzip.compress(idx_bytes(np.arange(200) % 256)))
+    payload[10] ^= 0xFF                 # the deflate stream's first block type
+    path = tmp_path / "x-idx1-ubyte.gz"
+    path.write_bytes(bytes(payload))
+    with pytest.raises(DatasetError, match=f"cannot read {path}"):
+        read_idx(str(path))
+
+
+def test_nmnist_event_outside_the_sensor_names_the_file(tmp_path):
+    pytest.importorskip("tonic")
+    write_nmnist(tmp_path, NMNIST_SAMPLES + [("Test", 1, "far.bin", [(40, 0, 0, 0)])])
+    with pytest.raises(DatasetError, match="far.bin: event address outside"):
+        load_dataset(f"nmnist:{tmp_path}", small_config(**NMNIST_CONFIG))
