@@ -185,14 +185,19 @@ def read_checkpoint(path, expect_config=None):
 
 
 def _open_file(path):
-    """The checkpoint's bytes in memory (a file that vanishes or grows later is no matter)."""
-    if os.path.isdir(path):
-        raise CheckpointError(f"checkpoint {path} is a folder, not a file")
+    """The checkpoint's bytes in memory (a file that changes meanwhile is no matter)."""
     try:
         with open(path, "rb") as file:
+            mode = os.fstat(file.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise CheckpointError(f"checkpoint {path} is a folder, not a file")
+            if not stat.S_ISREG(mode):
+                raise CheckpointError(f"checkpoint {path} is not a regular file")
             return io.BytesIO(file.read())
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"checkpoint {path} is a folder, not a file") from None
     except OSError as error:
         raise CheckpointError(f"checkpoint {path} is not a readable .npz file: "
                               f"{error.strerror}") from None

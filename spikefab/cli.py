@@ -107,11 +107,11 @@ def build_parser():
 
 
 def command_train(args):
-    resumed = read_checkpoint(args.resume) if args.resume else None
+    resumed = read_checkpoint(args.resume) if args.resume is not None else None
     vars(args).update(resolve_options(vars(args), resumed, args.resume))
     if args.epochs < 0:
         raise ConfigError(f"--epochs must be at least 0, not {args.epochs}")
-    if args.save:
+    if args.save is not None:
         check_save_path(args.save)  # before training, not after it
     config = _train_config(args, resumed)
     if args.engine == "rtl":

@@ -325,3 +325,9 @@ def test_a_valid_checkpoint_round_trips(saved):
     assert config == preset("digits") and engine == "golden" and meta == {"epochs": 0}
     for loaded, original in zip(weights, digits_weights()[1]):
         assert np.array_equal(loaded, original)
+
+
+@pytest.mark.parametrize("device", ["/dev/null", "/dev/zero"])
+def test_a_device_is_not_a_checkpoint(capsys, device):
+    code, out, err = run_cli(capsys, "eval", "--checkpoint", device)
+    assert_one_line_error(code, err, "is not a regular file")

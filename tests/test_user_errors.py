@@ -223,3 +223,10 @@ def test_config_name_that_is_not_a_plain_name(tmp_path, capsys, no_training, nam
 def test_plain_config_names_are_accepted():
     for name in ("digits", "my-net_2", "v1.2", "A"):
         assert preset("digits").replace(name=name).name == name
+
+
+@pytest.mark.parametrize("option, message", [("--save", "--save needs a file name"),
+                                             ("--resume", "checkpoint  does not exist")])
+def test_empty_path_options(capsys, no_training, option, message):
+    code, out, err = run_cli(capsys, "train", option, "")
+    assert_one_line_error(code, err, message)
