@@ -3,6 +3,8 @@
 #   make test       the test suite (fast; long runs are marked slow)
 #   make sim        on-chip training in RTL simulation vs golden and float
 #                   (DATASET= CONFIG= SIM=verilator|icarus EPOCHS= WAVES=1)
+#   test and sim first check the system tools they need (scripts/system-deps.sh):
+#   installed with apt-get as root or with passwordless sudo, otherwise refused at once
 #   make bitstream  FPGA build and report (BOARD=icebreaker|ulx3s CONFIG=mnist|digits)
 #   make program    load it onto the attached board
 #   make bench      benchmarks → build/bench/*.json, plus the slow tests
@@ -22,7 +24,13 @@ WAVES    ?=
 BOARD    ?= icebreaker
 SEEDS    ?= 1
 
-.PHONY: setup test test-slow sim bitstream program bench clean
+# System tools (not from PyPI) that a target needs; scripts/system-deps.sh checks them.
+SYSTEM_DEPS := scripts/system-deps.sh
+TEST_TOOLS  := iverilog g++ make perl
+SIM_TOOLS    = g++ make perl $(if $(filter icarus,$(SIM)),iverilog) \
+               $(if $(filter fashion-mnist,$(DATASET)),fashion-mnist)
+
+.PHONY: setup test test-slow sim bitstream program bench clean system-deps-test system-deps-sim
 
 setup: $(STAMP)
 
@@ -36,13 +44,21 @@ $(BSTAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
-test: setup
+# The system check comes first (prerequisites run left to right): a missing tool stops
+# the run within seconds, not after minutes of tests.
+test: system-deps-test setup
 	$(PY) -m pytest -q
+
+system-deps-test:
+	$(SYSTEM_DEPS) $(TEST_TOOLS)
+
+system-deps-sim:
+	$(SYSTEM_DEPS) $(strip $(SIM_TOOLS))
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 
-sim: setup
+sim: system-deps-sim setup
 	$(PY) -m spikefab.cli sim --dataset $(DATASET) --config $(CONFIG) --simulator $(SIM) \
 	    --epochs $(EPOCHS) $(if $(filter 1 yes true,$(WAVES)),--waves)
 
