@@ -55,7 +55,7 @@ system-deps-test:
 system-deps-sim:
 	$(SYSTEM_DEPS) $(strip $(SIM_TOOLS))
 
-test-slow: setup
+test-slow: system-deps-test setup
 	$(PY) -m pytest -q -m slow
 
 sim: system-deps-sim setup
