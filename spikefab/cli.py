@@ -1,7 +1,9 @@
 """``spikefab`` command line: thin glue over :mod:`spikefab.train` and the checkpoints.
 
 Errors a user can cause (bad config, missing or corrupt dataset, mismatched checkpoint)
-print one line, ``spikefab: error: …``, on stderr and exit with status 2.
+print one line, ``spikefab: error: …``, on stderr and exit with status 2. Ctrl-C prints
+one line and exits with 130; during training it first saves the last finished epoch when
+``--save`` was given (``train --resume`` continues from there).
 """
 
 import argparse
