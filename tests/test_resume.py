@@ -204,3 +204,23 @@ def test_resume_refuses_changed_training_data(capsys, tmp_path, monkeypatch, one
     monkeypatch.setattr(datasets, "load_digits_dataset", shifted)
     code, out, err = run_cli(capsys, "train", "--resume", one_epoch, "--epochs", "2")
     assert_one_line_error(code, err, "training samples differ from those the run began with")
+
+
+def test_ctrl_c_while_evaluating_keeps_the_trained_epoch(capsys, tmp_path, monkeypatch):
+    """Interrupted while evaluating epoch 1: epoch 1's training is kept, and the resumed
+    run evaluates it before going on, so its figures equal the uninterrupted run's."""
+    import spikefab.train as train_module
+    options = ["--limit-train", "120", "--limit-test", "40"]
+    straight = tmp_path / "straight.npz"
+    straight_result = train(capsys, *options, "--epochs", "2", "--save", straight)
+    saved = tmp_path / "saved.npz"
+    monkeypatch.setattr(train_module, "evaluate",
+                        lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt))
+    code, out, err = run_cli(capsys, "train", "--json", *options, "--epochs", "2",
+                             "--save", saved)
+    assert_one_line_error(code, err, "saved the run after epoch 1", status=130)
+    assert "test_accuracy" not in checkpoint(saved).state["history"][0]
+    monkeypatch.undo()
+    resumed = tmp_path / "resumed.npz"
+    resumed_result = train(capsys, "--resume", saved, "--save", resumed)
+    assert_same_run(straight, straight_result, resumed, resumed_result)
