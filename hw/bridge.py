@@ -14,8 +14,8 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..protocol import MAGIC, MAX_LR_SHIFT, SAMPLE_HEADER, VERSION, Op, Register, Status
-from .ports import host_signature
+from spikefab.hw.ports import host_signature
+from spikefab.protocol import MAGIC, SAMPLE_HEADER, VERSION, Op, Register, Status
 
 
 __all__ = ["CommandBridge"]
@@ -204,7 +204,7 @@ class CommandBridge(wiring.Component):
                     register_is_shift.eq(register < n_layers),
                     register_is_margin.eq(register == Register.MARGIN),
                     register_is_reseed.eq(register == Register.RESEED_ROUNDING),
-                    shift_bad.eq(value > MAX_LR_SHIFT),
+                    shift_bad.eq(value > config.max_lr_shift),
                     margin_bad.eq(value > config.timesteps),
                     value_nonzero.eq(value != 0),
                     mode_bad.eq(mode > 1),

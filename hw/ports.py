@@ -5,13 +5,20 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from spikefab.config import MAX_LR_SHIFT
+from spikefab.cost import sample_counter_bits
 from spikefab.hw.weight_port import WeightPort
 
 
-__all__ = ["Shapes", "spike_layout", "host_signature", "COUNTER_BITS", "SHIFT_BITS"]
+__all__ = ["Shapes", "spike_layout", "host_signature", "COUNTER_BITS", "SAMPLE_COUNT_BITS",
+           "SHIFT_BITS"]
 
+#: Totals since ``clear_counters``: 48 bits last 32 days of cycles at 100 MHz; the sample
+#: count's 40 bits, 17 years at 2,000 samples/s. The wire carries each as u64.
 COUNTER_BITS = 48
-SHIFT_BITS = 5
+SAMPLE_COUNT_BITS = 40
+#: Width of a learning-rate shift register: enough for the largest shift.
+SHIFT_BITS = MAX_LR_SHIFT.bit_length()
 
 
 def spike_layout(config):
@@ -83,6 +90,8 @@ def host_signature(config, shapes, buffer_depth, weight_latency):
         "buf_raddr": Out(range(buffer_depth)), "buf_rdata": In(8),
         "clear_counters": Out(1),
         "cycles": In(COUNTER_BITS), "sops": In(COUNTER_BITS), "writes": In(COUNTER_BITS),
-        "samples": In(COUNTER_BITS),
-        "sample_cycles": In(32), "sample_sops": In(32), "sample_writes": In(32),
+        "samples": In(SAMPLE_COUNT_BITS),
+        # The last sample's figures, as wide as their worst case (spikefab.cost).
+        **{f"sample_{name}": In(bits)
+           for name, bits in sample_counter_bits(config, weight_latency).items()},
     })

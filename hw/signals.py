@@ -18,6 +18,7 @@ from amaranth.hdl import Array, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory, WritePort
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
 from spikefab.golden.learning import feedback_table
 
@@ -83,7 +84,8 @@ class LearningSignals(wiring.Component):
             "done": Out(1),
             "n_raddr": Out(shapes.neuron_addr),
             "n_rdata": In(shapes.neuron_word),
-            "signals": In(WritePort.Signature(addr_width=shapes.acc_addr.width,
+            # As the signal memory's (one word per neuron word of the largest layer).
+            "signals": In(WritePort.Signature(addr_width=ceil_log2(layout.max_layer_words),
                                               shape=shapes.signal_word)),
         })
 

@@ -10,23 +10,18 @@ checks the fields and runs the request (a sample runs as :class:`~hw.core.Learni
 describes); the :class:`~hw.framing.FrameSender` sends the reply. One request at a time:
 no byte is taken while a request runs.
 
-Speed (cycles per sample, from the core's counters): the synapse phases cost one cycle
-per ``P`` synaptic operations plus ``L + 2`` per layer and timestep (``L`` the weight
-memory's read latency, 2 or 3); the neuron phases ``words + 5`` per layer and timestep;
-the update one cycle per weight word read and one per word written, plus four per
-presynaptic row (about ``L + 4`` more for a row that is updated, while its pipeline
-drains) and a few per neuron word for the signals. The memory-port bound is
-``(SOPs + 2·writes) / P``.
+Speed: cycles per sample as :mod:`spikefab.cost` models them (``cycle_model``) and
+bounds them from below (``memory_port_bound``) and above (``max_sample_cycles``).
 """
 
 from amaranth.hdl import Module
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bridge import CommandBridge
-from .core import LearningCore
-from .framing import FrameReceiver, FrameSender
-from .skid import SkidBuffer
+from spikefab.hw.bridge import CommandBridge
+from spikefab.hw.core import LearningCore
+from spikefab.hw.framing import FrameReceiver, FrameSender
+from spikefab.hw.skid import SkidBuffer
 
 
 __all__ = ["SpikefabTop", "DEFAULT_TIMEOUT"]

@@ -24,6 +24,8 @@ class ConfigError(ValueError):
 RESET_MODES = ("subtract", "zero")
 ENCODINGS = ("rate", "sigma-delta")
 ROUNDINGS = ("nearest", "stochastic")
+#: The largest learning-rate shift (the chip's shift registers are as wide as it needs).
+MAX_LR_SHIFT = 24
 # Stochastic rounding dithers with the top ``s`` bits of a 16-bit word (golden.learning).
 MAX_STOCHASTIC_SHIFT = 16
 
@@ -160,6 +162,11 @@ class Config:
         return tuple(shift + extra for shift in self.lr_shifts)
 
     @property
+    def max_lr_shift(self):
+        """The largest shift the rounding allows (stochastic dithers 16 bits)."""
+        return MAX_STOCHASTIC_SHIFT if self.rounding == "stochastic" else MAX_LR_SHIFT
+
+    @property
     def v_min(self):
         return -(1 << (self.v_bits - 1))
 
@@ -239,12 +246,13 @@ class Config:
              f"sample would be within the margin and nothing would ever be learned")
         integer("gate_lo", 0, self.timesteps)
         integer("gate_hi", self.gate_lo, self.timesteps)
-        integer("lr_shift_out", 0, 24)
-        integer("lr_shift_hidden", 0, 24)
+        integer("lr_shift_out", 0, MAX_LR_SHIFT)
+        integer("lr_shift_hidden", 0, MAX_LR_SHIFT)
         integer("lr_anneal_epochs", 0, 1000)
         integer("lr_anneal_max", 0, 8)
-        need(max(self.lr_shift_out, self.lr_shift_hidden) + self.lr_anneal_max <= 24,
-             f"lr shifts plus lr_anneal_max={self.lr_anneal_max} must stay at most 24")
+        need(max(self.lr_shift_out, self.lr_shift_hidden) + self.lr_anneal_max <= MAX_LR_SHIFT,
+             f"lr shifts plus lr_anneal_max={self.lr_anneal_max} must stay at most "
+             f"{MAX_LR_SHIFT}")
         need(self.rounding in ROUNDINGS,
              f"rounding must be one of {', '.join(ROUNDINGS)}, not {self.rounding!r}")
         integer("rounding_seed", 1, (1 << 32) - 1)

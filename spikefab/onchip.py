@@ -7,7 +7,8 @@ protocol; every reply is compared with golden's; then the test split is inferred
 figures are kept in a :class:`Figures` the caller holds, so they survive a mismatch.
 """
 
-from .golden.rng import XorShift32
+from spikefab.cost import memory_port_bound
+from spikefab.golden.rng import XorShift32
 
 
 __all__ = ["Totals", "Figures", "train_on_chip"]
@@ -52,8 +53,8 @@ class Figures:
             # Weights through the memory port per busy cycle (a read per synaptic
             # operation, a read and a write per weight written); P at most.
             "weights_per_cycle": (train.sops + 2 * train.writes) / max(train.cycles, 1),
-            "memory_bound_ratio": train.cycles * config.lanes
-            / max(train.sops + 2 * train.writes, 1),
+            "memory_bound_ratio": train.cycles
+            / max(memory_port_bound(config, train.sops, train.writes), 1 / config.lanes),
             "history": self.history,
         }
 

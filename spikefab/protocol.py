@@ -23,7 +23,8 @@ Requests (all integers little-endian)
                       weights of :attr:`Layout.weight_bytes` each, lane 0 first) →
                       nothing. Every value must fit ``w_bits``.
 ``READ_WEIGHTS``    u32 word address, u16 word count → the words.
-``SET_REGISTER``    u8 register (``0 … L-1``: the layer's lr shift, at most 24;
+``SET_REGISTER``    u8 register (``0 … L-1``: the layer's lr shift, at most
+                      ``Config.max_lr_shift``: 24, or 16 with stochastic rounding;
                       ``0x80``: the margin, at most ``T``; ``0x81``: value 0 reloads
                       the rounding generator with the config's ``rounding_seed``, as
                       at reset), u8 value → nothing.
@@ -82,9 +83,6 @@ class Register(enum.IntEnum):
     LR_SHIFT = 0x00         # + weight layer index
     MARGIN = 0x80
     RESEED_ROUNDING = 0x81  # value 0
-
-
-MAX_LR_SHIFT = 24
 
 
 class FrameError(Exception):

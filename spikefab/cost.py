@@ -1,0 +1,101 @@
+"""What a sample costs the chip: the cycle model, its worst case, the memory-port bound.
+
+The chip's weight memory has one port of ``P`` weights, so a sample needs at least
+:func:`memory_port_bound` cycles: a read per synaptic operation, a read and a write per
+weight written. The cycles it takes on top of that are the *phases* of
+:func:`cycle_model`:
+
+* **synapse phase**, per weight layer and timestep: ``words_per_row`` cycles per
+  presynaptic spike (``P`` synaptic operations a cycle), ``L + 2`` to drain (``L`` the
+  weight memory's read latency, 2 or 3); the pixel encoder reads every input of the
+  input layer each timestep, a cycle per pixel when no spike is waiting;
+* **neuron phase**, per layer and timestep: ``words + 5`` cycles;
+* **update**, for a training sample outside the margin: a cycle per weight word read and
+  one more per word written, four per presynaptic row (about ``L + 4`` more for a row
+  that is updated, while its pipeline drains), ``k_fb`` per neuron word for the hidden
+  signals.
+
+:func:`max_sample_cycles` and its siblings bound one sample from above (every input
+spiking every timestep, every weight written); the chip's per-sample counters are as
+wide as these bounds need.
+"""
+
+__all__ = ["memory_port_bound", "max_sample_sops", "max_sample_writes", "max_sample_cycles",
+           "sample_counter_bits", "cycle_model"]
+
+from spikefab.layout import Layout
+
+
+#: The wire carries a sample's figures as u32.
+SAMPLE_FIGURE_BITS = 32
+
+
+def memory_port_bound(config, sops, writes):
+    """Fewest cycles the weight port allows: ``(SOPs + 2·writes) / P``."""
+    return (sops + 2 * writes) / config.lanes
+
+
+def max_sample_sops(config):
+    """Synaptic operations of a sample in which every neuron spikes every timestep."""
+    return config.timesteps * sum(fan_in * fan_out for fan_in, fan_out in config.weight_shapes)
+
+
+def max_sample_writes(config):
+    """Weight writes of an update that changes every weight."""
+    return config.n_weights
+
+
+def cycle_model(config, weight_latency, *, spikes, rows_updated=None, words_written=0):
+    """Cycles of one sample by phase, as the text above counts them.
+
+    Parameters
+    ----------
+    spikes : sequence of int
+        Presynaptic spikes per weight layer, summed over the timesteps.
+    rows_updated : sequence of int, optional
+        Presynaptic rows with a non-zero count per weight layer (None: no update).
+    words_written : int
+        Weight words written by the update.
+
+    Returns
+    -------
+    dict
+        ``synapse``, ``neuron``, ``update`` and ``total`` cycles (the total leaves out the
+        handful of cycles each hand-over between phases costs).
+    """
+    layout = Layout(config)
+    L, T = weight_latency, config.timesteps
+    synapse = sum(n * words for n, words in zip(spikes, layout.words_per_row))
+    synapse += T * (len(layout.words_per_row) * (L + 2) + config.n_in)
+    neuron = T * sum(words + 5 for words in layout.neuron_words)
+    update = 0
+    if rows_updated is not None:
+        update += sum(fan_in * 4 for fan_in, _ in config.weight_shapes)
+        update += sum(rows * (words + L + 4)
+                      for rows, words in zip(rows_updated, layout.words_per_row))
+        update += words_written
+        update += sum(words * config.k_fb for words in layout.neuron_words[:-1])
+        update += layout.neuron_words[-1] * 2 + config.n_out
+    return {"synapse": synapse, "neuron": neuron, "update": update,
+            "total": synapse + neuron + update}
+
+
+def max_sample_cycles(config, weight_latency):
+    """An upper bound of one sample's busy cycles: the worst case of :func:`cycle_model`
+    (every presynaptic neuron spiking every timestep and its row updated, every word
+    written, inputs cleared first), doubled for the hand-overs it leaves out."""
+    layout = Layout(config)
+    fan_ins = [fan_in for fan_in, _ in config.weight_shapes]
+    worst = cycle_model(config, weight_latency,
+                        spikes=[config.timesteps * n for n in fan_ins], rows_updated=fan_ins,
+                        words_written=layout.weight_depth)
+    return 2 * (worst["total"] + config.n_in + layout.max_layer_words)
+
+
+def sample_counter_bits(config, weight_latency):
+    """Widths of the per-sample counters ``cycles``, ``sops``, ``writes``: as many bits as
+    their worst case needs, at most the wire's 32."""
+    bounds = {"cycles": max_sample_cycles(config, weight_latency),
+              "sops": max_sample_sops(config), "writes": max_sample_writes(config)}
+    return {name: min(SAMPLE_FIGURE_BITS, bound.bit_length())
+            for name, bound in bounds.items()}
