@@ -29,7 +29,7 @@ class RoundingGenerator(wiring.Component):
     """Parameters
     ----------
     seed : int
-        ``rounding_seed``: the state at reset and after ``reseed``.
+        ``rounding_seed`` (non-zero): the state at reset and after ``reseed``.
 
     Members
     -------
@@ -42,9 +42,10 @@ class RoundingGenerator(wiring.Component):
     """
 
     def __init__(self, seed):
-        if not isinstance(seed, int) or not 0 <= seed < 1 << 32:
+        # 0 is xorshift32's fixed point: the generator would never move.
+        if not isinstance(seed, int) or not 0 < seed < 1 << 32:
             self._MustUse__silence = True
-            raise ValueError(f"seed must be an unsigned 32-bit integer, not {seed!r}")
+            raise ValueError(f"seed must be a non-zero unsigned 32-bit integer, not {seed!r}")
         self._seed = seed
         super().__init__({
             "draw": In(1),
