@@ -11,9 +11,11 @@ import struct
 
 import numpy as np
 
-from .layout import Layout
-from .protocol import (MAGIC, FrameError, Op, Register, Status,
-                       decode_frame, encode_frame, event_payload, pixel_payload)
+from spikefab.layout import Layout
+from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, MAGIC, REGISTER_REQUEST,
+                               SAMPLE_REPLY, SAMPLE_REQUEST, STATUS_REPLY, WEIGHTS_HEADER,
+                               WEIGHTS_REPLY, FrameError, Op, Register, Status,
+                               decode_frame, encode_frame, event_payload, pixel_payload)
 
 
 __all__ = ["Chip", "ChipError", "SampleResult", "SerialTransport"]
@@ -53,8 +55,18 @@ class Chip:
         self.config = config
         self.layout = Layout(config)
 
-    async def request(self, op, payload=b""):
-        """Send one request; return the reply payload or raise :class:`ChipError`."""
+    async def request(self, op, payload=b"", reply=None, **counts):
+        """Send one request; raise :class:`ChipError` if it is refused. Return the reply
+        body's fields as ``reply`` (a :class:`~spikefab.protocol.WireLayout`, with the
+        ``counts`` its size needs) reads them, or without ``reply`` the payload after the
+        status byte."""
+        body = await self._exchange(op, payload)
+        if reply is None:
+            return body[1:]
+        return self._unpack(op, reply, body, **counts)
+
+    async def _exchange(self, op, payload):
+        """The body of the reply to one request, its status checked."""
         await self.transport.send(encode_frame(bytes([op]) + bytes(payload)))
         head = await self.transport.recv(2)
         (length,) = struct.unpack("<H", head)
@@ -62,28 +74,35 @@ class Chip:
         try:
             body = decode_frame(head + rest)
         except FrameError as error:
-            raise ChipError(f"bad reply to {Op(op).name}: {error}") from None
-        status = body[0]
-        if status != Status.OK:
-            name = Status(status).name if status in Status._value2member_map_ else hex(status)
-            raise ChipError(f"the chip refused {Op(op).name if op in Op._value2member_map_ else hex(op)}:"
-                            f" {name}", status=status)
-        return body[1:]
+            raise ChipError(f"bad reply to {_name(Op, op)}: {error}") from None
+        if body[0] != Status.OK:
+            status = self._unpack(op, ERROR_REPLY, body)["status"]
+            raise ChipError(f"the chip refused {_name(Op, op)}: {_name(Status, status)}",
+                            status=status)
+        return body
+
+    @staticmethod
+    def _unpack(op, layout, body, **counts):
+        try:
+            return layout.unpack(body, **counts)
+        except ValueError as error:
+            raise ChipError(f"bad reply to {_name(Op, op)}: {error}") from None
 
     async def status(self):
-        reply = await self.request(Op.STATUS)
-        if reply[:4] != MAGIC:
+        body = await self._exchange(Op.STATUS, b"")
+        magic = STATUS_REPLY.offset("magic")
+        if body[magic:magic + len(MAGIC)] != MAGIC:
             raise ChipError("not a spikefab chip (bad magic in the STATUS reply)")
-        n_layers = reply[20]
+        reply = self._unpack(Op.STATUS, STATUS_REPLY, body)
         return {
-            "version": reply[4],
-            "config_hash": reply[5:13].hex(),
-            "lanes": reply[13],
-            "buffer_bytes": struct.unpack_from("<H", reply, 14)[0],
-            "weight_words": struct.unpack_from("<I", reply, 16)[0],
-            "layers": n_layers,
-            "margin": reply[21],
-            "lr_shifts": tuple(reply[22:22 + n_layers]),
+            "version": reply["version"],
+            "config_hash": reply["config_hash"].hex(),
+            "lanes": reply["lanes"],
+            "buffer_bytes": reply["buffer_bytes"],
+            "weight_words": reply["weight_words"],
+            "layers": reply["layers"],
+            "margin": reply["margin"],
+            "lr_shifts": reply["lr_shifts"],
         }
 
     async def check(self):
@@ -100,10 +119,11 @@ class Chip:
         per_word = self.layout.lanes * self.layout.weight_bytes
         # A request's payload (6 header bytes and the words) must fit the input buffer.
         buffer_bytes = (await self.status())["buffer_bytes"]
-        chunk = max(1, (buffer_bytes - 6) // per_word)
+        chunk = max(1, (buffer_bytes - WEIGHTS_HEADER.size()) // per_word)
         for start in range(0, len(words), chunk):
             part = words[start:start + chunk]
-            await self.request(Op.WRITE_WEIGHTS, struct.pack("<IH", start, len(part))
+            await self.request(Op.WRITE_WEIGHTS,
+                               WEIGHTS_HEADER.pack(address=start, count=len(part))
                                + self.layout.words_to_bytes(part))
 
     async def read_weights(self):
@@ -113,29 +133,33 @@ class Chip:
         words = []
         for start in range(0, self.layout.weight_depth, chunk):
             count = min(chunk, self.layout.weight_depth - start)
-            reply = await self.request(Op.READ_WEIGHTS, struct.pack("<IH", start, count))
-            words.append(self.layout.bytes_to_words(reply))
+            reply = await self.request(Op.READ_WEIGHTS,
+                                       WEIGHTS_HEADER.pack(address=start, count=count),
+                                       reply=WEIGHTS_REPLY, n_bytes=count * per_word)
+            words.append(self.layout.bytes_to_words(reply["words"]))
         return self.layout.unpack_weights(np.concatenate(words))
+
+    async def set_register(self, register, value):
+        await self.request(Op.SET_REGISTER, REGISTER_REQUEST.pack(register=register,
+                                                                   value=value))
 
     async def set_lr_shifts(self, shifts):
         for layer, shift in enumerate(shifts):
-            await self.request(Op.SET_REGISTER, bytes([Register.LR_SHIFT + layer, shift]))
+            await self.set_register(Register.LR_SHIFT + layer, shift)
 
     async def set_margin(self, margin):
-        await self.request(Op.SET_REGISTER, bytes([Register.MARGIN, margin]))
+        await self.set_register(Register.MARGIN, margin)
 
     async def reseed_rounding(self):
         """Reload the rounding generator with the config's seed, as at reset."""
-        await self.request(Op.SET_REGISTER, bytes([Register.RESEED_ROUNDING, 0]))
+        await self.set_register(Register.RESEED_ROUNDING, 0)
 
     async def _sample(self, op, sample, label, events):
         data = event_payload(sample) if events else pixel_payload(sample, self.config)
-        reply = await self.request(op, struct.pack("<BH", int(events), label) + data)
-        n_out = self.config.n_out
-        prediction, = struct.unpack_from("<H", reply)
-        counts = list(reply[2:2 + n_out])
-        cycles, sops, writes = struct.unpack_from("<III", reply, 2 + n_out)
-        return SampleResult(prediction, counts, cycles, sops, writes)
+        reply = await self.request(op, SAMPLE_REQUEST.pack(mode=int(events), label=label)
+                                   + data, reply=SAMPLE_REPLY, n_out=self.config.n_out)
+        return SampleResult(reply["prediction"], list(reply["counts"]), reply["cycles"],
+                            reply["sops"], reply["weight_writes"])
 
     async def infer(self, sample, *, events=False):
         """One sample: pixels ``(n_in,)`` or, with ``events``, a raster ``(T, n_in)``."""
@@ -145,12 +169,17 @@ class Chip:
         return await self._sample(Op.TRAIN, sample, int(label), events)
 
     async def counters(self):
-        reply = await self.request(Op.READ_COUNTERS)
-        cycles, sops, writes, samples = struct.unpack("<QQQQ", reply)
-        return {"cycles": cycles, "sops": sops, "weight_writes": writes, "samples": samples}
+        reply = await self.request(Op.READ_COUNTERS, reply=COUNTERS_REPLY)
+        return {"cycles": reply["cycles"], "sops": reply["sops"],
+                "weight_writes": reply["weight_writes"], "samples": reply["samples"]}
 
     async def clear_counters(self):
         await self.request(Op.CLEAR_COUNTERS)
+
+
+def _name(kind, value):
+    """``value``'s name in the enum ``kind``, or its hex code if it has none."""
+    return kind(value).name if value in kind._value2member_map_ else hex(value)
 
 
 class SerialTransport:

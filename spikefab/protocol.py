@@ -5,56 +5,66 @@ This module is the written-down wire format; ``hw/`` implements it in gateware a
 
 Frames
 ------
-Both directions use one frame: ``LEN`` (2 bytes, little-endian: the body's length, at
-least 1), the body, then ``CRC`` (2 bytes, little-endian): CRC-16/CCITT-FALSE (polynomial
-0x1021, initial value 0xFFFF, no reflection) over ``LEN`` and the body. A request body
-is an opcode and its payload; a reply body is a status and its payload. The chip answers
-every request with exactly one reply, and a frame it cannot use with an error reply
-(status, then the opcode it received) — a bad CRC, an unknown opcode, a wrong length, an
-address or value out of range, a malformed sample, or a frame cut short (no byte for
-``timeout`` cycles). Nothing is changed by a frame that gets an error reply.
+Both directions use one frame: ``LEN`` (2 bytes, little-endian: the body's length, 1 to
+:data:`MAX_BODY`), the body, then ``CRC`` (2 bytes, little-endian): CRC-16/CCITT-FALSE
+(polynomial 0x1021, initial value 0xFFFF, no reflection) over ``LEN`` and the body. A
+request body is an opcode and its payload; a reply body is a status and its payload. The
+chip answers every request with exactly one reply, and a frame it cannot use with an
+error reply (:data:`ERROR_REPLY`: the status, then the opcode it received) — a bad CRC,
+an unknown opcode, a wrong length, an address or value out of range, a malformed sample,
+or a frame cut short (no byte for ``timeout`` cycles). Nothing is changed by a frame that
+gets an error reply. :func:`request_status` states which request gets which status.
 
-Requests (all integers little-endian)
--------------------------------------
-``STATUS``          → magic ``b"SPKF"``, version, config hash (8 bytes), lanes, buffer
-                      bytes (u16), weight words (u32), weight layers ``L``, margin, ``L``
-                      learning-rate shifts.
-``WRITE_WEIGHTS``   u32 word address, u16 word count, then the words (``lanes``
-                      weights of :attr:`Layout.weight_bytes` each, lane 0 first) →
-                      nothing. Every value must fit ``w_bits``.
-``READ_WEIGHTS``    u32 word address, u16 word count → the words.
-``SET_REGISTER``    u8 register (``0 … L-1``: the layer's lr shift, at most
-                      ``Config.max_lr_shift``: 24, or 16 with stochastic rounding;
-                      ``0x80``: the margin, at most ``T``; ``0x81``: value 0 reloads
-                      the rounding generator with the config's ``rounding_seed``, as
-                      at reset), u8 value → nothing.
-``INFER``/``TRAIN`` u8 input mode (0 pixels, 1 events), u16 label (ignored by ``INFER``),
-                      sample → u16 prediction, ``n_out`` count bytes, u32 cycles, u32
-                      synaptic operations, u32 weight writes of the sample.
-``READ_COUNTERS``   → u64 busy cycles, synaptic operations, weight writes, samples.
-``CLEAR_COUNTERS``  → nothing.
+Requests (all integers little-endian) and their replies
+--------------------------------------------------------
+``STATUS``          → :data:`STATUS_REPLY`.
+``WRITE_WEIGHTS``   :data:`WEIGHTS_HEADER` (word address, word count), then the words
+                      (``lanes`` weights of :attr:`Layout.weight_bytes` each, lane 0
+                      first) → :data:`OK_REPLY`. Every value must fit ``w_bits``.
+``READ_WEIGHTS``    :data:`WEIGHTS_HEADER` → :data:`WEIGHTS_REPLY`: the words.
+``SET_REGISTER``    :data:`REGISTER_REQUEST` (register ``0 … L-1``: the layer's lr shift,
+                      at most ``Config.max_lr_shift``: 24, or 16 with stochastic
+                      rounding; ``0x80``: the margin, at most ``T``; ``0x81``: value 0
+                      reloads the rounding generator with the config's
+                      ``rounding_seed``, as at reset) → :data:`OK_REPLY`.
+``INFER``/``TRAIN`` :data:`SAMPLE_REQUEST` (input mode 0 pixels or 1 events, label: ignored
+                      by ``INFER``), then the sample → :data:`SAMPLE_REPLY`.
+``READ_COUNTERS``   → :data:`COUNTERS_REPLY`: totals since ``CLEAR_COUNTERS``.
+``CLEAR_COUNTERS``  → :data:`OK_REPLY`.
 
 Sample payloads
 ---------------
 *Pixels*: ``n_in`` bytes, one intensity per input, row-major.
 *Events*: for each timestep, the addresses of the inputs that spike, strictly increasing,
-each a little-endian 16-bit word, then the word ``0xFFFF``; ``T`` timesteps in all.
+each a little-endian 16-bit word, then the word :data:`EVENT_END`; ``T`` timesteps in all.
+
+Layouts
+-------
+Each request header and reply body is a :class:`WireLayout`, declared once below; the
+gateware builds its replies from them and the driver reads them with them. The list
+that follows is generated from those declarations.
 """
 
 import enum
 import struct
+from typing import NamedTuple
 
 import numpy as np
 
 
-__all__ = ["EVENT_END", "Op", "Status", "Register", "MAGIC", "VERSION", "SAMPLE_HEADER",
+__all__ = ["EVENT_END", "Op", "Status", "Register", "MAGIC", "VERSION", "MAX_BODY",
+           "Field", "WireLayout", "WEIGHTS_HEADER", "REGISTER_REQUEST", "SAMPLE_REQUEST",
+           "SAMPLE_HEADER", "ERROR_REPLY", "OK_REPLY", "STATUS_REPLY", "SAMPLE_REPLY",
+           "COUNTERS_REPLY", "WEIGHTS_REPLY", "REPLIES", "max_read_words", "request_status",
            "crc16", "encode_frame", "decode_frame", "FrameError",
            "pixel_payload", "event_payload"]
 
+#: The word that ends a timestep of an event sample (no input has this address).
 EVENT_END = 0xFFFF
 MAGIC = b"SPKF"
 VERSION = 2                 # 2: the RESEED_ROUNDING register
-SAMPLE_HEADER = 3           # mode byte and u16 label before the sample data
+#: The longest frame body: ``LEN`` is 16 bits.
+MAX_BODY = 0xFFFF
 
 
 class Op(enum.IntEnum):
@@ -85,6 +95,303 @@ class Register(enum.IntEnum):
     RESEED_ROUNDING = 0x81  # value 0
 
 
+# -- layouts -----------------------------------------------------------------------------
+
+_INTEGERS = {"B": "u8", "H": "u16", "I": "u32", "Q": "u64"}
+
+
+class Field(NamedTuple):
+    """One field of a :class:`WireLayout`.
+
+    ``code`` is the :mod:`struct` code of one item: ``B``, ``H``, ``I`` or ``Q`` (an
+    unsigned little-endian integer of 1, 2, 4 or 8 bytes) or ``<n>s`` (``n`` raw bytes;
+    ``s`` alone is one). With a ``count``, the field repeats: ``count`` names an earlier
+    integer field of the layout that holds the number of items, or a number the user of
+    the layout supplies (``n_out``, ``n_bytes``); repeated integers are a tuple, repeated
+    bytes one ``bytes``.
+    """
+    name: str
+    code: str
+    count: str = None
+    doc: str = ""
+
+
+class WireLayout:
+    """Named little-endian fields in wire order: a request header or a reply body.
+
+    Parameters
+    ----------
+    name : str
+        What it is, for messages and the generated docs.
+    *fields : :class:`Field`
+    """
+
+    def __init__(self, name, *fields):
+        self.name = name
+        self.fields = tuple(Field(*f) for f in fields)
+        seen = set()
+        for field in self.fields:
+            if field.code.rstrip("s") != field.code:
+                if not (field.code[:-1] == "" or field.code[:-1].isdigit()):
+                    raise ValueError(f"{name}: field {field.name!r} has code {field.code!r}; "
+                                     f"a bytes field's code is 's' or '<n>s'")
+            elif field.code not in _INTEGERS:
+                raise ValueError(f"{name}: field {field.name!r} has code {field.code!r}, "
+                                 f"not one of B, H, I, Q or <n>s")
+            if field.name in seen:
+                raise ValueError(f"{name}: field {field.name!r} is declared twice")
+            seen.add(field.name)
+
+    def __repr__(self):
+        return f"WireLayout({self.name!r}, {', '.join(f.name for f in self.fields)})"
+
+    def __getitem__(self, name):
+        for field in self.fields:
+            if field.name == name:
+                return field
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+    @staticmethod
+    def item_size(field):
+        """Bytes of one item of ``field``."""
+        return struct.calcsize("<" + field.code)
+
+    def _count(self, field, counts):
+        if field.count is None:
+            return 1
+        if field.count not in counts:
+            raise TypeError(f"{self.name}: the size of field {field.name!r} needs "
+                            f"{field.count}=…")
+        return counts[field.count]
+
+    def items(self, **counts):
+        """``(field, offset, number of items)`` of every field, in wire order; ``counts``
+        gives the number of items of each repeated field by its count's name."""
+        out, offset = [], 0
+        for field in self.fields:
+            n = self._count(field, counts)
+            out.append((field, offset, n))
+            offset += n * self.item_size(field)
+        return out
+
+    def size(self, **counts):
+        """Bytes of the whole layout."""
+        return sum(n * self.item_size(field) for field, _, n in self.items(**counts))
+
+    def offset(self, name, **counts):
+        """Byte offset of field ``name`` (``counts`` of the fields before it only)."""
+        offset = 0
+        for field in self.fields:
+            if field.name == name:
+                return offset
+            offset += self._count(field, counts) * self.item_size(field)
+        raise KeyError(f"{self.name} has no field {name!r}")
+
+    def _format(self, field, n):
+        if field.code.endswith("s"):
+            return f"{n * self.item_size(field)}s"
+        return f"{n}{field.code}"
+
+    def pack(self, **values):
+        """The bytes of the layout with the given field values (every field given)."""
+        missing = [f.name for f in self.fields if f.name not in values]
+        extra = sorted(set(values) - {f.name for f in self.fields})
+        if missing or extra:
+            raise TypeError(f"{self.name}: fields missing {missing}, unknown {extra}")
+        out = bytearray()
+        for field in self.fields:
+            value = values[field.name]
+            if field.code.endswith("s"):
+                value = bytes(value)
+                n = len(value) // self.item_size(field)
+                if field.count is None and n != 1 or len(value) != n * self.item_size(field):
+                    raise ValueError(f"{self.name}: field {field.name!r} takes "
+                                     f"{self.item_size(field)}-byte items, not "
+                                     f"{len(value)} bytes")
+                items = [value]
+            else:
+                items = list(value) if field.count is not None else [value]
+                n = len(items)
+            if field.count in values and values[field.count] != n:
+                raise ValueError(f"{self.name}: field {field.count!r} is "
+                                 f"{values[field.count]} but {field.name!r} has {n} items")
+            out += struct.pack("<" + self._format(field, n), *items)
+        return bytes(out)
+
+    def unpack(self, data, **counts):
+        """The field values of ``data``, which must be exactly the layout's size; a count
+        that is a field of the layout is read from it."""
+        data = bytes(data)
+        values, offset = {}, 0
+        for field in self.fields:
+            n = self._count(field, {**values, **counts})
+            format_ = "<" + self._format(field, n)
+            if offset + struct.calcsize(format_) > len(data):
+                raise ValueError(f"{self.name}: {len(data)} bytes end inside field "
+                                 f"{field.name!r}")
+            items = struct.unpack_from(format_, data, offset)
+            offset += struct.calcsize(format_)
+            values[field.name] = (items[0] if field.code.endswith("s") or field.count is None
+                                  else items)
+        if offset != len(data):
+            raise ValueError(f"{self.name}: {len(data)} bytes, not {offset}")
+        return values
+
+    def describe(self):
+        """One line per field, for the docs."""
+        lines = []
+        for field in self.fields:
+            if field.code.endswith("s"):
+                kind = "byte" if self.item_size(field) == 1 else f"{self.item_size(field)} bytes"
+                kind = f"{field.count} bytes" if field.count else kind
+            else:
+                kind = _INTEGERS[field.code] + (f" × {field.count}" if field.count else "")
+            lines.append(f"{field.name} ({kind})" + (f": {field.doc}" if field.doc else ""))
+        return lines
+
+
+# Request headers: the fields a request's payload starts with.
+WEIGHTS_HEADER = WireLayout(
+    "WRITE_WEIGHTS/READ_WEIGHTS header",
+    Field("address", "I", doc="the first word"),
+    Field("count", "H", doc="words, at least 1"))
+REGISTER_REQUEST = WireLayout(
+    "SET_REGISTER",
+    Field("register", "B", doc="a Register (LR_SHIFT + layer, MARGIN, RESEED_ROUNDING)"),
+    Field("value", "B"))
+SAMPLE_REQUEST = WireLayout(
+    "INFER/TRAIN header",
+    Field("mode", "B", doc="0 pixels, 1 events"),
+    Field("label", "H", doc="below n_out (ignored by INFER)"))
+#: Bytes before an INFER/TRAIN request's sample data.
+SAMPLE_HEADER = SAMPLE_REQUEST.size()
+
+# Reply bodies: each starts with its status byte.
+ERROR_REPLY = WireLayout(
+    "error reply",
+    Field("status", "B", doc="the refusal, never OK"),
+    Field("op", "B", doc="the opcode received"))
+OK_REPLY = WireLayout(
+    "OK reply",
+    Field("status", "B"))
+STATUS_REPLY = WireLayout(
+    "STATUS reply",
+    Field("status", "B"),
+    Field("magic", "4s", doc='b"SPKF"'),
+    Field("version", "B"),
+    Field("config_hash", "8s", doc="Config.hash() as bytes"),
+    Field("lanes", "B"),
+    Field("buffer_bytes", "H", doc="the largest request payload"),
+    Field("weight_words", "I"),
+    Field("layers", "B", doc="weight layers L"),
+    Field("margin", "B"),
+    Field("lr_shifts", "B", "layers", doc="per weight layer, input side first"))
+SAMPLE_REPLY = WireLayout(
+    "INFER/TRAIN reply",
+    Field("status", "B"),
+    Field("prediction", "H"),
+    Field("counts", "B", "n_out", doc="output spike counts"),
+    Field("cycles", "I"),
+    Field("sops", "I", doc="synaptic operations"),
+    Field("weight_writes", "I"))
+COUNTERS_REPLY = WireLayout(
+    "READ_COUNTERS reply",
+    Field("status", "B"),
+    Field("cycles", "Q", doc="busy cycles"),
+    Field("sops", "Q", doc="synaptic operations"),
+    Field("weight_writes", "Q"),
+    Field("samples", "Q"))
+WEIGHTS_REPLY = WireLayout(
+    "READ_WEIGHTS reply",
+    Field("status", "B"),
+    Field("words", "s", "n_bytes", doc="count words as WRITE_WEIGHTS sends them"))
+#: Each reply's layout by the request it answers.
+REPLIES = {Op.STATUS: STATUS_REPLY, Op.WRITE_WEIGHTS: OK_REPLY,
+           Op.READ_WEIGHTS: WEIGHTS_REPLY, Op.SET_REGISTER: OK_REPLY,
+           Op.INFER: SAMPLE_REPLY, Op.TRAIN: SAMPLE_REPLY,
+           Op.READ_COUNTERS: COUNTERS_REPLY, Op.CLEAR_COUNTERS: OK_REPLY}
+
+
+def max_read_words(word_bytes):
+    """The most words one ``READ_WEIGHTS`` may ask for: its reply fits one frame."""
+    return (MAX_BODY - WEIGHTS_REPLY.size(n_bytes=0)) // word_bytes
+
+
+def request_status(op, payload, config):
+    """The status the chip answers the request ``op``, ``payload`` with: ``OK`` or the
+    refusal, checks made in this order. A sample's data is checked as it runs (an event
+    stream that breaks its rules gets ``BAD_SAMPLE``): that part is not decided here."""
+    from spikefab.layout import Layout     # numpy only; here to keep imports one-way
+
+    layout = Layout(config)
+    word_bytes = layout.lanes * layout.weight_bytes
+    length = len(payload)
+    n_layers = len(config.weight_shapes)
+
+    def header(request):
+        return request.unpack(payload[:request.size()])
+
+    if op in (Op.STATUS, Op.READ_COUNTERS, Op.CLEAR_COUNTERS):
+        return Status.BAD_LENGTH if length else Status.OK
+    if op in (Op.WRITE_WEIGHTS, Op.READ_WEIGHTS):
+        size = WEIGHTS_HEADER.size()
+        if length < size:
+            return Status.BAD_LENGTH
+        fields = header(WEIGHTS_HEADER)
+        count = fields["count"]
+        if op == Op.WRITE_WEIGHTS and length != size + count * word_bytes or \
+                op == Op.READ_WEIGHTS and length != size:
+            return Status.BAD_LENGTH
+        if count == 0 or fields["address"] + count > layout.weight_depth or \
+                op == Op.READ_WEIGHTS and count > max_read_words(word_bytes):
+            return Status.BAD_ADDRESS
+        if op == Op.WRITE_WEIGHTS:
+            values = layout.bytes_to_words(payload[size:])
+            if values.min() < config.w_min or values.max() > config.w_max:
+                return Status.BAD_VALUE
+        return Status.OK
+    if op == Op.SET_REGISTER:
+        if length != REGISTER_REQUEST.size():
+            return Status.BAD_LENGTH
+        fields = header(REGISTER_REQUEST)
+        register, value = fields["register"], fields["value"]
+        if register < Register.LR_SHIFT + n_layers:
+            limit = config.max_lr_shift
+        elif register == Register.MARGIN:
+            limit = config.timesteps
+        elif register == Register.RESEED_ROUNDING:
+            limit = 0
+        else:
+            return Status.BAD_ADDRESS
+        return Status.BAD_VALUE if value > limit else Status.OK
+    if op in (Op.INFER, Op.TRAIN):
+        if length < SAMPLE_HEADER:
+            return Status.BAD_LENGTH
+        fields = header(SAMPLE_REQUEST)
+        if fields["mode"] > 1:
+            return Status.BAD_VALUE
+        if fields["mode"] == 0 and length != SAMPLE_HEADER + config.n_in:
+            return Status.BAD_LENGTH
+        if op == Op.TRAIN and fields["label"] >= config.n_out:
+            return Status.BAD_VALUE
+        return Status.OK
+    return Status.BAD_OPCODE
+
+
+def _layouts_doc():
+    lines = []
+    for layout in (WEIGHTS_HEADER, REGISTER_REQUEST, SAMPLE_REQUEST, ERROR_REPLY, OK_REPLY,
+                   STATUS_REPLY, SAMPLE_REPLY, COUNTERS_REPLY, WEIGHTS_REPLY):
+        lines.append(f"\n{layout.name}:")
+        lines += [f"    {line}" for line in layout.describe()]
+    return "\n".join(lines) + "\n"
+
+
+__doc__ += _layouts_doc()
+
+
+# -- frames ------------------------------------------------------------------------------
+
 class FrameError(Exception):
     """Bytes that are not a well-formed frame."""
 
@@ -102,8 +409,8 @@ def crc16(data, crc=0xFFFF):
 def encode_frame(body):
     """``LEN`` + body + ``CRC``."""
     body = bytes(body)
-    if not 1 <= len(body) <= 0xFFFF:
-        raise ValueError(f"a frame body holds 1 to 65535 bytes, not {len(body)}")
+    if not 1 <= len(body) <= MAX_BODY:
+        raise ValueError(f"a frame body holds 1 to {MAX_BODY} bytes, not {len(body)}")
     head = struct.pack("<H", len(body)) + body
     return head + struct.pack("<H", crc16(head))
 
@@ -122,6 +429,8 @@ def decode_frame(frame):
         raise FrameError("frame CRC mismatch")
     return frame[2:length + 2]
 
+
+# -- sample payloads ---------------------------------------------------------------------
 
 def pixel_payload(pixels, config):
     """Bytes of one pixel sample (``n_in`` intensities)."""
