@@ -64,20 +64,15 @@ sim: system-deps-sim setup
 
 # make bitstream builds the mnist preset unless CONFIG is given.
 BITSTREAM_CONFIG = $(if $(filter command line environment,$(origin CONFIG)),$(CONFIG),mnist)
-BITFILE_icebreaker = build/icebreaker/$(BITSTREAM_CONFIG)/spikefab.bin
-BITFILE_ulx3s      = build/ulx3s/$(BITSTREAM_CONFIG)/spikefab.bit
 
 bitstream: setup
 	$(PY) -m spikefab.cli bitstream --board $(BOARD) --config $(BITSTREAM_CONFIG)
 
-# Programs the board attached over USB: iceprog (iCEBreaker) or openFPGALoader (ULX3S);
-# neither comes from PyPI (apt-get install fpga-icestorm openfpgaloader).
+# Programs the board attached over USB with its FPGA family's programmer (iceprog for the
+# iCE40, openFPGALoader for the ECP5: spikefab.hw.families); neither comes from PyPI
+# (apt-get install fpga-icestorm openfpgaloader). `spikefab program --dry-run` prints it.
 program: bitstream
-ifeq ($(BOARD),ulx3s)
-	openFPGALoader -b ulx3s $(BITFILE_ulx3s)
-else
-	iceprog $(BITFILE_icebreaker)
-endif
+	$(PY) -m spikefab.cli program --board $(BOARD) --config $(BITSTREAM_CONFIG)
 
 bench: $(BSTAMP)
 	$(PY) -m spikefab.bench --out build/bench --accuracy-seeds $(SEEDS)

@@ -1,6 +1,6 @@
 """Datasets, loaded from installed packages or local folders; nothing is downloaded.
 
-Dataset names (SPEC §6):
+Dataset names (the ``--dataset`` of every ``spikefab`` command):
 
 ``digits``
     scikit-learn's embedded 8×8 digits (1,797 images, intensities 0…16, rescaled to
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .rng import XorShift32
+from spikefab.golden.rng import XorShift32
 
 
 __all__ = ["Dataset", "DatasetError", "load_dataset", "check_dataset", "read_idx",

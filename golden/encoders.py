@@ -22,7 +22,7 @@ addresses of the inputs that spike, which is the raster itself.
 
 import numpy as np
 
-from .rng import lfsr16_draws
+from spikefab.golden.rng import lfsr16_draws
 
 
 __all__ = ["rate_encode", "sigma_delta_encode", "encode", "ENCODERS"]

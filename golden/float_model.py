@@ -16,8 +16,8 @@ shift rounding cost.
 import numpy as np
 from numba import njit
 
-from .learning import feedback_table, learning_signals
-from .network import ForwardResult, TrainResult, decide, init_weights
+from spikefab.golden.learning import feedback_table, learning_signals
+from spikefab.golden.network import ForwardResult, TrainResult, decide, init_weights
 
 
 __all__ = ["FloatNet"]

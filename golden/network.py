@@ -23,9 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .learning import RoundingGenerator, apply_update, feedback_table, learning_signals
-from .lif import LIFParams, run_layer
-from .rng import XorShift32
+from spikefab.golden.learning import (RoundingGenerator, apply_update, feedback_table,
+                                      learning_signals)
+from spikefab.golden.lif import LIFParams, run_layer
+from spikefab.golden.rng import XorShift32
 
 
 __all__ = ["GoldenNet", "ForwardResult", "TrainResult", "init_weights", "decide"]

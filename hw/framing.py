@@ -7,7 +7,7 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..protocol import Status
+from spikefab.protocol import Status
 
 
 __all__ = ["crc16_update", "FrameReceiver", "FrameSender"]

@@ -25,6 +25,7 @@ from amaranth.hdl import Cat, ClockSignal, Instance, MemoryData, Module, Mux, Si
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 
+from spikefab.hw.families import SPRAM, family_of
 from spikefab.hw.weight_port import WeightPort
 
 
@@ -55,8 +56,10 @@ def spram_blocks(width, depth):
 
 
 def has_spram(platform):
-    """Whether ``platform`` is an iCE40 UP part, whose weights go to SPRAM."""
-    return str(getattr(platform, "device", "")).startswith("iCE40UP")
+    """Whether ``platform``'s FPGA family keeps the weights in SPRAM (the iCE40 UP's,
+    :data:`spikefab.hw.families.ICE40_UP`)."""
+    family = family_of(platform)
+    return family is not None and family.weight_memory == SPRAM
 
 
 class WeightMemory(wiring.Component):

@@ -4,7 +4,7 @@ from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ports import spike_layout
+from spikefab.hw.ports import spike_layout
 
 
 __all__ = ["SpikeListReader"]

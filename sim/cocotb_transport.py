@@ -11,7 +11,7 @@ import random
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 from cocotb.triggers import SimTimeoutError
 
-from .verilog import CLOCK_PERIOD_NS
+from spikefab.sim.verilog import CLOCK_PERIOD_NS
 
 
 __all__ = ["CocotbTransport", "HangError"]

@@ -6,8 +6,8 @@ import os
 from spikefab.config import Config
 from spikefab.driver import Chip
 
-from .cocotb_transport import CocotbTransport
-from .scoreboard import Mismatch
+from spikefab.sim.cocotb_transport import CocotbTransport
+from spikefab.sim.scoreboard import Mismatch
 
 
 __all__ = ["load_job", "connect", "write_result", "reporting", "describe", "check_weights"]

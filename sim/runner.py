@@ -105,7 +105,7 @@ def build(config, simulator="verilator", *, directory, waves=False, timeout=None
     """
     from spikefab.hw.memory import has_spram
 
-    from .verilog import write_sources
+    from spikefab.sim.verilog import write_sources
 
     runner = _runner(simulator)
     directory = Path(directory).resolve()

@@ -1,8 +1,9 @@
 """``make sim``: train on the chip in RTL simulation, compare with golden and float.
 
-:func:`simulate` builds the chip for the config, runs :mod:`sim.tb_train` on it (every
-sample and every weight compared with golden inside the simulation), trains the float
-model of the same algorithm on the host for comparison, and returns the report of SPEC §6.
+:func:`simulate` builds the chip for the config, runs :mod:`spikefab.sim.tb_train` on it
+(every sample and every weight compared with golden inside the simulation), trains the
+float model of the same algorithm on the host for comparison, and returns its report
+(:data:`REPORT_KEYS`, plus the per-epoch history and the chip's counters).
 :func:`format_table` renders it for people.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from spikefab.golden.datasets import load_dataset
 from spikefab.train import make_model, run_training
 
-from . import runner
+from spikefab.sim import runner
 
 
 __all__ = ["simulate", "format_table", "REPORT_KEYS"]

@@ -26,8 +26,8 @@ import numpy as np
 from spikefab.driver import ChipError
 from spikefab.protocol import Op, Status, encode_frame
 
-from .harness import check_weights, connect, load_job, reporting
-from .scoreboard import Scoreboard
+from spikefab.sim.harness import check_weights, connect, load_job, reporting
+from spikefab.sim.scoreboard import Scoreboard
 
 
 @cocotb.test()

@@ -13,9 +13,9 @@ import sys
 import cocotb
 from cocotb.triggers import FallingEdge, First, RisingEdge, Timer
 
-from .harness import load_job, reporting
-from .cocotb_transport import CocotbTransport
-from .verilog import CLOCK_PERIOD_NS
+from spikefab.sim.harness import load_job, reporting
+from spikefab.sim.cocotb_transport import CocotbTransport
+from spikefab.sim.verilog import CLOCK_PERIOD_NS
 
 
 @cocotb.test()

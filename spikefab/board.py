@@ -1,25 +1,25 @@
 """``spikefab board``: train and evaluate on a real chip over a serial port.
 
 The host writes the initial weights (the UP5K's SPRAM starts undefined), then runs
-:func:`spikefab.onchip.train_on_chip` with a golden twin: every reply is compared, and the
+:func:`spikefab.onchip.train_on_chip` with a golden twin
+(:class:`~spikefab.twin.GoldenTwin`): every reply is compared, and the
 weights are read back and compared at the end.
 """
 
 import asyncio
 import time
 
-from .driver import Chip, SerialTransport
-from .golden.datasets import load_dataset
-from .onchip import Figures, train_on_chip
+from spikefab.driver import Chip, SerialTransport
+from spikefab.golden.datasets import load_dataset
+from spikefab.onchip import Figures, train_on_chip
+from spikefab.twin import GoldenTwin
 
 
 __all__ = ["run_board"]
 
 
 async def _run(chip, dataset, *, epochs, seed, log):
-    from .sim.scoreboard import Scoreboard
-
-    board = Scoreboard(chip.config)
+    board = GoldenTwin(chip.config)
     await chip.check()
     await chip.write_weights(board.golden.weights)
     await chip.set_margin(board.golden.margin)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import Config, ConfigError
+from spikefab.config import Config, ConfigError
 
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "check_save_path",
@@ -338,7 +338,7 @@ def check_config(path, config, expect_config):
 
 
 def _check_state(path, state, config):
-    from .train import TrainState
+    from spikefab.train import TrainState
     try:
         TrainState.check_dict(state, config)
     except ValueError as error:

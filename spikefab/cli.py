@@ -8,20 +8,25 @@ one line and exits with 130; during training it first saves the last finished ep
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import (CheckpointError, check_config, check_save_path, load_checkpoint,
-                         read_checkpoint, save_checkpoint)
-from .config import ConfigError, PRESETS, load_config
-from .golden.datasets import DATASET_NAMES, DatasetError, load_dataset
-from .bitstream import BuildError
-from .sim.runner import SIMULATORS, SimulatorError
-from .train import (ALGOS, ENGINES, EngineError, TrainingInterrupted, algo_config, evaluate,
-                    make_model, resolve_options, resume_state, run_meta, train_epochs)
+from spikefab.checkpoint import (CheckpointError, check_config, check_save_path,
+                                 load_checkpoint, read_checkpoint, save_checkpoint)
+from spikefab.config import ConfigError, PRESETS, load_config
+from spikefab.golden.datasets import DATASET_NAMES, DatasetError, load_dataset
+from spikefab.bitstream import BuildError
+from spikefab.hw.families import BOARDS, DEFAULT_BOARD
+# The command line fronts the whole kit: its `sim` command and `train --engine rtl` run
+# the simulation (spikefab.sim). No other host module imports it.
+from spikefab.sim.runner import SIMULATORS, SimulatorError
+from spikefab.train import (ALGOS, ENGINES, EngineError, TrainingInterrupted, algo_config,
+                            evaluate, make_model, resolve_options, resume_state, run_meta,
+                            train_epochs)
 
 
 # ValueError covers bad shapes or values that reach the models (ConfigError is one too).
@@ -96,15 +101,26 @@ def build_parser():
     board.add_argument("--limit-test", type=int, metavar="N")
     board.add_argument("--json", action="store_true")
 
+    boards = ", ".join(f"{name} ({b.family.name})" for name, b in BOARDS.items())
     bits = commands.add_parser("bitstream", help="build an FPGA bitstream and report on it")
-    bits.add_argument("--board", default="icebreaker",
-                      help="icebreaker (iCE40 UP5K, default) or ulx3s (ECP5-85F)")
+    bits.add_argument("--board", default=DEFAULT_BOARD,
+                      help=f"one of: {boards} (default: {DEFAULT_BOARD})")
     bits.add_argument("--config", default="mnist")
     bits.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     bits.add_argument("--synth-only", action="store_true",
                       help="run Yosys only (a quick check that the design maps)")
     bits.add_argument("--out", default="build", help="build folder (default: build)")
     bits.add_argument("--json", action="store_true")
+
+    program = commands.add_parser(
+        "program", help="load a built bitstream onto the attached board (the programmer "
+                        "of its FPGA family: iceprog, openFPGALoader; not from PyPI)")
+    program.add_argument("--board", default=DEFAULT_BOARD,
+                         help=f"one of: {boards} (default: {DEFAULT_BOARD})")
+    program.add_argument("--config", default="mnist", help="the config it was built for")
+    program.add_argument("--out", default="build", help="build folder (default: build)")
+    program.add_argument("--dry-run", action="store_true",
+                         help="print the programmer's command line instead of running it")
     return parser
 
 
@@ -171,7 +187,7 @@ def _interrupted(args, config, dataset, stop):
 def command_train_rtl(args, config):
     """``train --engine rtl``: the same run as ``make sim`` (Verilator), reported like
     the other engines; it fails unless the chip equals golden throughout."""
-    from .sim.simulate import simulate
+    from spikefab.sim.simulate import simulate
 
     start = time.perf_counter()
     report = simulate(config, args.dataset, epochs=args.epochs, seed=args.seed,
@@ -209,7 +225,7 @@ def command_train_rtl(args, config):
 def command_sim(args):
     if args.epochs < 0:
         raise ConfigError(f"--epochs must be at least 0, not {args.epochs}")
-    from .sim.simulate import format_table, simulate
+    from spikefab.sim.simulate import format_table, simulate
 
     config = load_config(args.config).replace(init_seed=args.seed & 0xFFFFFFFF)
     report = simulate(config, args.dataset, simulator=args.simulator, epochs=args.epochs,
@@ -227,9 +243,9 @@ def command_sim(args):
 def command_board(args):
     import serial
 
-    from .board import run_board
-    from .driver import ChipError
-    from .sim.scoreboard import Mismatch
+    from spikefab.board import run_board
+    from spikefab.driver import ChipError
+    from spikefab.twin import Mismatch
 
     config = load_config(args.config)
     try:
@@ -259,10 +275,10 @@ class ChipUnreachable(Exception):
 
 
 def command_bitstream(args):
-    from .bitstream import build_bitstream, synthesize
-    from .hw.board import board
+    from spikefab.bitstream import build_bitstream, synthesize
+    from spikefab.hw.families import board
 
-    board(args.board)  # an unknown board fails before anything is built
+    family = board(args.board).family  # an unknown board fails before anything is built
     config = load_config(args.config)
     if args.synth_only:
         result = synthesize(args.board, config, out_dir=args.out)
@@ -276,15 +292,27 @@ def command_bitstream(args):
     if args.json:
         print(json.dumps(report))
     else:
-        unit = "LCs" if args.board == "icebreaker" else "LUTs"
         print(f"{report['bitstream']}\n"
-              f"  {report['device']}: {report['luts']}/{report['luts_total']} {unit}, "
+              f"  {report['device']}: {report['luts']}/{report['luts_total']} "
+              f"{family.logic_unit}, "
               f"{report['ffs']} FFs, {report['bram']}/{report['bram_total']} BRAM, "
               f"{report['spram']} SPRAM, {report['dsp']} DSP\n"
               f"  fmax {report['fmax_mhz']:.1f} MHz, target {report['target_mhz']:.0f} MHz: "
               f"timing {'met' if report['timing_met'] else 'NOT met'}\n"
               f"  report: {Path(args.out) / args.board / 'report.json'}")
     return 0 if report["timing_met"] else 1
+
+
+def command_program(args):
+    from spikefab.bitstream import program
+    from spikefab.hw.families import board
+
+    board(args.board)  # an unknown board or config is refused before anything else
+    config = load_config(args.config)
+    command = program(args.board, config.name, out_dir=args.out, dry_run=args.dry_run)
+    if args.dry_run:
+        print(shlex.join(command))
+    return 0
 
 
 def _save(path, config, weights, engine, meta, state=None):
@@ -332,6 +360,8 @@ def main(argv=None):
             return command_bitstream(args)
         elif args.command == "board":
             return command_board(args)
+        elif args.command == "program":
+            return command_program(args)
         else:
             command_eval(args)
     except USER_ERRORS + (ChipUnreachable,) as error:

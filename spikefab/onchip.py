@@ -61,7 +61,7 @@ class Figures:
 
 async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
                         after_sample=None, after_epoch=None, log=None):
-    """Train ``chip`` and its golden twin ``board`` (a :class:`~sim.scoreboard.Scoreboard`)
+    """Train ``chip`` and its golden twin ``board`` (a :class:`~spikefab.twin.GoldenTwin`)
     on ``dataset``, then infer its test split; raise ``Mismatch`` at the first difference.
 
     ``after_sample(what)`` and ``after_epoch(epoch)`` are awaited after each training

@@ -24,13 +24,13 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from .checkpoint import CheckpointError
-from .config import ConfigError
-from .golden.encoders import encode
-from .golden.float_model import FloatNet
-from .golden.network import GoldenNet
-from .golden.rng import XorShift32
-from .progress import Progress
+from spikefab.checkpoint import CheckpointError
+from spikefab.config import ConfigError
+from spikefab.golden.encoders import encode
+from spikefab.golden.float_model import FloatNet
+from spikefab.golden.network import GoldenNet
+from spikefab.golden.rng import XorShift32
+from spikefab.progress import Progress
 
 
 __all__ = ["ALGOS", "ENGINES", "RESUMABLE_ENGINES", "TRAIN_DEFAULTS", "algo_config",
@@ -226,7 +226,8 @@ def _restore(model, order, state):
 # -- the training loop ---------------------------------------------------------------------
 
 def run_training(model, dataset, *, epochs, seed, progress=True, eval_each_epoch=True):
-    """Train ``model`` online for ``epochs`` passes; return the figures of SPEC §6."""
+    """Train ``model`` online for ``epochs`` passes; return the run's figures (accuracies,
+    samples per second, weight writes per sample: :func:`_figures`)."""
     figures, _ = train_epochs(model, dataset, epochs=epochs, seed=seed, progress=progress,
                               eval_each_epoch=eval_each_epoch)
     return figures
@@ -292,7 +293,9 @@ def _train_epoch(model, dataset, order, state, epochs, progress):
 
 
 def _figures(model, dataset, state, epochs, progress):
-    """The figures of SPEC §6 for the run that ``state`` ends."""
+    """The figures of the run that ``state`` ends: sample counts, train and test
+    accuracy, training speed, weight writes, skips and synaptic operations per sample,
+    and the per-epoch history (what ``spikefab train --json`` prints)."""
     final = dict(state.history[-1]) if state.history else {"train_accuracy": 0.0}
     if "test_accuracy" not in final:
         final["test_accuracy"] = evaluate(model, dataset, progress=progress)["accuracy"]

@@ -1,4 +1,5 @@
-"""The accuracy claims of SPEC §7 on the embedded digits set (a few seconds each).
+"""The accuracy claims of the README's "Accuracy" table on the embedded digits set (a few
+seconds each).
 
 Five seeds are averaged: single runs of a 359-image test set move by a point.
 """

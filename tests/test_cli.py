@@ -9,7 +9,7 @@ import pytest
 
 from spikefab.config import preset
 
-SPEC_TRAIN_KEYS = {"dataset", "algo", "engine", "config", "epochs", "train_accuracy",
+TRAIN_JSON_KEYS = {"dataset", "algo", "engine", "config", "epochs", "train_accuracy",
                    "test_accuracy", "train_samples_per_s", "weight_writes_per_sample",
                    "wall_s"}
 
@@ -38,9 +38,9 @@ def trained(tmp_path_factory):
     return path, json.loads(run.stdout)
 
 
-def test_train_json_has_the_spec_keys_and_no_progress(trained):
+def test_train_json_has_the_documented_keys_and_no_progress(trained):
     path, result = trained
-    assert SPEC_TRAIN_KEYS <= set(result)
+    assert TRAIN_JSON_KEYS <= set(result)
     assert result["epochs"] == 2 and result["train_samples"] == 200
     assert 0.3 < result["test_accuracy"] <= 1.0
 

@@ -1,7 +1,7 @@
 """Long runs for ``make bench`` / ``make test-slow``: the mnist preset on Fashion-MNIST.
 
-Four epochs of the full set per run (about a minute each). They hold the claims of
-SPEC §7 that the preset meets, as floors: golden within one point of float for the same
+Four epochs of the full set per run (about a minute each). They hold the README's
+accuracy claims for the preset, as floors: golden within one point of float for the same
 rule (stochastic rounding is what makes that true), and sparse DFA as accurate as dense
 DFA with fewer weight writes. ``make bench`` records the longer runs in
 ``build/bench/accuracy.json``.
