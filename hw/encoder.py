@@ -11,8 +11,8 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..golden.rng import LFSR16_MASK, LFSR16_STEPS_PER_DRAW, lfsr16_step
-from .ports import spike_layout
+from spikefab.golden.rng import LFSR16_MASK, LFSR16_STEPS_PER_DRAW, lfsr16_step
+from spikefab.hw.ports import spike_layout
 
 
 __all__ = ["PixelEncoder", "EventReader", "lfsr16_draw"]

@@ -21,9 +21,6 @@ FOLDERS = {"golden": "spikefab.golden", "hw": "spikefab.hw", "sim": "spikefab.si
            "spikefab": "spikefab"}
 #: Host modules allowed to import spikefab.sim, and why.
 SIM_IMPORTERS = {"spikefab/cli.py": "the `sim` command and `train --engine rtl`"}
-#: Modules another change is rewriting as this test lands, still with relative imports.
-#: The list only shrinks: a module here that no longer needs it fails the test below.
-PENDING = {"spikefab/driver.py": "rewritten with the reply layouts declared once (issue 13)"}
 
 
 def modules(root=ROOT):
@@ -74,14 +71,7 @@ def host_imports_of_sim(root=ROOT):
 
 def test_every_module_imports_by_absolute_spikefab_names():
     assert modules(), "no modules found"
-    assert [found for found in relative_or_unmapped()
-            if found.split(":")[0] not in PENDING] == []
-
-
-def test_pending_modules_are_still_pending():
-    left = {found.split(":")[0] for found in relative_or_unmapped()}
-    assert [f"{path}: imports absolutely now; remove it from PENDING" for path in PENDING
-            if path not in left] == []
+    assert relative_or_unmapped() == []
 
 
 def test_host_code_never_imports_the_simulation():
