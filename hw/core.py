@@ -29,6 +29,8 @@ golden), weight writes and samples, all since ``clear_counters``; and the same t
 figures of the last sample.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
@@ -39,6 +41,7 @@ from spikefab.hw.encoder import EventReader, PixelEncoder
 from spikefab.hw.learning import UpdateUnit
 from spikefab.hw.lif import LIFArray
 from spikefab.hw.memory import WeightMemory
+from spikefab.hw.counters import Counters
 from spikefab.hw.ports import COUNTER_BITS, Shapes, host_signature, spike_layout
 from spikefab.hw.skid import SkidBuffer
 from spikefab.hw.spikes import SpikeListReader
@@ -111,31 +114,8 @@ class LearningCore(wiring.Component):
         n_layers = len(config.weight_shapes)
         last_layer = n_layers - 1
 
-        # -- memories ------------------------------------------------------------------
         m.submodules.weights = weights = self.weight_memory
-        m.submodules.acc = acc_mem = Memory(shape=shapes.acc_word,
-                                            depth=layout.max_layer_words, init=[])
-        acc_w = acc_mem.write_port()
-        acc_r = acc_mem.read_port()
-        m.submodules.neurons = neuron_mem = Memory(shape=shapes.neuron_word,
-                                                   depth=layout.neuron_depth, init=[])
-        n_r = neuron_mem.read_port()
-        n_w = neuron_mem.write_port()
-        m.submodules.input_counts = cnt_mem = Memory(shape=shapes.count, depth=config.n_in,
-                                                     init=[])
-        cnt_r = cnt_mem.read_port()
-        cnt_w = cnt_mem.write_port()
-        m.submodules.spike_list = list_mem = Memory(shape=shapes.spike_list_entry,
-                                                    depth=layout.max_layer_words, init=[])
-        list_r = list_mem.read_port()
-        list_w = list_mem.write_port()
-        m.submodules.buffer = buf_mem = Memory(shape=8, depth=self.buffer_depth, init=[])
-        buf_r = buf_mem.read_port()
-        buf_w = buf_mem.write_port()
-
-        self._memory_ports = [("acc", acc_r, acc_w), ("neurons", n_r, n_w),
-                              ("input_counts", cnt_r, cnt_w), ("spike_list", list_r, list_w),
-                              ("buffer", buf_r, buf_w)]
+        ports = self._memories(m)
 
         # -- blocks ----------------------------------------------------------------------
         m.submodules.pixels = pixels = PixelEncoder(config, self.buffer_depth)
@@ -161,11 +141,9 @@ class LearningCore(wiring.Component):
         event_mode = Signal()
         counting = Signal()         # input counts are being (or were) accumulated
         clear_addr = Signal(range(max(config.n_in, layout.max_layer_words) + 1))
-        phase_syn = Signal()
-        phase_neu = Signal()
-        phase_upd = Signal()
-        phase_clear_inputs = Signal()
-        phase_clear_acc = Signal()
+        # Whose turn it is at the memories (see _route_ports).
+        phases = SimpleNamespace(**{name: Signal(name=f"phase_{name}") for name in
+                                    ("syn", "neu", "upd", "clear_inputs", "clear_acc")})
 
         m.d.comb += [
             engine.layer.eq(layer), lif.layer.eq(layer),
@@ -196,7 +174,119 @@ class LearningCore(wiring.Component):
                     source.ready.eq(stage.i.ready),
                 ]
 
-        # -- port multiplexing -----------------------------------------------------------
+        running = self.busy
+        blocks = SimpleNamespace(pixels=pixels, events=events, engine=engine, lif=lif,
+                                 update=update, reader=reader, arbiter=arbiter)
+        self._route_ports(m, ports, blocks, phases, event_mode=event_mode,
+                          clear_addr=clear_addr)
+
+        # -- controller ------------------------------------------------------------------
+        source_error = Mux(event_mode, events.error, pixels.error)
+        with m.FSM() as controller:
+            with m.State("IDLE"):
+                with m.If(self.host.start):
+                    m.d.sync += [
+                        train.eq(self.host.train), event_mode.eq(self.host.events),
+                        t.eq(0), layer.eq(0), clear_addr.eq(0), self.host.error.eq(0),
+                    ]
+                    m.d.comb += [pixels.reload.eq(1), events.reload.eq(1)]
+                    with m.If(self.host.train & counting):
+                        m.next = "CLEAR_INPUTS"
+                    with m.Else():
+                        m.next = "SOURCE"
+            with m.State("CLEAR_INPUTS"):
+                # Counts left by a sample that skipped its update (or was abandoned).
+                m.d.comb += phases.clear_inputs.eq(1)
+                m.d.sync += clear_addr.eq(clear_addr + 1)
+                with m.If(clear_addr == config.n_in - 1):
+                    m.d.sync += counting.eq(0)
+                    m.next = "SOURCE"
+            with m.State("SOURCE"):
+                with m.If(layer == 0):
+                    m.d.comb += [pixels.start.eq(~event_mode), events.start.eq(event_mode)]
+                    with m.If(train):
+                        m.d.sync += counting.eq(1)
+                with m.Else():
+                    m.d.comb += reader.start.eq(1)
+                m.next = "SYNAPSES"
+            with m.State("SYNAPSES"):
+                m.d.comb += phases.syn.eq(1)
+                with m.If(engine.done):
+                    with m.If((layer == 0) & source_error):
+                        m.d.sync += clear_addr.eq(0)
+                        m.next = "ABANDON"
+                    with m.Else():
+                        m.d.comb += lif.start.eq(1)
+                        m.next = "NEURONS"
+            with m.State("NEURONS"):
+                m.d.comb += phases.neu.eq(1)
+                with m.If(lif.done):
+                    with m.If(layer != last_layer):
+                        m.d.sync += layer.eq(layer + 1)
+                        m.next = "SOURCE"
+                    with m.Elif(t != config.timesteps - 1):
+                        m.d.sync += [layer.eq(0), t.eq(t + 1)]
+                        m.next = "SOURCE"
+                    with m.Elif(event_mode & ~events.at_end):
+                        m.d.sync += self.host.error.eq(1)   # trailing event data
+                        m.next = "FINISH"
+                    with m.Else():
+                        m.d.comb += update.start.eq(1)
+                        m.next = "UPDATE"
+            with m.State("UPDATE"):
+                m.d.comb += phases.upd.eq(1)
+                with m.If(update.inputs_cleared):
+                    m.d.sync += counting.eq(0)
+                with m.If(update.done):
+                    m.next = "FINISH"
+            with m.State("ABANDON"):
+                m.d.comb += phases.clear_acc.eq(1)
+                m.d.sync += clear_addr.eq(clear_addr + 1)
+                with m.If(clear_addr == layout.max_layer_words - 1):
+                    m.d.sync += self.host.error.eq(1)
+                    m.next = "FINISH"
+            with m.State("FINISH"):
+                m.d.comb += self.host.done.eq(1)
+                m.next = "IDLE"
+        m.d.comb += running.eq(~controller.ongoing("IDLE"))
+
+        self._count(m, engine, update)
+        return m
+
+    def _memories(self, m):
+        """The core's memories but the weights: their ports, read and write in pairs."""
+        config, layout, shapes = self.config, self.layout, self.shapes
+        m.submodules.acc = acc_mem = Memory(shape=shapes.acc_word,
+                                            depth=layout.max_layer_words, init=[])
+        acc_w = acc_mem.write_port()
+        acc_r = acc_mem.read_port()
+        m.submodules.neurons = neuron_mem = Memory(shape=shapes.neuron_word,
+                                                   depth=layout.neuron_depth, init=[])
+        n_r = neuron_mem.read_port()
+        n_w = neuron_mem.write_port()
+        m.submodules.input_counts = cnt_mem = Memory(shape=shapes.count, depth=config.n_in,
+                                                     init=[])
+        cnt_r = cnt_mem.read_port()
+        cnt_w = cnt_mem.write_port()
+        m.submodules.spike_list = list_mem = Memory(shape=shapes.spike_list_entry,
+                                                    depth=layout.max_layer_words, init=[])
+        list_r = list_mem.read_port()
+        list_w = list_mem.write_port()
+        m.submodules.buffer = buf_mem = Memory(shape=8, depth=self.buffer_depth, init=[])
+        buf_r = buf_mem.read_port()
+        buf_w = buf_mem.write_port()
+
+        self._memory_ports = [("acc", acc_r, acc_w), ("neurons", n_r, n_w),
+                              ("input_counts", cnt_r, cnt_w), ("spike_list", list_r, list_w),
+                              ("buffer", buf_r, buf_w)]
+
+        return acc_r, acc_w, n_r, n_w, cnt_r, cnt_w, list_r, list_w, buf_r, buf_w
+
+    def _route_ports(self, m, ports, blocks, phases, *, event_mode, clear_addr):
+        """Give each memory port to the block whose phase it is."""
+        acc_r, acc_w, n_r, n_w, cnt_r, cnt_w, list_r, list_w, buf_r, buf_w = ports
+        pixels, events, engine, lif = blocks.pixels, blocks.events, blocks.engine, blocks.lif
+        update, reader, arbiter = blocks.update, blocks.reader, blocks.arbiter
         running = self.busy
         m.d.comb += [
             buf_w.addr.eq(self.buf_waddr), buf_w.data.eq(self.buf_wdata),
@@ -219,8 +309,8 @@ class LearningCore(wiring.Component):
         # Every read port is enabled only when its data is used, so that none is read
         # where it is written in the same cycle (see hw.memory.COLLISION_FREE).
         m.d.comb += [acc_r.en.eq(0), n_r.en.eq(0), cnt_r.en.eq(0),
-                     list_r.en.eq(phase_syn)]
-        with m.If(phase_syn):
+                     list_r.en.eq(phases.syn)]
+        with m.If(phases.syn):
             m.d.comb += [
                 arbiter.grant.eq(0b001),
                 acc_r.addr.eq(engine.acc_raddr), acc_r.en.eq(engine.acc_ren),
@@ -231,117 +321,39 @@ class LearningCore(wiring.Component):
                 cnt_w.addr.eq(engine.cnt_waddr), cnt_w.data.eq(engine.cnt_wdata),
                 cnt_w.en.eq(engine.cnt_we),
             ]
-        with m.Elif(phase_neu):
+        with m.Elif(phases.neu):
             m.d.comb += [
                 acc_r.addr.eq(lif.acc_raddr), acc_r.en.eq(lif.ren), n_r.en.eq(lif.ren),
                 acc_w.addr.eq(lif.acc_waddr), acc_w.data.eq(lif.acc_wdata),
                 acc_w.en.eq(lif.acc_we),
                 n_r.addr.eq(lif.n_raddr),
             ]
-        with m.Elif(phase_upd):
+        with m.Elif(phases.upd):
             m.d.comb += [
                 arbiter.grant.eq(0b010),
                 n_r.addr.eq(update.n_raddr), n_r.en.eq(1),
                 cnt_r.addr.eq(update.cnt_raddr), cnt_r.en.eq(update.cnt_ren),
                 cnt_w.addr.eq(update.cnt_waddr), cnt_w.data.eq(0), cnt_w.en.eq(update.cnt_we),
             ]
-        with m.Elif(phase_clear_inputs):
+        with m.Elif(phases.clear_inputs):
             m.d.comb += [cnt_w.addr.eq(clear_addr), cnt_w.data.eq(0), cnt_w.en.eq(1)]
-        with m.Elif(phase_clear_acc):
+        with m.Elif(phases.clear_acc):
             m.d.comb += [acc_w.addr.eq(clear_addr), acc_w.data.eq(0), acc_w.en.eq(1)]
         with m.Elif(~running):
             m.d.comb += arbiter.grant.eq(0b100)
 
-        # -- controller ------------------------------------------------------------------
-        source_error = Mux(event_mode, events.error, pixels.error)
-        with m.FSM() as controller:
-            with m.State("IDLE"):
-                with m.If(self.host.start):
-                    m.d.sync += [
-                        train.eq(self.host.train), event_mode.eq(self.host.events),
-                        t.eq(0), layer.eq(0), clear_addr.eq(0), self.host.error.eq(0),
-                    ]
-                    m.d.comb += [pixels.reload.eq(1), events.reload.eq(1)]
-                    with m.If(self.host.train & counting):
-                        m.next = "CLEAR_INPUTS"
-                    with m.Else():
-                        m.next = "SOURCE"
-            with m.State("CLEAR_INPUTS"):
-                # Counts left by a sample that skipped its update (or was abandoned).
-                m.d.comb += phase_clear_inputs.eq(1)
-                m.d.sync += clear_addr.eq(clear_addr + 1)
-                with m.If(clear_addr == config.n_in - 1):
-                    m.d.sync += counting.eq(0)
-                    m.next = "SOURCE"
-            with m.State("SOURCE"):
-                with m.If(layer == 0):
-                    m.d.comb += [pixels.start.eq(~event_mode), events.start.eq(event_mode)]
-                    with m.If(train):
-                        m.d.sync += counting.eq(1)
-                with m.Else():
-                    m.d.comb += reader.start.eq(1)
-                m.next = "SYNAPSES"
-            with m.State("SYNAPSES"):
-                m.d.comb += phase_syn.eq(1)
-                with m.If(engine.done):
-                    with m.If((layer == 0) & source_error):
-                        m.d.sync += clear_addr.eq(0)
-                        m.next = "ABANDON"
-                    with m.Else():
-                        m.d.comb += lif.start.eq(1)
-                        m.next = "NEURONS"
-            with m.State("NEURONS"):
-                m.d.comb += phase_neu.eq(1)
-                with m.If(lif.done):
-                    with m.If(layer != last_layer):
-                        m.d.sync += layer.eq(layer + 1)
-                        m.next = "SOURCE"
-                    with m.Elif(t != config.timesteps - 1):
-                        m.d.sync += [layer.eq(0), t.eq(t + 1)]
-                        m.next = "SOURCE"
-                    with m.Elif(event_mode & ~events.at_end):
-                        m.d.sync += self.host.error.eq(1)   # trailing event data
-                        m.next = "FINISH"
-                    with m.Else():
-                        m.d.comb += update.start.eq(1)
-                        m.next = "UPDATE"
-            with m.State("UPDATE"):
-                m.d.comb += phase_upd.eq(1)
-                with m.If(update.inputs_cleared):
-                    m.d.sync += counting.eq(0)
-                with m.If(update.done):
-                    m.next = "FINISH"
-            with m.State("ABANDON"):
-                m.d.comb += phase_clear_acc.eq(1)
-                m.d.sync += clear_addr.eq(clear_addr + 1)
-                with m.If(clear_addr == layout.max_layer_words - 1):
-                    m.d.sync += self.host.error.eq(1)
-                    m.next = "FINISH"
-            with m.State("FINISH"):
-                m.d.comb += self.host.done.eq(1)
-                m.next = "IDLE"
-        m.d.comb += running.eq(~controller.ongoing("IDLE"))
-
-        # -- counters --------------------------------------------------------------------
-        # Each increment is registered before it is added, so that no counter's carry
-        # chain hangs behind the logic that produces it; a count is complete two cycles
-        # after its event, before any reply can carry it.
+    def _count(self, m, engine, update):
+        """The host's counters, from the blocks' events."""
+        m.submodules.counters = counters = Counters(self.config, self.weight_memory.read_latency)
         host = self.host
-        steps = {}
-        for name, step in [("cycles", running), ("sops", engine.sops),
-                           ("writes", update.writes), ("samples", host.done & ~host.error)]:
-            steps[name] = Signal.like(step, name=f"{name}_step")
-            m.d.sync += steps[name].eq(step)
-        totals = [(host.cycles, steps["cycles"]), (host.sops, steps["sops"]),
-                  (host.writes, steps["writes"]), (host.samples, steps["samples"])]
-        per_sample = [(host.sample_cycles, steps["cycles"]), (host.sample_sops, steps["sops"]),
-                      (host.sample_writes, steps["writes"])]
-        with m.If(self.host.clear_counters):
-            m.d.sync += [counter.eq(0) for counter, _ in totals]
-        with m.Else():
-            m.d.sync += [counter.eq(counter + step) for counter, step in totals]
-        with m.If(self.host.start & ~running):
-            m.d.sync += [counter.eq(0) for counter, _ in per_sample]
-        with m.Else():
-            m.d.sync += [counter.eq(counter + step) for counter, step in per_sample]
-        return m
+        m.d.comb += [
+            counters.busy.eq(self.busy), counters.sops.eq(engine.sops),
+            counters.writes.eq(update.writes), counters.sample_done.eq(host.done & ~host.error),
+            counters.clear.eq(host.clear_counters),
+            counters.sample_start.eq(host.start & ~self.busy),
+            host.cycles.eq(counters.cycles), host.sops.eq(counters.sops_total),
+            host.writes.eq(counters.writes_total), host.samples.eq(counters.samples),
+            host.sample_cycles.eq(counters.sample_cycles),
+            host.sample_sops.eq(counters.sample_sops),
+            host.sample_writes.eq(counters.sample_writes),
+        ]
