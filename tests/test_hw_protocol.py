@@ -1,22 +1,26 @@
 """The chip behind its host protocol, in Amaranth's simulator, through the host driver:
-requests against golden, every error reply, and fuzzed frames that must never hang the
-chip or change a weight."""
+requests against golden, every error reply (and ``protocol.request_status``'s word on
+it), random requests against ``request_status``, and fuzzed frames that must never hang
+the chip or change a weight."""
 
 import struct
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from spikefab.driver import Chip, ChipError
 from spikefab.golden.encoders import encode
 from spikefab.golden.network import GoldenNet
 from spikefab.hw.top import SpikefabTop
 from spikefab.layout import Layout
-from spikefab.protocol import Op, Register, Status, decode_frame, encode_frame
+from spikefab.protocol import (Op, Register, Status, decode_frame, encode_frame,
+                               request_status)
 from spikefab.sim.amaranth_transport import AmaranthTransport
 
 from conftest import small_config
 from hw_support import peek_weights, simulate
+from test_hw_bridge import requests
 
 
 TIMEOUT = 300
@@ -168,6 +172,9 @@ REFUSALS = {
 def test_bad_requests_get_error_replies_and_change_nothing(case):
     code, op, payload = REFUSALS[case]
     assert Layout(CONFIG).weight_depth == DEPTH
+    # The written-down rule agrees (a malformed event stream is found as it runs).
+    assert request_status(op, payload, CONFIG) == (Status.OK if code == Status.BAD_SAMPLE
+                                                   else code)
 
     async def body(chip, transport, golden, ctx, top):
         with pytest.raises(ChipError) as refusal:
@@ -194,6 +201,29 @@ def test_narrow_weights_out_of_range_are_refused_before_any_write():
         assert peek_weights(ctx, top.core)[0][0, :2].tolist() == [-8, 7]
 
     run_chip(config, body)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases=st.lists(requests(CONFIG), min_size=6, max_size=10))
+def test_random_requests_get_the_status_request_status_says(cases):
+    async def body(chip, transport, golden, ctx, top):
+        for op, payload, _, _ in cases:
+            before = peek_weights(ctx, top.core)
+            try:
+                await chip.request(op, payload)
+                status = Status.OK
+            except ChipError as refusal:
+                status = refusal.status
+            ref = request_status(op, payload, CONFIG)
+            events = op in (Op.INFER, Op.TRAIN) and payload[:1] == b"\x01"
+            assert status == ref or events and (status, ref) == (Status.BAD_SAMPLE, Status.OK), \
+                f"op {op:#04x}, payload {payload.hex()}: the chip said {status!r}, " \
+                f"request_status {ref!r}"
+            if status != Status.OK:
+                assert weights_equal(peek_weights(ctx, top.core), before), \
+                    f"op {op:#04x}, payload {payload.hex()}: refused, but weights changed"
+
+    run_chip(CONFIG, body)
 
 
 FRAME_FAULTS = {
