@@ -13,6 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from spikefab.golden.rng import LFSR16_MASK, LFSR16_STEPS_PER_DRAW, lfsr16_step
 from spikefab.hw.ports import spike_layout
+from spikefab.protocol import EVENT_END
 
 
 __all__ = ["PixelEncoder", "EventReader", "lfsr16_draw"]
@@ -158,14 +159,14 @@ class EventReader(wiring.Component):
     """Event mode: address-events from the buffer (:mod:`golden.encoders`).
 
     The sample is a sequence of little-endian 16-bit words: the addresses that spike in
-    timestep 0, strictly increasing, then ``0xFFFF``; then timestep 1, and so on. Each
+    timestep 0, strictly increasing, then ``EVENT_END``; then timestep 1, and so on. Each
     ``start`` reads one timestep on from where the last stopped (``reload`` rewinds to
     ``offset``). An address ``≥ n_in``, one not above its predecessor, or reading past
     ``offset + length`` is an error. After the last timestep the core checks
     ``at_end``: trailing bytes are an error too.
     """
 
-    END = 0xFFFF
+    END = EVENT_END
 
     def __init__(self, config, buffer_depth):
         self._config = config
