@@ -67,13 +67,15 @@ class CommandBridge(wiring.Component):
         buf, latency = core.buffer_depth, core.weight_memory.read_latency
         host = self.core
 
-        checks = m.submodules.checks = RequestChecks(config, layout=layout, buffer_depth=buf)
+        checks = m.submodules.checks = RequestChecks(config, layout=layout,
+                                                     buffer_depth=buf)
         dispatch = m.submodules.dispatch = RequestDispatcher()
         writer = m.submodules.writer = WeightWriter(
             config, shapes=shapes, layout=layout, buffer_depth=buf)
         builder = m.submodules.builder = ReplyBuilder(
             config, layout=layout, buffer_depth=buf, weight_latency=latency)
-        words = m.submodules.words = WeightsBody(shapes, layout=layout, read_latency=latency)
+        words = m.submodules.words = WeightsBody(shapes, layout=layout,
+                                                 read_latency=latency)
 
         header = checks.header
         m.d.comb += [
@@ -108,7 +110,8 @@ class CommandBridge(wiring.Component):
             m.d.sync += cursor.eq(cursor + 1)
 
         def reply(kind, status=Status.OK):
-            m.d.comb += [builder.start.eq(1), builder.kind.eq(kind), builder.status.eq(status)]
+            m.d.comb += [builder.start.eq(1), builder.kind.eq(kind),
+                         builder.status.eq(status)]
             m.next = "REPLY"
 
         with m.FSM():
@@ -125,24 +128,25 @@ class CommandBridge(wiring.Component):
                 with m.Switch(dispatch.action):
                     with m.Case(Action.REPLY):
                         reply(dispatch.reply, dispatch.status)
-                        m.d.comb += words.start.eq(kind_is(dispatch.reply, ReplyKind.WEIGHTS))
+                        m.d.comb += words.start.eq(
+                            kind_is(dispatch.reply, ReplyKind.WEIGHTS))
                     with m.Case(Action.WRITE_WEIGHTS):
                         m.d.comb += writer.start.eq(1)
                         m.next = "WRITE"
                     with m.Case(Action.RUN_SAMPLE):
                         training = checks.tests.is_train
                         m.d.sync += [
-                            host.train.eq(training), host.events.eq(checks.tests.events_mode),
+                            host.train.eq(training),
+                            host.events.eq(checks.tests.events_mode),
                             host.label.eq(Mux(training, header.sample.label, 0)),
                             host.data_offset.eq(SAMPLE_HEADER),
                             host.data_length.eq(self.frame_length - SAMPLE_HEADER),
                         ]
                         m.next = "START"
                 register, value = header.register.register, header.register.value
+                shifts = Array(host.lr_shift[n] for n in range(len(config.weight_shapes)))
                 with m.If(dispatch.set_lr_shift):
-                    n_layers = len(config.weight_shapes)
-                    m.d.sync += Array(host.lr_shift[n] for n in range(n_layers))[register] \
-                        .eq(value)
+                    m.d.sync += shifts[register].eq(value)
                 with m.If(dispatch.set_margin):
                     m.d.sync += host.margin.eq(value)
                 m.d.comb += [host.reseed.eq(dispatch.reseed),

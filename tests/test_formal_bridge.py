@@ -92,7 +92,8 @@ class BridgeSpec(Elaboratable):
         margin = Signal.like(host.margin, init=CONFIG.margin)
         m.d.sync += [lr_shift.eq(host.lr_shift), margin.eq(host.margin)]
         effect = (host.weights.we | host.clear_counters | host.reseed
-                  | (host.lr_shift.as_value() != lr_shift.as_value()) | (host.margin != margin))
+                  | (host.lr_shift.as_value() != lr_shift.as_value())
+                  | (host.margin != margin))
         changed, started = Signal(), Signal()
         # The reply's first byte: its status.
         first, seen, status = Signal(), Signal(), Signal(8)
@@ -106,11 +107,12 @@ class BridgeSpec(Elaboratable):
                 m.d.sync += [first.eq(0), seen.eq(1), status.eq(dut.reply.payload)]
 
         refused = seen & (status != Status.OK)
+        writing = dut.frame_op == Op.WRITE_WEIGHTS
         if self.cover:
             m.d.comb += [
                 # A write that went through; one refused by the writer's check pass.
-                Cover(seen & (status == Status.OK) & changed & (dut.frame_op == Op.WRITE_WEIGHTS)),
-                Cover(seen & (status == Status.BAD_VALUE) & (dut.frame_op == Op.WRITE_WEIGHTS)),
+                Cover(seen & (status == Status.OK) & changed & writing),
+                Cover(seen & (status == Status.BAD_VALUE) & writing),
                 Cover(seen & (status == Status.BAD_SAMPLE) & started),
                 Cover(seen & (status == Status.BAD_ADDRESS)),
             ]

@@ -216,7 +216,8 @@ def test_random_requests_get_the_status_request_status_says(cases):
                 status = refusal.status
             ref = request_status(op, payload, CONFIG)
             events = op in (Op.INFER, Op.TRAIN) and payload[:1] == b"\x01"
-            assert status == ref or events and (status, ref) == (Status.BAD_SAMPLE, Status.OK), \
+            assert status == ref or \
+                events and (status, ref) == (Status.BAD_SAMPLE, Status.OK), \
                 f"op {op:#04x}, payload {payload.hex()}: the chip said {status!r}, " \
                 f"request_status {ref!r}"
             if status != Status.OK:

@@ -189,7 +189,8 @@ def test_driver_reads_replies_by_their_layouts():
     config = small_config()
     layout = Layout(config)
     status = STATUS_REPLY.pack(
-        status=Status.OK, magic=MAGIC, version=VERSION, config_hash=bytes.fromhex(config.hash()),
+        status=Status.OK, magic=MAGIC, version=VERSION,
+        config_hash=bytes.fromhex(config.hash()),
         lanes=layout.lanes, buffer_bytes=1024, weight_words=layout.weight_depth,
         layers=len(config.weight_shapes), margin=2, lr_shifts=(3, 1))
     chip = Chip(ScriptedTransport(encode_frame(status)), config)
@@ -210,5 +211,6 @@ def test_driver_reads_replies_by_their_layouts():
                                             "samples": 5}
     # A reply one byte short of its layout is not read at a wrong offset.
     chip = Chip(ScriptedTransport(encode_frame(counters[:-1])), config)
-    with pytest.raises(ChipError, match="bad reply to READ_COUNTERS: .*end inside field 'samples'"):
+    with pytest.raises(ChipError, match="bad reply to READ_COUNTERS: .*end inside field "
+                                         "'samples'"):
         asyncio.run(chip.counters())
