@@ -94,3 +94,53 @@ def reported(hw):
 
 __all__ = ["LearningCore", "simulate", "set_registers", "run_sample", "peek_weights",
            "golden_expectation", "reported"]
+
+
+# -- twin tests: one block alone against its golden function ---------------------------
+# (tests/test_hw_lif.py, test_hw_framing.py, test_hw_encoder.py, test_hw_spikes.py)
+
+def twin_message(block, case, rtl, ref, inputs=None):
+    """Failure message of ``assert rtl == ref``: the block, the case, and the first item
+    (of two sequences) where the RTL run and the golden function part, with the input
+    that produced it when ``inputs`` lists them item for item."""
+    def short(value):
+        text = repr(value)
+        return text if len(text) <= 400 else text[:400] + " …"
+
+    where = ""
+    if isinstance(rtl, (list, tuple)) and isinstance(ref, (list, tuple)):
+        for n, (a, b) in enumerate(zip(rtl, ref)):
+            if a != b:
+                given = f" (input {inputs[n]!r})" if inputs is not None else ""
+                where = f"; first difference at item {n}{given}: rtl {a!r} != golden {b!r}"
+                break
+        else:
+            where = f"; rtl has {len(rtl)} items, golden {len(ref)}"
+    return f"{block} {case}{where}; rtl {short(rtl)} != golden {short(ref)}"
+
+
+async def take_spikes(ctx, spikes, rng, ready_p, *, block, limit=2_000):
+    """One timestep of a spike stream (``spike_layout``): the indices taken until the
+    ``end`` marker (taken too), with ``ready`` high with probability ``ready_p`` each
+    cycle. An item offered and not taken must stay offered, unchanged, next cycle."""
+    indices = []
+    offered = None
+    for _ in range(limit):
+        ready = bool(rng.random() < ready_p)
+        ctx.set(spikes.ready, ready)
+        valid = ctx.get(spikes.valid)
+        end = ctx.get(spikes.p.end)
+        item = (end, None if end else ctx.get(spikes.p.index)) if valid else None
+        if offered is not None:
+            assert item == offered, \
+                f"{block}: offered {offered} (end, index) was withdrawn or changed " \
+                f"to {item} before it was taken"
+        offered = item if valid and not ready else None
+        await ctx.tick()
+        if valid and ready:
+            if item[0]:
+                ctx.set(spikes.ready, 0)
+                return indices
+            indices.append(item[1])
+    raise AssertionError(f"{block}: no end marker after {limit} cycles "
+                         f"(the first indices: {indices[:20]})")
