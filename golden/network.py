@@ -122,20 +122,27 @@ class GoldenNet:
     def predict(self, raster):
         return self.forward(raster).prediction
 
+    def learn(self, counts, label):
+        """The update of one sample from the spike counts of its forward pass (every
+        layer, input first): ``(error, signals, weight writes)``; ``signals`` is None for
+        a sample within the margin, which changes nothing."""
+        config = self.config
+        error, signals = learning_signals(config, self.feedback, counts, label, self.margin)
+        writes = 0
+        if signals is not None:
+            # Output layer first: the order in which the chip draws its rounding dither.
+            for layer in reversed(range(len(self.weights))):
+                writes += apply_update(self.weights[layer], counts[layer], signals[layer],
+                                       self.lr_shifts[layer], config.w_min, config.w_max,
+                                       self.rounding)
+        return error, signals, writes
+
     def train(self, raster, label):
         config = self.config
         if not 0 <= label < config.n_out:
             raise ValueError(f"label must lie in 0 … {config.n_out - 1}, not {label}")
         result = self.forward(raster)
-        error, signals = learning_signals(config, self.feedback, result.counts, label,
-                                          self.margin)
-        writes = 0
-        if signals is not None:
-            # Output layer first: the order in which the chip draws its rounding dither.
-            for layer in reversed(range(len(self.weights))):
-                writes += apply_update(self.weights[layer], result.counts[layer],
-                                       signals[layer], self.lr_shifts[layer],
-                                       config.w_min, config.w_max, self.rounding)
+        error, signals, writes = self.learn(result.counts, label)
         return TrainResult(counts=result.counts, prediction=result.prediction,
                            sops=result.sops, error=error, skipped=signals is None,
                            weight_writes=writes)

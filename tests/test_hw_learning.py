@@ -1,0 +1,126 @@
+"""The update unit alone against its golden twin ``GoldenNet.learn``: given the spike
+counts of a forward pass (in the neuron and input-count memories) and the weights, it
+must decide, skip or update exactly as golden does — every weight, every write counted,
+the input counts cleared behind it — at weight-memory latencies 2 and 3."""
+
+import numpy as np
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from hypothesis import given, settings, strategies as st
+
+from spikefab.golden.network import GoldenNet, decide, init_weights
+from spikefab.hw.learning import UpdateUnit
+from spikefab.hw.memory import WeightMemory
+from spikefab.hw.ports import Shapes
+from spikefab.layout import Layout
+
+from conftest import random_configs, small_config
+from hw_support import simulate
+
+
+class Bench(wiring.Component):
+    """The unit with its memories: neurons (counts of every layer), input counts, weights."""
+
+    def __init__(self, config, counts, weights, latency):
+        self.layout = layout = Layout(config)
+        shapes = Shapes(config, layout)
+        words = []
+        for layer_counts in counts[1:]:
+            for k in range(-(-len(layer_counts) // layout.lanes)):
+                lanes = range(k * layout.lanes, (k + 1) * layout.lanes)
+                words.append([{"v": 0, "count": int(layer_counts[q])
+                               if q < len(layer_counts) else 0} for q in lanes])
+        self.neurons = Memory(shape=shapes.neuron_word, depth=len(words), init=words)
+        self.inputs = Memory(shape=shapes.count, depth=config.n_in,
+                             init=[int(c) for c in counts[0]])
+        init = [[int(v) for v in word] for word in layout.pack_weights(weights)]
+        self.weights = WeightMemory(shapes, layout.weight_depth, init, read_latency=latency)
+        self.unit = UpdateUnit(config, layout, shapes, weight_latency=latency)
+        super().__init__({})
+
+    def elaborate(self, platform):
+        m = Module()
+        unit = m.submodules.unit = self.unit
+        m.submodules.neurons, m.submodules.inputs = self.neurons, self.inputs
+        m.submodules.weights = self.weights
+        wiring.connect(m, unit.weights, self.weights)
+        n_read = self.neurons.read_port()
+        c_read, c_write = self.inputs.read_port(), self.inputs.write_port()
+        m.d.comb += [
+            n_read.addr.eq(unit.n_raddr), unit.n_rdata.eq(n_read.data),
+            c_read.addr.eq(unit.cnt_raddr), c_read.en.eq(unit.cnt_ren),
+            unit.cnt_rdata.eq(c_read.data),
+            c_write.addr.eq(unit.cnt_waddr), c_write.en.eq(unit.cnt_we), c_write.data.eq(0),
+        ]
+        return m
+
+
+def learn_rtl(config, counts, label, weights, latency, train=True):
+    bench = Bench(config, counts, weights, latency)
+    unit, layout = bench.unit, bench.layout
+    got = {}
+
+    async def testbench(ctx):
+        ctx.set(unit.lr_shift, list(config.lr_shifts))
+        ctx.set(unit.margin, config.margin)
+        ctx.set(unit.label, label)
+        ctx.set(unit.train, train)
+        ctx.set(unit.start, 1)
+        await ctx.tick()
+        ctx.set(unit.start, 0)
+        writes = 0
+        for _ in range(100_000):
+            writes += ctx.get(unit.writes)
+            done = ctx.get(unit.done)
+            await ctx.tick()
+            if done:
+                break
+        else:
+            raise AssertionError("UpdateUnit never finished")
+        words = np.array([[ctx.get(bench.weights.data[i])[q] for q in range(layout.lanes)]
+                          for i in range(layout.weight_depth)])
+        got.update(prediction=ctx.get(unit.prediction), skipped=bool(ctx.get(unit.skipped)),
+                   writes=writes, weights=layout.unpack_weights(words),
+                   inputs=[ctx.get(bench.inputs.data[i]) for i in range(config.n_in)])
+
+    simulate(bench, testbench)
+    return got
+
+
+@st.composite
+def cases(draw):
+    config = draw(random_configs()).replace(lanes=draw(st.integers(1, 3)))
+    T = config.timesteps
+    counts = [np.array(draw(st.lists(st.integers(0, T), min_size=n, max_size=n)))
+              for n in config.layer_sizes]
+    return config, counts, draw(st.integers(0, config.n_out - 1)), draw(st.sampled_from([2, 3]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases())
+def test_update_unit_learns_as_golden(case):
+    config, counts, label, latency = case
+    golden = GoldenNet(config)
+    start = [w.copy() for w in golden.weights]
+    _, signals, writes = golden.learn(counts, label)
+    rtl = learn_rtl(config, counts, label, start, latency)
+    where = f"counts={[list(c) for c in counts]} label={label} L={latency} ({config.to_dict()})"
+    assert rtl["prediction"] == decide(counts[-1]), f"UpdateUnit prediction, {where}"
+    assert rtl["skipped"] == (signals is None), f"UpdateUnit margin decision, {where}"
+    assert rtl["writes"] == writes, f"UpdateUnit write count, {where}"
+    for layer, (a, b) in enumerate(zip(rtl["weights"], golden.weights)):
+        assert np.array_equal(a, b), f"UpdateUnit weight layer {layer}, {where}"
+    # Rows are read (and the input counts cleared) only by an update.
+    cleared = [0] * config.n_in if signals is not None else [int(c) for c in counts[0]]
+    assert rtl["inputs"] == cleared, f"UpdateUnit input counts, {where}"
+
+
+def test_inference_reads_out_and_changes_nothing():
+    config = small_config(lanes=2)
+    counts = [np.arange(config.n_in) % 3, np.arange(config.hidden[0]) % 4,
+              np.array([1, 4, 4])]
+    weights = init_weights(config)
+    rtl = learn_rtl(config, counts, 0, weights, 2, train=False)
+    assert rtl["prediction"] == 1 and rtl["skipped"] and rtl["writes"] == 0
+    assert all(np.array_equal(a, b) for a, b in zip(rtl["weights"], weights))
