@@ -129,18 +129,20 @@ class WireLayout:
     def __init__(self, name, *fields):
         self.name = name
         self.fields = tuple(Field(*f) for f in fields)
-        seen = set()
-        for field in self.fields:
-            if field.code.rstrip("s") != field.code:
-                if not (field.code[:-1] == "" or field.code[:-1].isdigit()):
-                    raise ValueError(f"{name}: field {field.name!r} has code {field.code!r}; "
-                                     f"a bytes field's code is 's' or '<n>s'")
-            elif field.code not in _INTEGERS:
+        names = [field.name for field in self.fields]
+        for n, field in enumerate(self.fields):
+            if field.code.endswith("s"):
+                valid = field.code[:-1] == "" or field.code[:-1].isdigit()
+            else:
+                valid = field.code in _INTEGERS
+            if not valid:
                 raise ValueError(f"{name}: field {field.name!r} has code {field.code!r}, "
                                  f"not one of B, H, I, Q or <n>s")
-            if field.name in seen:
+            if field.name in names[:n]:
                 raise ValueError(f"{name}: field {field.name!r} is declared twice")
-            seen.add(field.name)
+            if field.count in names[n:]:
+                raise ValueError(f"{name}: field {field.name!r} is sized by "
+                                 f"{field.count!r}, which must come before it")
 
     def __repr__(self):
         return f"WireLayout({self.name!r}, {', '.join(f.name for f in self.fields)})"
@@ -204,7 +206,7 @@ class WireLayout:
             if field.code.endswith("s"):
                 value = bytes(value)
                 n = len(value) // self.item_size(field)
-                if field.count is None and n != 1 or len(value) != n * self.item_size(field):
+                if len(value) != n * self.item_size(field) or field.count is None and n != 1:
                     raise ValueError(f"{self.name}: field {field.name!r} takes "
                                      f"{self.item_size(field)}-byte items, not "
                                      f"{len(value)} bytes")
@@ -242,7 +244,8 @@ class WireLayout:
         lines = []
         for field in self.fields:
             if field.code.endswith("s"):
-                kind = "byte" if self.item_size(field) == 1 else f"{self.item_size(field)} bytes"
+                size = self.item_size(field)
+                kind = "byte" if size == 1 else f"{size} bytes"
                 kind = f"{field.count} bytes" if field.count else kind
             else:
                 kind = _INTEGERS[field.code] + (f" × {field.count}" if field.count else "")

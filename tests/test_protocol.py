@@ -139,6 +139,8 @@ def test_layout_refuses_bad_declarations_and_values():
         WireLayout("bad", Field("x", "X"))
     with pytest.raises(ValueError, match="field 'a' is declared twice"):
         WireLayout("bad", Field("a", "B"), Field("a", "H"))
+    with pytest.raises(ValueError, match="sized by 'n', which must come before it"):
+        WireLayout("bad", Field("a", "B", "n"), Field("n", "B"))
     with pytest.raises(TypeError, match=r"fields missing \['magic', 'version'"):
         STATUS_REPLY.pack(status=0)
     with pytest.raises(ValueError, match="'layers' is 2 but 'lr_shifts' has 1 items"):
