@@ -19,6 +19,10 @@ accepted request never gets the error reply.
 
 The config is small (one hidden layer, narrow 4-bit weights, so ``WRITE_WEIGHTS`` runs
 its check pass; a 12-byte input buffer); the bridge's logic is the same at every size.
+Each proof was seen to fail on mutated private copies of the blocks (a margin, a counter
+clear or a sample start not held back by the dispatcher's verdict, a word written before
+its range test, a register strobe raised before the value test; for the cover, a writer
+that never refuses).
 """
 
 from amaranth.asserts import AnySeq

@@ -15,7 +15,11 @@ the wire format of :mod:`spikefab.protocol` (the golden twin of the host protoco
   ``WEIGHTS_REPLY`` of ``Layout.words_to_bytes``, for read latencies 1–3, under stalls,
   and it reads no word past the last one asked for.
 
-``tests/test_hw_protocol.py`` runs the same blocks inside the whole chip.
+``tests/test_hw_protocol.py`` runs the same blocks inside the whole chip. Each test was
+seen to fail on mutated private copies of its block (an end address off by one, a limit
+test ``>=``, a label checked for ``INFER``, a value range off by one, a word too many,
+big-endian bytes, a byte offered before it settled, a length one too long, a word taken
+a cycle early, a read without demand, no sign extension…).
 """
 
 import numpy as np
