@@ -202,11 +202,11 @@ def test_pixel_encoder_refuses_pixels_over_range():
     for encoding in ("rate", "sigma-delta"):
         config = small_config(n_in=6, timesteps=2, pixel_bits=4, encoding=encoding)
         samples = [[16, 0, 0, 0, 0, 0], [15, 3, 7, 0, 9, 255], [0, 0, 0, 0, 0, 15]]
-        rtl = pixel_rtl(config, samples, [0, 5, 9], 0.5, 2)
+        name = f"{encoding}, pixel_bits=4"
+        rtl = pixel_rtl(config, samples, [0, 5, 9], 0.5, 2, f"{name} on {samples}")
         ref = pixel_ref(config, samples)
         assert ref[:2] == ["malformed"] * 2
-        assert rtl == ref, twin_message("PixelEncoder", f"{encoding}, pixel_bits=4", rtl,
-                                        ref, inputs=samples)
+        assert rtl == ref, twin_message("PixelEncoder", name, rtl, ref, inputs=samples)
 
 
 # -- EventReader ---------------------------------------------------------------------------
@@ -272,8 +272,8 @@ def event_rtl(config, payloads, offsets, ready_p, seed, pad="random", name=""):
     return out
 
 
-FAULTS = ["none", "none", "address-out-of-range", "repeated-address", "decreasing",
-          "missing-end", "odd-byte", "trailing-word", "cut-mid-word"]
+FAULTS = ["none", "none", "address-out-of-range", "address-out-of-range", "repeated-address",
+          "decreasing", "missing-end", "odd-byte", "trailing-word", "cut-mid-word"]
 
 
 @st.composite
@@ -292,7 +292,8 @@ def event_cases(draw):
         start = ends[t - 1] + 1 if t else 0          # the words of timestep t
         row = words[start:ends[t]]
         if fault == "address-out-of-range":
-            words.insert(ends[t], draw(st.integers(config.n_in, EVENT_END - 1)))
+            words.insert(ends[t], draw(st.sampled_from([config.n_in])
+                                       | st.integers(config.n_in, EVENT_END - 1)))
         elif fault == "repeated-address" and row:
             words.insert(ends[t], row[-1])
         elif fault == "decreasing" and len(row) >= 2:
