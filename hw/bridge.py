@@ -11,7 +11,10 @@ A composition of small blocks, each with its own twin test (``tests/test_hw_brid
 
 This module sequences them (``IDLE → CHECK → DISPATCH``, then a write, a sample or
 nothing, then ``REPLY`` until the frame sender is done) and holds the run-time registers
-(per-layer learning-rate shifts, margin) for the core. Every field is checked before
+(per-layer learning-rate shifts, margin) for the core, and the sequence number of the
+last request taken (good CRC) with whether it was a sample that finished: a sample
+request that repeats it is answered from the results the core holds, without running
+(:mod:`spikefab.protocol`, "A noisy link"). Every field is checked before
 anything is done, so a frame that gets an error reply changes nothing
 (``tests/test_formal_bridge.py`` proves it); ``WRITE_WEIGHTS`` checks every value
 before it writes the first word when ``w_bits`` is narrower than the bytes that carry a
@@ -49,6 +52,7 @@ class CommandBridge(wiring.Component):
             "frame_ack": Out(1),
             "frame_status": In(8),
             "frame_op": In(8),
+            "frame_seq": In(8),
             "frame_length": In(16),
             # To the frame sender.
             "reply_start": Out(1),
@@ -78,9 +82,14 @@ class CommandBridge(wiring.Component):
                                                  read_latency=latency)
 
         header = checks.header
+        # The seq of the last request taken, and whether it was a sample that finished.
+        held_seq, held = Signal(8), Signal()
         m.d.comb += [
             checks.frame_status.eq(self.frame_status),
             checks.frame_op.eq(self.frame_op),
+            checks.frame_seq.eq(self.frame_seq),
+            checks.held_seq.eq(held_seq),
+            checks.held.eq(held),
             checks.frame_length.eq(self.frame_length),
             checks.buf_rdata.eq(host.buf_rdata),
             writer.buf_rdata.eq(host.buf_rdata),
@@ -92,6 +101,7 @@ class CommandBridge(wiring.Component):
             writer.length.eq(self.frame_length),
             builder.words.eq(header.weights.count),
             builder.op.eq(self.frame_op),
+            builder.seq.eq(self.frame_seq),
             self.reply_start.eq(builder.reply_start),
             self.reply_length.eq(builder.reply_length),
         ]
@@ -125,6 +135,10 @@ class CommandBridge(wiring.Component):
             with m.State("DISPATCH"):
                 # Only registered tests decide here.
                 m.d.sync += cursor.eq(header.weights.address)
+                with m.If(~checks.tests.frame_bad):
+                    m.d.sync += [held_seq.eq(self.frame_seq),
+                                 held.eq(checks.tests.repeat
+                                         & (checks.tests.is_infer | checks.tests.is_train))]
                 with m.Switch(dispatch.action):
                     with m.Case(Action.REPLY):
                         reply(dispatch.reply, dispatch.status)
@@ -160,6 +174,7 @@ class CommandBridge(wiring.Component):
                     with m.If(host.error):
                         reply(ReplyKind.ERROR, Status.BAD_SAMPLE)
                     with m.Else():
+                        m.d.sync += held.eq(1)
                         reply(ReplyKind.SAMPLE)
             with m.State("WRITE"):
                 with m.If(writer.done):

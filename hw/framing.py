@@ -7,10 +7,13 @@ from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikefab.protocol import Status
+from spikefab.protocol import REQUEST_HEAD, SOF, Status
 
 
 __all__ = ["crc16_update", "FrameReceiver", "FrameSender"]
+
+#: Body bytes before a request's payload: the opcode and the sequence number.
+_HEAD = REQUEST_HEAD.size()
 
 
 def _crc16_taps():
@@ -46,11 +49,14 @@ def crc16_update(crc, byte):
 class FrameReceiver(wiring.Component):
     """Receives one request frame; its payload goes to the input buffer.
 
-    The first body byte (the opcode) is kept in ``op``, the rest is written to the buffer
-    from address 0. After the CRC, ``frame_valid`` holds ``status`` (``OK``, ``BAD_CRC``,
-    ``BAD_LENGTH`` for an empty body or one longer than the buffer, or ``TIMEOUT`` when no
-    byte came for ``timeout`` cycles in the middle of a frame) until ``frame_ack``; no byte
-    is taken meanwhile, so the buffer stays as received while the request runs.
+    Between frames (``HUNT``) every byte is taken and dropped until :data:`SOF`. The
+    first body byte (the opcode) is kept in ``op``, the second (the sequence number) in
+    ``seq``, the rest is written to the buffer from address 0. A length outside
+    ``[2, buffer_depth + 2]`` ends the frame the cycle after it arrives, without a
+    delivery: the receiver hunts for the next ``SOF``. After the CRC, ``frame_valid``
+    holds ``status`` (``OK``, ``BAD_CRC``, or ``TIMEOUT`` when no byte came for
+    ``timeout`` cycles in the middle of a frame) until ``frame_ack``; no byte is taken
+    meanwhile, so the buffer stays as received while the request runs.
     """
 
     def __init__(self, buffer_depth, timeout):
@@ -62,7 +68,8 @@ class FrameReceiver(wiring.Component):
             "frame_ack": In(1),
             "status": Out(8),
             "op": Out(8),
-            "length": Out(16),          # payload bytes (body minus the opcode)
+            "seq": Out(8),
+            "length": Out(16),          # payload bytes (body minus opcode and seq)
             "buf_waddr": Out(range(buffer_depth)),
             "buf_wdata": Out(8),
             "buf_we": Out(1),
@@ -92,37 +99,45 @@ class FrameReceiver(wiring.Component):
             m.next = "DELIVER"
 
         with m.FSM():
+            with m.State("HUNT"):
+                m.d.comb += self.rx.ready.eq(1)
+                with m.If(take & (byte == SOF)):
+                    m.next = "LENGTH_LOW"
             with m.State("LENGTH_LOW"):
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(take):
                     m.d.sync += [crc.eq(crc16_update(Const(0xFFFF, 16), byte)),
                                  low.eq(byte), self.op.eq(0)]
                     m.next = "LENGTH_HIGH"
+                with m.Elif(idle >= self._timeout):
+                    deliver(Status.TIMEOUT)
             with m.State("LENGTH_HIGH"):
                 m.d.comb += self.rx.ready.eq(1)
                 with m.If(take):
                     length = Cat(low, byte)
                     m.d.sync += [crc.eq(crc16_update(crc, byte)), body.eq(length),
                                  index.eq(0), left.eq(length - 1),
-                                 bad_length.eq((length == 0)
-                                               | (length > self._buffer_depth + 1))]
-                    with m.If(length == 0):
-                        m.next = "CRC_LOW"
-                    with m.Else():
-                        m.next = "BODY"
+                                 bad_length.eq((length < _HEAD)
+                                               | (length > self._buffer_depth + _HEAD))]
+                    m.next = "BODY"
                 with m.Elif(idle >= self._timeout):
                     deliver(Status.TIMEOUT)
             with m.State("BODY"):
-                m.d.comb += self.rx.ready.eq(1)
-                with m.If(take):
+                m.d.comb += self.rx.ready.eq(~bad_length)
+                with m.If(bad_length):
+                    m.next = "HUNT"
+                with m.Elif(take):
                     m.d.sync += [crc.eq(crc16_update(crc, byte)), index.eq(index + 1),
                                  left.eq(left - 1)]
                     with m.If(index == 0):
                         m.d.sync += self.op.eq(byte)
+                    with m.If(index == 1):
+                        m.d.sync += self.seq.eq(byte)
                     m.d.comb += [
-                        self.buf_waddr.eq(index - 1),
+                        self.buf_waddr.eq(index - _HEAD),
                         self.buf_wdata.eq(byte),
-                        self.buf_we.eq((index != 0) & (index <= self._buffer_depth)),
+                        self.buf_we.eq((index >= _HEAD)
+                                       & (index < self._buffer_depth + _HEAD)),
                     ]
                     with m.If(left == 0):
                         m.next = "CRC_LOW"
@@ -137,12 +152,10 @@ class FrameReceiver(wiring.Component):
                     deliver(Status.TIMEOUT)
             with m.State("CRC_HIGH"):
                 m.d.comb += self.rx.ready.eq(1)
-                m.d.sync += self.length.eq(body - 1)
+                m.d.sync += self.length.eq(body - _HEAD)
                 with m.If(take):
                     with m.If(Cat(low, byte) != crc):
                         deliver(Status.BAD_CRC)
-                    with m.Elif(bad_length):
-                        deliver(Status.BAD_LENGTH)
                     with m.Else():
                         deliver(Status.OK)
                 with m.Elif(idle >= self._timeout):
@@ -150,13 +163,14 @@ class FrameReceiver(wiring.Component):
             with m.State("DELIVER"):
                 m.d.comb += self.frame_valid.eq(1)
                 with m.If(self.frame_ack):
-                    m.next = "LENGTH_LOW"
+                    m.next = "HUNT"
         return m
 
 
 class FrameSender(wiring.Component):
     """Sends one reply frame: ``start`` with the body ``length``, then the body bytes
-    from ``body``; the sender adds ``LEN`` and the CRC and pulses ``done`` after the last."""
+    from ``body``; the sender adds ``SOF``, ``LEN`` and the CRC and pulses ``done`` after
+    the last."""
 
     def __init__(self):
         super().__init__({
@@ -184,6 +198,10 @@ class FrameSender(wiring.Component):
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [crc.eq(0xFFFF), length.eq(self.length), left.eq(self.length)]
+                    m.next = "SOF"
+            with m.State("SOF"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(SOF)]
+                with m.If(sent):
                     m.next = "LENGTH_LOW"
             with m.State("LENGTH_LOW"):
                 send(length[:8], "LENGTH_HIGH")

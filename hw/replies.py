@@ -4,8 +4,10 @@
 the fixed bodies (:data:`~spikefab.protocol.ERROR_REPLY`, ``OK_REPLY``, ``STATUS_REPLY``,
 ``SAMPLE_REPLY``, ``COUNTERS_REPLY``) are laid out by :func:`body_bytes` from the
 protocol's declarations, so a field added there is a field the chip sends or an error
-here; the ``READ_WEIGHTS`` body comes from :class:`WeightsBody`, which reads the words
-from the weight memory.
+here; the ``READ_WEIGHTS`` body is its :data:`~spikefab.protocol.REPLY_HEAD`, then the
+words from :class:`WeightsBody`, which reads them from the weight memory. Every body
+starts with the reply head: the status, then the opcode and sequence number of the
+request (the frame receiver's, held while the reply goes out).
 """
 
 from functools import reduce
@@ -16,8 +18,9 @@ from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikefab.hw.ports import Shapes, host_signature
-from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, MAGIC, OK_REPLY, SAMPLE_REPLY,
-                               STATUS_REPLY, VERSION, WEIGHTS_REPLY, Status, WireLayout)
+from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, MAGIC, OK_REPLY, REPLY_HEAD,
+                               SAMPLE_REPLY, STATUS_REPLY, VERSION, WEIGHTS_REPLY,
+                               WireLayout)
 
 
 __all__ = ["ReplyKind", "kind_is", "REPORTED", "body_bytes", "ReplyBuilder", "WeightsBody"]
@@ -75,12 +78,13 @@ REPORTED = ("margin", "lr_shift", "prediction", "counts", "sample_cycles", "samp
 class ReplyBuilder(wiring.Component):
     """Announces one reply (``reply_start`` with its length) and offers its body.
 
-    ``start`` takes ``kind``, ``status`` (the error body's) and ``words`` (a
-    ``READ_WEIGHTS`` body's) and announces the reply the next cycle; then exactly the
-    body's bytes are offered on ``reply``, each from a register (no body select reaches
-    the sender): a fixed body's byte ``index`` is registered per body before the choice
-    among the bodies, so a byte goes out every second cycle at most, far above a
-    UART's rate; a ``READ_WEIGHTS`` body's bytes are taken from ``words_body``.
+    ``start`` takes ``kind``, ``status`` (the reply head's: ``OK`` for every kind but
+    ``ERROR``) and ``words`` (a ``READ_WEIGHTS`` body's) and announces the reply the
+    next cycle; then exactly the body's bytes are offered on ``reply``, each from a
+    register (no body select reaches the sender): byte ``index`` of the head (shared by
+    every body) and of each long body is registered before the choice among them, so a
+    byte goes out every second cycle at most, far above a UART's rate; a
+    ``READ_WEIGHTS`` body's bytes after its head are taken from ``words_body``.
 
     Parameters
     ----------
@@ -94,8 +98,9 @@ class ReplyBuilder(wiring.Component):
     Members
     -------
     start : In(1); kind : In(:class:`ReplyKind`); status : In(8); words : In(16)
-    op : In(8)
-        The opcode the error body repeats, held while the reply goes out.
+    op, seq : In(8)
+        The request's opcode and sequence number that every reply head echoes, held
+        while the reply goes out.
     report : In(the :data:`REPORTED` members of ``host_signature``)
     words_body : In(stream.Signature(8))
         The ``READ_WEIGHTS`` body (:class:`WeightsBody`); taken only while one is due.
@@ -114,6 +119,7 @@ class ReplyBuilder(wiring.Component):
             "status": In(8),
             "words": In(16),
             "op": In(8),
+            "seq": In(8),
             "report": In(wiring.Signature({name: In(host.members[name].shape)
                                            for name in REPORTED})),
             "words_body": In(stream.Signature(8)),
@@ -122,25 +128,25 @@ class ReplyBuilder(wiring.Component):
             "reply": Out(stream.Signature(8)),
         })
 
-    def _bodies(self, status):
+    def _bodies(self):
+        """The bytes of each body after the reply head (which every body shares)."""
         config, layout, report = self._config, self._layout, self.report
         n_layers = len(config.weight_shapes)
+        head = {"status": 0, "op": 0, "seq": 0}
         return {
-            ReplyKind.ERROR: body_bytes(ERROR_REPLY, {"status": status, "op": self.op}),
-            ReplyKind.OK: body_bytes(OK_REPLY, {"status": Status.OK}),
             ReplyKind.STATUS: body_bytes(STATUS_REPLY, {
-                "status": Status.OK, "magic": MAGIC, "version": VERSION,
+                **head, "magic": MAGIC, "version": VERSION,
                 "config_hash": bytes.fromhex(config.hash()), "lanes": layout.lanes,
                 "buffer_bytes": self._buffer_depth, "weight_words": layout.weight_depth,
                 "layers": n_layers, "margin": report.margin,
                 "lr_shifts": [report.lr_shift[n] for n in range(n_layers)]}),
             ReplyKind.SAMPLE: body_bytes(SAMPLE_REPLY, {
-                "status": Status.OK, "prediction": report.prediction,
+                **head, "prediction": report.prediction,
                 "counts": [report.counts[j] for j in range(config.n_out)],
                 "cycles": report.sample_cycles, "sops": report.sample_sops,
                 "weight_writes": report.sample_writes}),
             ReplyKind.COUNTERS: body_bytes(COUNTERS_REPLY, {
-                "status": Status.OK, "cycles": report.cycles, "sops": report.sops,
+                **head, "cycles": report.cycles, "sops": report.sops,
                 "weight_writes": report.writes, "samples": report.samples}),
         }
 
@@ -149,7 +155,11 @@ class ReplyBuilder(wiring.Component):
         word_bytes = self._layout.lanes * self._layout.weight_bytes
         kind = Signal(ReplyKind, init=ReplyKind.OK)
         status = Signal(8)
-        bodies = self._bodies(status)
+        bodies = self._bodies()
+        n_head = REPLY_HEAD.size()
+        # The head's bytes, as body_bytes lays them out.
+        head = body_bytes(REPLY_HEAD, {"status": status, "op": self.op, "seq": self.seq})
+        assert ERROR_REPLY.fields == OK_REPLY.fields == REPLY_HEAD.fields
         starting = Signal()         # the cycle that announces the reply
         remaining = Signal(16)      # body bytes not yet offered; the length until then
         out_valid = Signal()        # the reply byte register
@@ -161,7 +171,9 @@ class ReplyBuilder(wiring.Component):
                      self.reply_start.eq(starting), self.reply_length.eq(remaining)]
 
         with m.If(self.start):
-            length = WEIGHTS_REPLY.size(n_bytes=0) + self.words * word_bytes
+            # ERROR and OK replies are the head alone.
+            length = Mux(kind_is(self.kind, ReplyKind.WEIGHTS),
+                         WEIGHTS_REPLY.size(n_bytes=0) + self.words * word_bytes, n_head)
             for body_kind, body in bodies.items():
                 length = Mux(kind_is(self.kind, body_kind), len(body), length)
             m.d.sync += [kind.eq(self.kind), status.eq(self.status), index.eq(0),
@@ -169,15 +181,17 @@ class ReplyBuilder(wiring.Component):
         with m.Else():
             m.d.sync += starting.eq(0)
 
-        # Byte ``index`` of each long body, registered; a byte is offered only once its
-        # register has caught up with ``index`` (``settled``).
+        # Byte ``index`` of the head and of each long body, registered (the head's
+        # register 0 past the head, the bodies' 0 within it); a byte is offered only once
+        # its register has caught up with ``index`` (``settled``).
+        in_head = index < n_head
+        head_byte = Signal(8)
+        m.d.sync += head_byte.eq(Mux(in_head, Array(head)[index[:2]], 0))
         body_byte = {}
         for body_kind, body in bodies.items():
-            if len(body) > 2:
-                body_byte[body_kind] = Signal(8, name=f"{body_kind.name.lower()}_byte")
-                m.d.sync += body_byte[body_kind].eq(Array(body)[index])
-            else:
-                body_byte[body_kind] = Array(body)[index]
+            body_byte[body_kind] = Signal(8, name=f"{body_kind.name.lower()}_byte")
+            zeroed = [Const(0, 8)] * n_head + body[n_head:]
+            m.d.sync += body_byte[body_kind].eq(Array(zeroed)[index])
         settled = Signal()
         m.d.sync += settled.eq(1)
 
@@ -191,24 +205,24 @@ class ReplyBuilder(wiring.Component):
             m.d.sync += [out_byte.eq(byte), out_valid.eq(1), remaining.eq(remaining - 1)]
 
         due = ~starting & (remaining != 0)
-        with m.If(due & kind_is(kind, ReplyKind.WEIGHTS)):
+        with m.If(due & kind_is(kind, ReplyKind.WEIGHTS) & (index == n_head)):
             m.d.comb += self.words_body.ready.eq(free)
             with m.If(free & self.words_body.valid):
                 offer(self.words_body.payload)
         with m.Elif(due & free & settled):
             offer(reduce(or_, (Mux(kind_is(kind, body_kind), byte, 0)
-                               for body_kind, byte in body_byte.items())))
+                               for body_kind, byte in body_byte.items()), head_byte))
             m.d.sync += [index.eq(index + 1), settled.eq(0)]
         return m
 
 
 class WeightsBody(wiring.Component):
-    """The ``READ_WEIGHTS`` body (:data:`~spikefab.protocol.WEIGHTS_REPLY`) as a byte
-    stream: the status byte, then the words read in order (the word address is the
+    """The words of the ``READ_WEIGHTS`` body (:data:`~spikefab.protocol.WEIGHTS_REPLY`,
+    after its head) as a byte stream: the words read in order (the word address is the
     bridge's cursor, which steps after each ``read``), each weight sign-extended to the
     bytes that carry it, lane 0 first, little-endian.
 
-    An explicit FSM: ``STATUS`` offers the status byte; ``READ`` reads the next word,
+    An explicit FSM: ``READ`` reads the next word,
     once the consumer is ready for a byte (``body.ready`` high: it wants more, so no
     word past the request's last is read); ``WAIT`` states until the word arrives
     (``read_latency``); ``TAKE`` registers it (no block-RAM output feeds the byte
@@ -257,14 +271,9 @@ class WeightsBody(wiring.Component):
         def restart():
             # ``start`` wins over whatever the state would do: a new body begins.
             with m.If(self.start):
-                m.next = "STATUS"
+                m.next = "READ"
 
         with m.FSM():
-            with m.State("STATUS"):
-                m.d.comb += [self.body.valid.eq(1), self.body.payload.eq(Status.OK)]
-                with m.If(self.body.ready):
-                    m.next = "READ"
-                restart()
             with m.State("READ"):
                 with m.If(self.body.ready):
                     m.d.comb += self.read.eq(1)

@@ -60,6 +60,8 @@ TESTS = data.StructLayout({
     "events_mode": 1,
     "pixels_length_bad": 1,         # a pixel sample not n_in bytes long
     "label_bad": 1,
+    "repeat": 1,                    # the seq of the last request taken, which was a
+                                    # sample that finished: answer from its results
 })
 
 
@@ -89,8 +91,11 @@ class RequestChecks(wiring.Component):
     Members
     -------
     start : In(1)
-    frame_status, frame_op : In(8); frame_length : In(16)
+    frame_status, frame_op, frame_seq : In(8); frame_length : In(16)
         The frame receiver's view of the waiting frame, held until it is acknowledged.
+    held_seq : In(8); held : In(1)
+        The seq of the last request the bridge took, and whether it was a sample that
+        finished (its results still held): the ``repeat`` test.
     buf_raddr : Out(range(buffer_depth)); buf_rdata : In(8)
         The input buffer's read port (data a cycle after the address); ``buf_raddr``
         is 0 while the header is not being read.
@@ -110,7 +115,10 @@ class RequestChecks(wiring.Component):
             "start": In(1),
             "frame_status": In(8),
             "frame_op": In(8),
+            "frame_seq": In(8),
             "frame_length": In(16),
+            "held_seq": In(8),
+            "held": In(1),
             "buf_raddr": Out(range(buffer_depth)),
             "buf_rdata": In(8),
             "done": Out(1),
@@ -181,6 +189,7 @@ class RequestChecks(wiring.Component):
                     tests.events_mode.eq(mode == 1),
                     tests.pixels_length_bad.eq(length != SAMPLE_HEADER + config.n_in),
                     tests.label_bad.eq(label >= config.n_out),
+                    tests.repeat.eq(self.held & (self.frame_seq == self.held_seq)),
                 ]
                 for op in Op:
                     m.d.sync += getattr(tests, f"is_{op.name.lower()}").eq(
@@ -195,7 +204,9 @@ class RequestDispatcher(wiring.Component):
 
     Precedence as :func:`spikefab.protocol.request_status`: a damaged frame, then per
     opcode its length, its address, its value; an unknown opcode last. A refusal is
-    ``action`` ``REPLY`` with the ``ERROR`` reply and no write strobe.
+    ``action`` ``REPLY`` with the ``ERROR`` reply and no write strobe. A sample request
+    that passes its checks and is a ``repeat`` gets the ``SAMPLE`` reply (the results
+    held) and does not run.
 
     Members
     -------
@@ -280,6 +291,8 @@ class RequestDispatcher(wiring.Component):
                 fail(Status.BAD_LENGTH)
             with m.Elif(tests.is_train & tests.label_bad):
                 fail(Status.BAD_VALUE)
+            with m.Elif(tests.repeat):
+                reply(ReplyKind.SAMPLE)
             with m.Else():
                 m.d.comb += self.action.eq(Action.RUN_SAMPLE)
         with m.Elif(tests.is_read_counters):

@@ -74,6 +74,7 @@ class SpikefabTop(wiring.Component):
             bridge.frame_valid.eq(receiver.frame_valid),
             bridge.frame_status.eq(receiver.status),
             bridge.frame_op.eq(receiver.op),
+            bridge.frame_seq.eq(receiver.seq),
             bridge.frame_length.eq(receiver.length),
             receiver.frame_ack.eq(bridge.frame_ack),
             sender.start.eq(bridge.reply_start),

@@ -17,7 +17,7 @@ from spikefab.sim.verilog import CLOCK_PERIOD_NS
 __all__ = ["CocotbTransport", "HangError"]
 
 
-class HangError(AssertionError):
+class HangError(AssertionError, TimeoutError):
     """The chip took no byte, or sent none, within the cycle limit."""
 
 
@@ -88,6 +88,23 @@ class CocotbTransport:
         dut.tx__ready.value = 0
         self.bytes_received += len(out)
         return bytes(out)
+
+    async def flush(self):
+        """Drop what the chip is still sending: nothing when it offers no byte now, else
+        bytes until it has offered none for 16 cycles in a row."""
+        dut = self.dut
+        await ReadOnly()
+        if not dut.tx__valid.value:
+            await FallingEdge(dut.clk)
+            return
+        await FallingEdge(dut.clk)
+        quiet = 0
+        dut.tx__ready.value = 1
+        while quiet < 16:
+            await ReadOnly()
+            quiet = 0 if dut.tx__valid.value else quiet + 1
+            await FallingEdge(dut.clk)
+        dut.tx__ready.value = 0
 
     async def recv(self, n):
         dut = self.dut

@@ -15,7 +15,8 @@ first and ``job["signature"] = False`` reads every weight back instead of using 
 testbench's signature (both for the SPRAM build).
 
 ``malformed_requests`` sends damaged and invalid requests, each of which must get its error
-status and leave weights, registers and the SOP, write and sample counters as they were.
+status and leave weights, registers and the SOP, write and sample counters as they were;
+then a frame cut short (``TIMEOUT``) and stray bytes between frames (dropped).
 """
 
 import struct
@@ -24,7 +25,7 @@ import cocotb
 import numpy as np
 
 from spikefab.driver import ChipError
-from spikefab.protocol import Op, Status, encode_frame
+from spikefab.protocol import SOF, Op, Status, decode_frame, request_frame
 
 from spikefab.sim.harness import check_weights, connect, load_job, reporting
 from spikefab.sim.scoreboard import Scoreboard
@@ -79,9 +80,10 @@ async def _play_steps(dut, job, config):
 async def _refused(chip, frame, status, what):
     """Send a raw ``frame``; the reply must be the error ``status``."""
     await chip.transport.send(frame)
-    head = await chip.transport.recv(2)
-    (length,) = struct.unpack("<H", head)
-    body = (await chip.transport.recv(length + 2))[:length]
+    head = await chip.transport.recv(3)
+    assert head[0] == SOF, f"{what}: a reply starting with {head[0]:#04x}"
+    (length,) = struct.unpack_from("<H", head, 1)
+    body = decode_frame(head + await chip.transport.recv(length + 2))
     assert body[0] == status, f"{what}: status {body[0]:#04x}, expected {status.name}"
 
 
@@ -100,38 +102,41 @@ async def _malformed_requests(dut, config):
     depth = chip.layout.weight_depth
     pixels = bytes([0] * config.n_in)
 
-    good = encode_frame(bytes([Op.STATUS]))
+    def request(op, payload=b""):
+        return request_frame(op, 0x40, payload)
+
+    good = request(Op.STATUS)
     bad_crc = bytearray(good)
     bad_crc[-1] ^= 0x01
     cases = [
         (bytes(bad_crc), Status.BAD_CRC, "a flipped CRC bit"),
-        (encode_frame(bytes([0x7E])), Status.BAD_OPCODE, "an unknown opcode"),
-        (encode_frame(bytes([Op.READ_WEIGHTS]) + struct.pack("<IH", depth, 1)),
+        (request(0x7E), Status.BAD_OPCODE, "an unknown opcode"),
+        (request(Op.READ_WEIGHTS, struct.pack("<IH", depth, 1)),
          Status.BAD_ADDRESS, "a read past the weight memory"),
-        (encode_frame(bytes([Op.WRITE_WEIGHTS]) + struct.pack("<IH", depth - 1, 2)
-                      + bytes(2 * chip.layout.lanes * chip.layout.weight_bytes)),
+        (request(Op.WRITE_WEIGHTS, struct.pack("<IH", depth - 1, 2)
+                        + bytes(2 * chip.layout.lanes * chip.layout.weight_bytes)),
          Status.BAD_ADDRESS, "a write running past the weight memory"),
-        (encode_frame(bytes([Op.WRITE_WEIGHTS]) + struct.pack("<IH", 0, 3) + bytes(1)),
+        (request(Op.WRITE_WEIGHTS, struct.pack("<IH", 0, 3) + bytes(1)),
          Status.BAD_LENGTH, "a write shorter than its count"),
-        (encode_frame(bytes([Op.SET_REGISTER, 0x80, config.timesteps + 1])),
+        (request(Op.SET_REGISTER, bytes([0x80, config.timesteps + 1])),
          Status.BAD_VALUE, "a margin above T"),
-        (encode_frame(bytes([Op.SET_REGISTER, 0x81, 1])),
+        (request(Op.SET_REGISTER, bytes([0x81, 1])),
          Status.BAD_VALUE, "a rounding reseed with a non-zero value"),
-        (encode_frame(bytes([Op.SET_REGISTER, 0x40, 1])), Status.BAD_ADDRESS,
+        (request(Op.SET_REGISTER, bytes([0x40, 1])), Status.BAD_ADDRESS,
          "an unknown register"),
-        (encode_frame(bytes([Op.TRAIN]) + struct.pack("<BH", 0, config.n_out) + pixels),
+        (request(Op.TRAIN, struct.pack("<BH", 0, config.n_out) + pixels),
          Status.BAD_VALUE, "a label out of range"),
-        (encode_frame(bytes([Op.TRAIN]) + struct.pack("<BH", 0, 0) + pixels[:-1]),
+        (request(Op.TRAIN, struct.pack("<BH", 0, 0) + pixels[:-1]),
          Status.BAD_LENGTH, "a pixel sample one byte short"),
-        (encode_frame(bytes([Op.TRAIN]) + struct.pack("<BH", 1, 0)
-                      + struct.pack("<H", config.n_in) + b"\xff\xff" * config.timesteps),
+        (request(Op.TRAIN, struct.pack("<BH", 1, 0)
+                        + struct.pack("<H", config.n_in) + b"\xff\xff" * config.timesteps),
          Status.BAD_SAMPLE, "an event address out of range"),
-        (encode_frame(bytes([Op.TRAIN]) + struct.pack("<BH", 1, 0) + b"\xff\xff"),
+        (request(Op.TRAIN, struct.pack("<BH", 1, 0) + b"\xff\xff"),
          Status.BAD_SAMPLE, "an event sample missing timesteps"),
     ]
     if config.pixel_max < 255:  # else no byte can exceed it
-        cases.append((encode_frame(bytes([Op.TRAIN]) + struct.pack("<BH", 0, 0)
-                                   + bytes([config.pixel_max + 1]) + pixels[1:]),
+        cases.append((request(Op.TRAIN, struct.pack("<BH", 0, 0)
+                                     + bytes([config.pixel_max + 1]) + pixels[1:]),
                       Status.BAD_SAMPLE, "a pixel above pixel_max"))
     for frame, status, what in cases:
         await _refused(chip, frame, status, what)
@@ -145,6 +150,10 @@ async def _malformed_requests(dut, config):
             f"the {name} counter changed: {counters_before} → {after}"
     # A frame cut short: the chip times out, replies TIMEOUT and takes the next frame.
     await _refused(chip, good[:3], Status.TIMEOUT, "a frame cut short")
+    # Stray bytes between frames are dropped: the next request is answered at once.
+    await chip.transport.send(b"\x00\x17\xff")
+    await chip.status()
+    assert chip.link["retries"] == 0, f"requests were retried: {dict(chip.link)}"
     # The chip still learns exactly like golden.
     sample = np.full(config.n_in, config.pixel_max // 2, dtype=np.int64)
     hw = await chip.train(sample, 1)

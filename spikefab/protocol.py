@@ -5,15 +5,56 @@ This module is the written-down wire format; ``hw/`` implements it in gateware a
 
 Frames
 ------
-Both directions use one frame: ``LEN`` (2 bytes, little-endian: the body's length, 1 to
-:data:`MAX_BODY`), the body, then ``CRC`` (2 bytes, little-endian): CRC-16/CCITT-FALSE
-(polynomial 0x1021, initial value 0xFFFF, no reflection) over ``LEN`` and the body. A
-request body is an opcode and its payload; a reply body is a status and its payload. The
-chip answers every request with exactly one reply, and a frame it cannot use with an
-error reply (:data:`ERROR_REPLY`: the status, then the opcode it received) — a bad CRC,
-an unknown opcode, a wrong length, an address or value out of range, a malformed sample,
-or a frame cut short (no byte for ``timeout`` cycles). Nothing is changed by a frame that
-gets an error reply. :func:`request_status` states which request gets which status.
+Both directions use one frame: ``SOF`` (the byte :data:`SOF`, 0xA5), ``LEN`` (2 bytes,
+little-endian: the body's length, 1 to :data:`MAX_BODY`), the body, then ``CRC`` (2
+bytes, little-endian): CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no
+reflection) over ``LEN`` and the body. A request body is :data:`REQUEST_HEAD` (the
+opcode and a sequence number ``seq``) and the request's payload; a reply body is
+:data:`REPLY_HEAD` (a status, then the opcode and ``seq`` of the request it answers) and
+the reply's payload. The chip answers every request with exactly one reply, and a frame
+it cannot use with an error reply (:data:`ERROR_REPLY`) — a bad CRC, an unknown opcode,
+a wrong length, an address or value out of range, a malformed sample, or a frame cut
+short (no byte for ``timeout`` cycles). Nothing is changed by a frame that gets an
+error reply. :func:`request_status` states which request gets which status.
+
+A noisy link
+------------
+What the chip recovers from, and how:
+
+- *Stray bytes between frames* (line noise, the tail of a damaged frame): between frames
+  the chip hunts for ``SOF`` and drops every other byte, without a reply.
+- *A damaged ``LEN``*: a length the chip cannot take (a body under 2 bytes or over its
+  input buffer plus 2) ends the frame at once, without a reply; the chip hunts for the
+  next ``SOF``. A damaged length that it can take runs on into whatever bytes follow
+  (the next frame's, the driver's retry) and ends in a ``BAD_CRC`` reply.
+- *A frame cut short* (bytes lost): the chip cannot tell a lost byte from a late one
+  (any value may be a ``LEN``, body or ``CRC`` byte, ``SOF`` too), so inside a frame it
+  resynchronises only by the timeout (a ``TIMEOUT`` reply) or by the ``CRC`` (the bytes
+  that follow complete the frame: ``BAD_CRC``), then hunts for ``SOF`` again.
+- *Damaged body or ``CRC`` bytes*: ``BAD_CRC``, nothing done.
+- Bytes that arrive while the chip is busy with a request (running it or sending its
+  reply) are not taken: a UART drops them. The driver never sends before the reply or
+  its own timeout.
+
+The host driver (:class:`spikefab.driver.Chip`) gives every new request the next
+``seq`` (mod 256) and, before each try, drops whatever input is waiting. It reads a
+reply from its ``SOF`` (skipping anything before it), checks ``LEN`` against the sizes
+the reply may have (its layout's or the error reply's) before reading on, then the CRC,
+then the identity (opcode and ``seq``). A lost or damaged request or reply (no reply in
+time, a bad CRC either way, a wrong length or identity, a ``BAD_CRC`` or ``TIMEOUT``
+status) is sent again, with the same ``seq``, a few times. A repeated request must not
+act twice:
+
+- ``INFER``/``TRAIN``: the chip keeps the ``seq`` of the last request it took (good CRC)
+  and whether that request was a sample that finished; a sample request with that same
+  ``seq`` is answered from the results the chip still holds (prediction, counts and the
+  sample's figures hold until the next sample), without running again: a repeated
+  ``TRAIN`` trains once and the ``samples`` counter counts it once. (A host's first
+  request after connecting must therefore not be a sample with the ``seq`` of the last
+  host's last one: the driver starts with ``STATUS``, in :meth:`~spikefab.driver.Chip.check`.)
+- Every other request is idempotent when repeated: ``STATUS``, ``READ_WEIGHTS`` and
+  ``READ_COUNTERS`` read; ``WRITE_WEIGHTS`` and ``SET_REGISTER`` write the same values
+  again (``RESEED_ROUNDING`` reloads the same seed); ``CLEAR_COUNTERS`` clears again.
 
 Requests (all integers little-endian) and their replies
 --------------------------------------------------------
@@ -41,8 +82,9 @@ each a little-endian 16-bit word, then the word :data:`EVENT_END`; ``T`` timeste
 Layouts
 -------
 Each request header and reply body is a :class:`WireLayout`, declared once below; the
-gateware builds its replies from them and the driver reads them with them. The list
-that follows is generated from those declarations.
+gateware builds its replies from them and the driver reads them with them. Every reply
+layout starts with the fields of :data:`REPLY_HEAD`. The list that follows is generated
+from those declarations.
 """
 
 import enum
@@ -52,17 +94,21 @@ from typing import NamedTuple
 import numpy as np
 
 
-__all__ = ["EVENT_END", "Op", "Status", "Register", "MAGIC", "VERSION", "MAX_BODY",
-           "Field", "WireLayout", "WEIGHTS_HEADER", "REGISTER_REQUEST", "SAMPLE_REQUEST",
+__all__ = ["EVENT_END", "Op", "Status", "Register", "MAGIC", "VERSION", "SOF", "MAX_BODY",
+           "Field", "WireLayout", "REQUEST_HEAD", "REPLY_HEAD", "WEIGHTS_HEADER", "REGISTER_REQUEST", "SAMPLE_REQUEST",
            "SAMPLE_HEADER", "ERROR_REPLY", "OK_REPLY", "STATUS_REPLY", "SAMPLE_REPLY",
            "COUNTERS_REPLY", "WEIGHTS_REPLY", "REPLIES", "max_read_words", "request_status",
-           "crc16", "encode_frame", "decode_frame", "FrameError",
+           "crc16", "encode_frame", "decode_frame", "request_frame", "FrameError",
            "pixel_payload", "event_payload"]
 
 #: The word that ends a timestep of an event sample (no input has this address).
 EVENT_END = 0xFFFF
 MAGIC = b"SPKF"
-VERSION = 2                 # 2: the RESEED_ROUNDING register
+#: 3: ``SOF``, request sequence numbers, replies that echo opcode and ``seq``;
+#: 2: the RESEED_ROUNDING register.
+VERSION = 3
+#: The byte that starts every frame.
+SOF = 0xA5
 #: The longest frame body: ``LEN`` is 16 bits.
 MAX_BODY = 0xFFFF
 
@@ -253,6 +299,13 @@ class WireLayout:
         return lines
 
 
+#: Every request body starts with it; the payload follows.
+REQUEST_HEAD = WireLayout(
+    "request head",
+    Field("op", "B", doc="an Op"),
+    Field("seq", "B", doc="the request's sequence number: a new one (mod 256) for "
+                          "each new request, the same one when it is sent again"))
+
 # Request headers: the fields a request's payload starts with.
 WEIGHTS_HEADER = WireLayout(
     "WRITE_WEIGHTS/READ_WEIGHTS header",
@@ -269,17 +322,21 @@ SAMPLE_REQUEST = WireLayout(
 #: Bytes before an INFER/TRAIN request's sample data.
 SAMPLE_HEADER = SAMPLE_REQUEST.size()
 
-# Reply bodies: each starts with its status byte.
+# Reply bodies: each starts with the reply head.
+REPLY_HEAD = WireLayout(
+    "reply head",
+    Field("status", "B", doc="OK, or the refusal"),
+    Field("op", "B", doc="the opcode of the request it answers (as received)"),
+    Field("seq", "B", doc="the seq of the request it answers (as received)"))
 ERROR_REPLY = WireLayout(
     "error reply",
-    Field("status", "B", doc="the refusal, never OK"),
-    Field("op", "B", doc="the opcode received"))
+    *REPLY_HEAD.fields)
 OK_REPLY = WireLayout(
     "OK reply",
-    Field("status", "B"))
+    *REPLY_HEAD.fields)
 STATUS_REPLY = WireLayout(
     "STATUS reply",
-    Field("status", "B"),
+    *REPLY_HEAD.fields,
     Field("magic", "4s", doc='b"SPKF"'),
     Field("version", "B"),
     Field("config_hash", "8s", doc="Config.hash() as bytes"),
@@ -291,7 +348,7 @@ STATUS_REPLY = WireLayout(
     Field("lr_shifts", "B", "layers", doc="per weight layer, input side first"))
 SAMPLE_REPLY = WireLayout(
     "INFER/TRAIN reply",
-    Field("status", "B"),
+    *REPLY_HEAD.fields,
     Field("prediction", "H"),
     Field("counts", "B", "n_out", doc="output spike counts"),
     Field("cycles", "I"),
@@ -299,14 +356,14 @@ SAMPLE_REPLY = WireLayout(
     Field("weight_writes", "I"))
 COUNTERS_REPLY = WireLayout(
     "READ_COUNTERS reply",
-    Field("status", "B"),
+    *REPLY_HEAD.fields,
     Field("cycles", "Q", doc="busy cycles"),
     Field("sops", "Q", doc="synaptic operations"),
     Field("weight_writes", "Q"),
     Field("samples", "Q"))
 WEIGHTS_REPLY = WireLayout(
     "READ_WEIGHTS reply",
-    Field("status", "B"),
+    *REPLY_HEAD.fields,
     Field("words", "s", "n_bytes", doc="count words as WRITE_WEIGHTS sends them"))
 #: Each reply's layout by the request it answers.
 REPLIES = {Op.STATUS: STATUS_REPLY, Op.WRITE_WEIGHTS: OK_REPLY,
@@ -383,10 +440,15 @@ def request_status(op, payload, config):
 
 def _layouts_doc():
     lines = []
-    for layout in (WEIGHTS_HEADER, REGISTER_REQUEST, SAMPLE_REQUEST, ERROR_REPLY, OK_REPLY,
+    for layout in (REQUEST_HEAD, WEIGHTS_HEADER, REGISTER_REQUEST, SAMPLE_REQUEST,
+                   REPLY_HEAD, ERROR_REPLY, OK_REPLY,
                    STATUS_REPLY, SAMPLE_REPLY, COUNTERS_REPLY, WEIGHTS_REPLY):
         lines.append(f"\n{layout.name}:")
-        lines += [f"    {line}" for line in layout.describe()]
+        described = layout.describe()
+        head = len(REPLY_HEAD.fields)
+        if layout is not REPLY_HEAD and layout.fields[:head] == REPLY_HEAD.fields:
+            described = ["the reply head: status, op, seq"] + described[head:]
+        lines += [f"    {line}" for line in described]
     return "\n".join(lines) + "\n"
 
 
@@ -410,27 +472,34 @@ def crc16(data, crc=0xFFFF):
 
 
 def encode_frame(body):
-    """``LEN`` + body + ``CRC``."""
+    """``SOF`` + ``LEN`` + body + ``CRC``."""
     body = bytes(body)
     if not 1 <= len(body) <= MAX_BODY:
         raise ValueError(f"a frame body holds 1 to {MAX_BODY} bytes, not {len(body)}")
     head = struct.pack("<H", len(body)) + body
-    return head + struct.pack("<H", crc16(head))
+    return bytes([SOF]) + head + struct.pack("<H", crc16(head))
 
 
 def decode_frame(frame):
     """The body of one complete frame; :class:`FrameError` if it is malformed."""
     frame = bytes(frame)
-    if len(frame) < 5:
-        raise FrameError(f"a frame has at least 5 bytes, got {len(frame)}")
-    (length,) = struct.unpack_from("<H", frame)
-    if len(frame) != length + 4:
+    if len(frame) < 6:
+        raise FrameError(f"a frame has at least 6 bytes, got {len(frame)}")
+    if frame[0] != SOF:
+        raise FrameError(f"a frame starts with {SOF:#04x}, not {frame[0]:#04x}")
+    (length,) = struct.unpack_from("<H", frame, 1)
+    if len(frame) != length + 5:
         raise FrameError(f"frame length field says {length} body bytes, "
-                         f"but {len(frame) - 4} arrived")
-    (crc,) = struct.unpack_from("<H", frame, length + 2)
-    if crc != crc16(frame[:length + 2]):
+                         f"but {len(frame) - 5} arrived")
+    (crc,) = struct.unpack_from("<H", frame, length + 3)
+    if crc != crc16(frame[1:length + 3]):
         raise FrameError("frame CRC mismatch")
-    return frame[2:length + 2]
+    return frame[3:length + 3]
+
+
+def request_frame(op, seq, payload=b""):
+    """The frame of one request: :data:`REQUEST_HEAD` and the payload."""
+    return encode_frame(REQUEST_HEAD.pack(op=op, seq=seq) + bytes(payload))
 
 
 # -- sample payloads ---------------------------------------------------------------------

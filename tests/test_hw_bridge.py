@@ -4,16 +4,19 @@ the wire format of :mod:`spikefab.protocol` (the golden twin of the host protoco
 - :class:`~spikefab.hw.requests.RequestChecks` with the
   :class:`~spikefab.hw.requests.RequestDispatcher`: every request (hypothesis: each
   opcode with its own fields at and around their limits, or any bytes; damaged frames;
-  junk in the buffer past the payload) gets the status of ``protocol.request_status``,
-  the action and reply its opcode asks for, and a register write only when it is OK;
+  junk in the buffer past the payload; a sequence number equal to the one held or not)
+  gets the status of ``protocol.request_status``, the action and reply its opcode asks
+  for (a sample that repeats the held one: the sample reply, not a run), and a register
+  write only when it is OK;
 - :class:`~spikefab.hw.weight_writer.WeightWriter`: the words it writes are
   ``Layout.bytes_to_words`` of the payload, and none when a value does not fit
   ``w_bits`` (narrow and wide weights, one and two bytes per weight);
 - :class:`~spikefab.hw.replies.ReplyBuilder`: each body is the layout's ``pack`` of the
-  figures, announced with its length, under random stalls on the reply stream;
-- :class:`~spikefab.hw.replies.WeightsBody`: the ``READ_WEIGHTS`` body is
-  ``WEIGHTS_REPLY`` of ``Layout.words_to_bytes``, for read latencies 1–3, under stalls,
-  and it reads no word past the last one asked for.
+  figures, its head echoing the request's opcode and seq, announced with its length,
+  under random stalls on the reply stream;
+- :class:`~spikefab.hw.replies.WeightsBody`: the words of the ``READ_WEIGHTS`` body are
+  ``Layout.words_to_bytes``, for read latencies 1–3, under stalls, and it reads no word
+  past the last one asked for.
 
 ``tests/test_hw_protocol.py`` runs the same blocks inside the whole chip. Each test was
 seen to fail on mutated private copies of its block (an end address off by one, a limit
@@ -89,8 +92,9 @@ class Front(Elaboratable):
 STROBES = ("set_lr_shift", "set_margin", "reseed", "clear_counters")
 
 
-def dispatch_golden(config, op, payload, frame_status):
-    """What the dispatcher must decide, from ``request_status``."""
+def dispatch_golden(config, op, payload, frame_status, repeat=False):
+    """What the dispatcher must decide, from ``request_status`` (``repeat``: the seq is
+    the one held, of a sample that finished)."""
     refused = {"status": frame_status, "action": Action.REPLY, "reply": ReplyKind.ERROR,
                **{name: 0 for name in STROBES}}
     if frame_status != Status.OK:
@@ -111,7 +115,10 @@ def dispatch_golden(config, op, payload, frame_status):
     elif op == Op.WRITE_WEIGHTS:
         out["action"] = Action.WRITE_WEIGHTS
     elif op in (Op.INFER, Op.TRAIN):
-        out["action"] = Action.RUN_SAMPLE
+        if repeat:
+            out["reply"] = ReplyKind.SAMPLE
+        else:
+            out["action"] = Action.RUN_SAMPLE
     elif op == Op.CLEAR_COUNTERS:
         out["clear_counters"] = 1
     elif op == Op.SET_REGISTER:
@@ -122,17 +129,21 @@ def dispatch_golden(config, op, payload, frame_status):
     return out
 
 
-def front_rtl(config, requests):
-    """Each ``(op, payload, frame_status, junk)`` through the checks and the dispatcher:
-    the decision and the registered header, and the cycles each took."""
+def front_rtl(config, requests, seqs):
+    """Each ``(op, payload, frame_status, junk)`` with its ``(seq, held_seq, held)``
+    through the checks and the dispatcher: the decision and the registered header, and
+    the cycles each took."""
     dut = Front(config)
     checks, dispatch = dut.checks, dut.dispatch
     buffer = bytearray(BUFFER)
     got = []
 
     async def testbench(ctx):
-        for op, payload, frame_status, junk in requests:
+        for (op, payload, frame_status, junk), (seq, held_seq, held) in zip(requests, seqs):
             buffer[:] = (payload + junk)[:BUFFER].ljust(BUFFER, b"\0")
+            ctx.set(checks.frame_seq, seq)
+            ctx.set(checks.held_seq, held_seq)
+            ctx.set(checks.held, held)
             ctx.set(checks.frame_op, op)
             ctx.set(checks.frame_length, len(payload))
             ctx.set(checks.frame_status, frame_status)
@@ -221,12 +232,20 @@ def test_checks_and_dispatch_decide_as_request_status(data):
         # Many requests per simulation: a request takes a dozen cycles, a simulation
         # takes its elaboration.
         cases = data.draw(st.lists(requests(config), min_size=20, max_size=40), label=name)
-        got = front_rtl(config, cases)
-        for (op, payload, frame_status, junk), (decision, header, cycles, raddr) in \
-                zip(cases, got):
-            ref = dispatch_golden(config, op, payload, frame_status)
+        # The seq against the one held: equal often, one bit apart, or any.
+        seqs = data.draw(st.lists(st.tuples(st.integers(0, 255), st.sampled_from(
+            [0, 0, 1, 0x80, None]), st.booleans()), min_size=len(cases),
+            max_size=len(cases)), label="seqs")
+        seqs = [(seq, seq ^ flip if flip is not None else 255 - seq, held)
+                for seq, flip, held in seqs]
+        got = front_rtl(config, cases, seqs)
+        for (op, payload, frame_status, junk), (seq, held_seq, held), \
+                (decision, header, cycles, raddr) in zip(cases, seqs, got):
+            repeat = held and seq == held_seq
+            ref = dispatch_golden(config, op, payload, frame_status, repeat)
             event(f"{Status(ref['status']).name} {ref['action'].name} {ref['reply'].name}")
-            case = f"{name}: op {op:#04x}, payload {payload.hex()}, frame {frame_status!r}"
+            case = f"{name}: op {op:#04x}, payload {payload.hex()}, frame {frame_status!r}, " \
+                   f"seq {seq}, held {held_seq if held else None}"
             assert decision == ref, f"RequestChecks+Dispatcher {case}: {decision} != {ref}"
             buffer = (payload + junk).ljust(BUFFER, b"\0")
             for kind, layout in HEADERS.items():
@@ -361,36 +380,37 @@ def report_values(dut, rng):
     return values
 
 
-def body_golden(config, kind, status, op, values):
+def body_golden(config, kind, status, op, seq, values):
     layout = Layout(config)
+    head = {"status": Status.OK, "op": op, "seq": seq}
     if kind == ReplyKind.ERROR:
-        return ERROR_REPLY.pack(status=status, op=op)
+        return ERROR_REPLY.pack(**{**head, "status": status})
     if kind == ReplyKind.OK:
-        return OK_REPLY.pack(status=Status.OK)
+        return OK_REPLY.pack(**head)
     if kind == ReplyKind.STATUS:
         return STATUS_REPLY.pack(
-            status=Status.OK, magic=MAGIC, version=VERSION,
+            **head, magic=MAGIC, version=VERSION,
             config_hash=bytes.fromhex(config.hash()), lanes=layout.lanes,
             buffer_bytes=BUFFER, weight_words=layout.weight_depth,
             layers=len(config.weight_shapes), margin=values["margin"],
             lr_shifts=values["lr_shift"])
     if kind == ReplyKind.SAMPLE:
         return SAMPLE_REPLY.pack(
-            status=Status.OK, prediction=values["prediction"], counts=values["counts"],
+            **head, prediction=values["prediction"], counts=values["counts"],
             # u32 fields: the low bits of each figure.
             cycles=values["sample_cycles"] & 0xFFFFFFFF,
             sops=values["sample_sops"] & 0xFFFFFFFF,
             weight_writes=values["sample_writes"] & 0xFFFFFFFF)
-    return COUNTERS_REPLY.pack(status=Status.OK, cycles=values["cycles"], sops=values["sops"],
+    return COUNTERS_REPLY.pack(**head, cycles=values["cycles"], sops=values["sops"],
                                weight_writes=values["writes"], samples=values["samples"])
 
 
 @TWIN
 @given(kinds=st.lists(st.sampled_from(list(ReplyKind)), min_size=1, max_size=4),
        status=st.sampled_from(list(Status)[1:]), op=st.integers(0, 255),
-       words=st.integers(1, 6), ready_p=st.sampled_from([1.0, 0.6, 0.2]),
-       seed=st.integers(0, 2**32 - 1))
-def test_reply_builder_sends_each_layout_under_stalls(kinds, status, op, words, ready_p,
+       seq=st.integers(0, 255), words=st.integers(1, 6),
+       ready_p=st.sampled_from([1.0, 0.6, 0.2]), seed=st.integers(0, 2**32 - 1))
+def test_reply_builder_sends_each_layout_under_stalls(kinds, status, op, seq, words, ready_p,
                                                       seed):
     # The weights source below offers one READ_WEIGHTS body per run.
     if ReplyKind.WEIGHTS in kinds:
@@ -404,8 +424,9 @@ def test_reply_builder_sends_each_layout_under_stalls(kinds, status, op, words, 
                          .astype(np.uint8))
 
     async def weights_source(ctx):
-        # The READ_WEIGHTS body as WeightsBody offers it: valid with gaps, held till taken.
-        source = WEIGHTS_REPLY.pack(status=Status.OK, words=weight_bytes)
+        # The READ_WEIGHTS words as WeightsBody offers them: valid with gaps, held till
+        # taken.
+        source = weight_bytes
         n = 0
         async for _clk, _rst, ready, valid in ctx.tick().sample(dut.words_body.ready,
                                                                 dut.words_body.valid):
@@ -419,9 +440,11 @@ def test_reply_builder_sends_each_layout_under_stalls(kinds, status, op, words, 
         for name, value in values.items():
             ctx.set(getattr(dut.report, name), value)
         ctx.set(dut.op, op)
+        ctx.set(dut.seq, seq)
         for kind in kinds:
             ctx.set(dut.kind, kind)
-            ctx.set(dut.status, status)
+            # As the bridge gives it: the refusal for an error reply, else OK.
+            ctx.set(dut.status, status if kind == ReplyKind.ERROR else Status.OK)
             ctx.set(dut.words, words)
             ctx.set(dut.start, 1)
             await ctx.tick()
@@ -429,9 +452,10 @@ def test_reply_builder_sends_each_layout_under_stalls(kinds, status, op, words, 
             length, body = await take_reply(ctx, dut, rng, ready_p,
                                             block=f"ReplyBuilder {kind.name}")
             if kind == ReplyKind.WEIGHTS:
-                ref = WEIGHTS_REPLY.pack(status=Status.OK, words=weight_bytes)
+                ref = WEIGHTS_REPLY.pack(status=Status.OK, op=op, seq=seq,
+                                         words=weight_bytes)
             else:
-                ref = body_golden(config, kind, status, op, values)
+                ref = body_golden(config, kind, status, op, seq, values)
             assert (length, body) == (len(ref), ref), \
                 f"ReplyBuilder {kind.name}: length {length}, body {body.hex()} != " \
                 f"{len(ref)}, {ref.hex()}"
@@ -471,7 +495,7 @@ def test_weights_body_is_words_to_bytes_under_stalls(latency, name, address, cou
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
-        size = WEIGHTS_REPLY.size(n_bytes=count * layout.lanes * layout.weight_bytes)
+        size = count * layout.lanes * layout.weight_bytes
         body, offered = bytearray(), None
         for _ in range(100 * size):
             if len(body) == size:
@@ -488,8 +512,7 @@ def test_weights_body_is_words_to_bytes_under_stalls(latency, name, address, cou
         ctx.set(dut.body.ready, 0)
         for _ in range(latency + 4):
             await ctx.tick()
-        ref = WEIGHTS_REPLY.pack(status=Status.OK,
-                                 words=layout.words_to_bytes(memory[address:address + count]))
+        ref = layout.words_to_bytes(memory[address:address + count])
         assert bytes(body) == ref, \
             f"WeightsBody {name}, latency {latency}: {bytes(body).hex()} != {ref.hex()}"
         assert reads == list(range(address, address + count)), \

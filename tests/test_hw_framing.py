@@ -1,7 +1,8 @@
 """Twin tests of the framing blocks alone in Amaranth's simulator against the wire format
 of :mod:`spikefab.protocol`: the CRC network against ``protocol.crc16`` (pinned to the
 CRC-16/CCITT-FALSE check value and to Python's own ``binascii.crc_hqx``), the
-:class:`~hw.framing.FrameReceiver` against ``decode_frame`` and the
+:class:`~hw.framing.FrameReceiver` against a model of the wire format's rules on a byte
+stream (``SOF`` hunting, lengths it abandons, timeouts, CRC) and the
 :class:`~hw.framing.FrameSender` against ``encode_frame``, under random stalls on both
 sides. (``tests/test_hw_protocol.py`` runs them inside the whole chip, through the host
 driver; here each block is alone, with its ports driven directly.)"""
@@ -14,7 +15,7 @@ from amaranth.hdl import Elaboratable, Module, Signal
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from spikefab.hw.framing import FrameReceiver, FrameSender, crc16_update
-from spikefab.protocol import Status, crc16, decode_frame, encode_frame
+from spikefab.protocol import SOF, Status, crc16, encode_frame
 
 from hw_support import simulate, twin_message
 
@@ -89,86 +90,117 @@ def test_crc16_update_is_protocol_crc16(data, init):
 
 TIMEOUT = 24
 MAX_STALL = TIMEOUT // 4        # stalls inside a frame stay well below the timeout
+NOT_SOF = st.integers(0, 255).filter(lambda byte: byte != SOF)
 
 
 @st.composite
-def received_frames(draw, depth):
-    """Frames as they reach the receiver: ``(bytes, fault)``. Faults: a flipped bit in the
-    body or CRC, a frame cut short, a zero-length body, a body longer than the buffer."""
-    fault = draw(st.sampled_from(["none", "none", "flip", "cut", "empty"]))
-    if fault == "empty":
-        head = struct.pack("<H", 0)                 # encode_frame refuses to make it
-        return head + struct.pack("<H", crc16(head)), fault
-    # Up to 2 bytes over the buffer (opcode + depth payload bytes fit), edges often.
-    size = draw(st.sampled_from([1, depth, depth + 1, depth + 2]) | st.integers(1, depth + 3))
+def received_chunks(draw, depth):
+    """Bytes as they reach the receiver: ``(bytes, silence after, fault)``, a frame each,
+    maybe after stray bytes. Faults: a flipped bit anywhere (``SOF`` and ``LEN``
+    included), a frame cut short (silence follows), a body of 0 or 1 bytes, a body
+    longer than the buffer."""
+    fault = draw(st.sampled_from(["none", "none", "flip", "cut", "empty", "short", "long",
+                                  "stray"]))
+    junk = bytes(draw(st.lists(NOT_SOF, max_size=3))) if fault == "stray" else b""
+    if fault in ("empty", "short"):
+        head = struct.pack("<H", 0 if fault == "empty" else 1) + b"\x01"[:fault == "short"]
+        return junk + bytes([SOF]) + head + struct.pack("<H", crc16(head)), False, fault
+    # Opcode and seq, then up to 2 bytes over the buffer, edges often.
+    size = draw(st.sampled_from([2, depth + 2, depth + 3, depth + 4])
+                | st.integers(2, depth + 5))
+    if fault == "long":
+        size = draw(st.integers(depth + 3, depth + 8))
     body = draw(st.binary(min_size=size, max_size=size))
     frame = bytearray(encode_frame(body))
     if fault == "flip":
-        position = draw(st.integers(2, len(frame) - 1))         # not LEN: that desyncs
-        frame[position] ^= 1 << draw(st.integers(0, 7))
+        frame[draw(st.integers(0, len(frame) - 1))] ^= 1 << draw(st.integers(0, 7))
     elif fault == "cut":
         frame = frame[:draw(st.integers(1, len(frame) - 1))]
-    return bytes(frame), fault
+    return junk + bytes(frame), fault == "cut", fault
 
 
-def receive_ref(frame, depth):
-    """What the receiver delivers for the bytes of one frame (then silence): ``(status,)``,
-    or ``(OK, op, payload length, [(buffer address, byte), …])``."""
-    if len(frame) < 4 or len(frame) < struct.unpack_from("<H", frame)[0] + 4:
-        return (Status.TIMEOUT,)
-    (length,) = struct.unpack_from("<H", frame)
-    (crc,) = struct.unpack_from("<H", frame, length + 2)
-    if crc != crc16(frame[:length + 2]):
-        return (Status.BAD_CRC,)
-    if length == 0 or length > depth + 1:
-        return (Status.BAD_LENGTH,)
-    body = decode_frame(frame)
-    return (Status.OK, body[0], len(body) - 1, list(enumerate(body[1:])))
+def receive_ref(chunks, depth):
+    """What the receiver delivers for ``chunks`` (``(bytes, silence after)``; silence at
+    the end): per frame ``(status,)``, or ``(OK, op, seq, payload length, [(buffer
+    address, byte), …])``. A model of the wire format's rules on a byte stream: hunt
+    for ``SOF``; a length outside ``[2, depth + 2]`` ends the frame, no delivery;
+    silence inside a frame is a ``TIMEOUT``."""
+    out, frame = [], None               # frame: the bytes after SOF, while in one
+    for data, silence in [*chunks[:-1], (chunks[-1][0], True)]:
+        for byte in data:
+            if frame is None:
+                frame = bytearray() if byte == SOF else None
+                continue
+            frame.append(byte)
+            if len(frame) == 2:
+                (length,) = struct.unpack_from("<H", frame)
+                if not 2 <= length <= depth + 2:
+                    frame = None
+            elif len(frame) > 2 and len(frame) == struct.unpack_from("<H", frame)[0] + 4:
+                (length,) = struct.unpack_from("<H", frame)
+                body = bytes(frame[2:length + 2])
+                if struct.unpack_from("<H", frame, length + 2)[0] != crc16(frame[:length + 2]):
+                    out.append((Status.BAD_CRC,))
+                else:
+                    out.append((Status.OK, body[0], body[1], length - 2,
+                                list(enumerate(body[2:]))))
+                frame = None
+        if silence and frame is not None:
+            out.append((Status.TIMEOUT,))
+            frame = None
+    return out
 
 
-def receive_rtl(frames, depth, valid_p, ack_delays, seed):
-    """Feed the frames back to back (after a frame cut short, only once its ``TIMEOUT``
-    is out), ``rx.valid`` stalling at random; acknowledge each delivery after a delay.
-    Per frame, what :func:`receive_ref` says."""
+def receive_rtl(chunks, depth, valid_p, ack_delays, seed):
+    """Feed the chunks' bytes, ``rx.valid`` stalling at random (never near the timeout);
+    after a chunk with silence after it (and at the end), offer nothing for twice the
+    timeout. Acknowledge each delivery after a delay. What :func:`receive_ref` says."""
     dut = FrameReceiver(depth, TIMEOUT)
     rng = np.random.default_rng(seed)
-    stream = b"".join(frame for frame, _ in frames)
-    ends = np.cumsum([len(frame) for frame, _ in frames])
-    cut = [fault == "cut" for _, fault in frames]
     delivered = []
 
     async def testbench(ctx):
-        pos, offering, stall, delay, writes = 0, False, 0, None, []
-        for cycle in range(200 * len(stream) + 100 * len(frames) + 100):
-            # A cut frame's rest never comes: the next frame waits for its TIMEOUT.
-            blocked = any(cut[k] and pos == ends[k] and len(delivered) <= k
-                          for k in range(len(frames)))
-            if not offering and pos < len(stream) and not blocked:
-                offering = bool(rng.random() < valid_p) or stall >= MAX_STALL
-                stall = 0 if offering else stall + 1
-            ctx.set(dut.rx.valid, offering)
-            ctx.set(dut.rx.payload, stream[pos] if offering else 0)
+        state = {"delay": None, "writes": []}
+
+        async def cycle(offer, byte):
+            ctx.set(dut.rx.valid, offer)
+            ctx.set(dut.rx.payload, byte if offer else 0)
             ready, frame_valid = ctx.get(dut.rx.ready), ctx.get(dut.frame_valid)
             assert not (ready and frame_valid), \
                 f"FrameReceiver: takes a byte while frame {len(delivered)} waits for its ack"
             if ctx.get(dut.buf_we):
-                writes.append((ctx.get(dut.buf_waddr), ctx.get(dut.buf_wdata)))
+                state["writes"].append((ctx.get(dut.buf_waddr), ctx.get(dut.buf_wdata)))
             ack = False
             if frame_valid:
-                if delay is None:
+                if state["delay"] is None:
                     status = Status(ctx.get(dut.status))
                     delivered.append((status,) if status != Status.OK else
-                                     (status, ctx.get(dut.op), ctx.get(dut.length), writes))
-                    writes, delay = [], ack_delays[(len(delivered) - 1) % len(ack_delays)]
-                ack, delay = delay == 0, (None if delay == 0 else delay - 1)
+                                     (status, ctx.get(dut.op), ctx.get(dut.seq),
+                                      ctx.get(dut.length), state["writes"]))
+                    state["writes"] = []
+                    state["delay"] = ack_delays[(len(delivered) - 1) % len(ack_delays)]
+                ack = state["delay"] == 0
+                state["delay"] = None if ack else state["delay"] - 1
             ctx.set(dut.frame_ack, ack)
             await ctx.tick()
-            if offering and ready:
-                pos, offering = pos + 1, False
-            if len(delivered) == len(frames) and not frame_valid:
-                return
-        raise AssertionError(f"FrameReceiver: {len(delivered)} of {len(frames)} frames "
-                             f"delivered, {pos} of {len(stream)} bytes taken")
+            return offer and ready
+
+        for data, silence in [*chunks[:-1], (chunks[-1][0], True)]:
+            pos, stall = 0, 0
+            for _ in range(200 * len(data) + 100):
+                if pos == len(data):
+                    break
+                offer = bool(rng.random() < valid_p) or stall >= MAX_STALL
+                stall = 0 if offer else stall + 1
+                if await cycle(offer, data[pos]):
+                    pos += 1
+            else:
+                raise AssertionError(f"FrameReceiver: {pos} of {len(data)} bytes taken")
+            if silence:
+                for _ in range(2 * TIMEOUT + 8):
+                    await cycle(False, 0)
+        for _ in range(8):
+            await cycle(False, 0)
 
     simulate(dut, testbench)
     return delivered
@@ -179,16 +211,30 @@ def receive_rtl(frames, depth, valid_p, ack_delays, seed):
        valid_p=st.sampled_from([1.0, 0.6, 0.25]),
        ack_delays=st.lists(st.integers(0, 3), min_size=1, max_size=3),
        seed=st.integers(0, 2**16))
-def test_frame_receiver_is_decode_frame(depth, data, valid_p, ack_delays, seed):
-    frames = data.draw(st.lists(received_frames(depth), min_size=1, max_size=4),
+def test_frame_receiver_is_the_wire_format(depth, data, valid_p, ack_delays, seed):
+    frames = data.draw(st.lists(received_chunks(depth), min_size=1, max_size=4),
                        label="frames")
-    rtl = receive_rtl(frames, depth, valid_p, ack_delays, seed)
-    ref = [receive_ref(frame, depth) for frame, _ in frames]
+    chunks = [(frame, silence) for frame, silence, _ in frames]
+    rtl = receive_rtl(chunks, depth, valid_p, ack_delays, seed)
+    ref = receive_ref(chunks, depth)
+    for fault in {fault for _, _, fault in frames}:
+        event(f"fault {fault}")
     for reply in ref:
         event(f"frame {reply[0].name}")
     assert rtl == ref, twin_message(
         "FrameReceiver", f"(buffer {depth} bytes, valid_p={valid_p}, seed={seed})",
-        rtl, ref, inputs=[f"{fault}: {frame.hex()}" for frame, fault in frames])
+        rtl, ref, inputs=[f"{fault}: {frame.hex()}" for frame, _, fault in frames])
+
+
+def test_frame_receiver_drops_stray_bytes_and_abandons_bad_lengths():
+    # Stray bytes before a frame, a length too long, a frame after it: only the good
+    # frame is delivered, and at once (no timeout waited).
+    depth = 8
+    good = encode_frame(bytes([3, 9]) + b"abc")
+    too_long = bytes([SOF]) + struct.pack("<H", depth + 3)
+    chunks = [(b"\x00\x17\xff" + too_long + b"\x01\x02" + good, False)]
+    assert receive_ref(chunks, depth) == [(Status.OK, 3, 9, 3, list(enumerate(b"abc")))]
+    assert receive_rtl(chunks, depth, 1.0, [0], 0) == receive_ref(chunks, depth)
 
 
 # -- FrameSender -------------------------------------------------------------------------
@@ -227,7 +273,7 @@ def send_rtl(bodies, valid_p, ready_p, seed):
                 if byte is not None:
                     out.append(byte)
                 # ``done`` comes with the last byte of the frame, and only then.
-                done_ok = bool(done) and byte is not None and len(out) == len(body) + 4
+                done_ok = bool(done) and byte is not None and len(out) == len(body) + 5
                 if done:
                     break
             ctx.set(dut.tx.ready, 0)

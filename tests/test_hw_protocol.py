@@ -1,7 +1,8 @@
 """The chip behind its host protocol, in Amaranth's simulator, through the host driver:
 requests against golden, every error reply (and ``protocol.request_status``'s word on
-it), random requests against ``request_status``, and fuzzed frames that must never hang
-the chip or change a weight."""
+it), random requests against ``request_status``, damaged frames and stray bytes, a
+repeated sample answered from its results, and fuzzed frames that must never hang the
+chip or change a weight."""
 
 import struct
 
@@ -14,8 +15,8 @@ from spikefab.golden.encoders import encode
 from spikefab.golden.network import GoldenNet
 from spikefab.hw.top import SpikefabTop
 from spikefab.layout import Layout
-from spikefab.protocol import (Op, Register, Status, decode_frame, encode_frame,
-                               request_status)
+from spikefab.protocol import (SAMPLE_REPLY, SAMPLE_REQUEST, SOF, Op, Register, Status,
+                               decode_frame, request_frame, request_status)
 from spikefab.sim.amaranth_transport import AmaranthTransport
 
 from conftest import small_config
@@ -229,33 +230,86 @@ def test_random_requests_get_the_status_request_status_says(cases):
 
 FRAME_FAULTS = {
     "bad-crc": lambda f: f[:-1] + bytes([f[-1] ^ 0x40]),
-    "flipped-body-bit": lambda f: f[:3] + bytes([f[3] ^ 0x01]) + f[4:],
-    "zero-length": lambda f: b"\x00\x00" + f[-2:],
-    "longer-than-buffer": lambda f: struct.pack("<H", 2000) + bytes(2000) + b"\x00\x00",
+    "flipped-body-bit": lambda f: f[:5] + bytes([f[5] ^ 0x01]) + f[6:],
+    "zero-length": lambda f: bytes([SOF, 0, 0]) + f[-2:],
+    "longer-than-buffer": lambda f: bytes([SOF]) + struct.pack("<H", 2000) + bytes(2000)
+    + b"\x00\x00",
     "cut-short": lambda f: f[:-3],
+    "no-start-byte": lambda f: f[1:],
 }
+# None: no reply at all (the frame is dropped or abandoned; the chip hunts for SOF).
 EXPECTED = {"bad-crc": Status.BAD_CRC, "flipped-body-bit": Status.BAD_CRC,
-            "zero-length": Status.BAD_CRC, "longer-than-buffer": Status.BAD_CRC,
-            "cut-short": Status.TIMEOUT}
+            "zero-length": None, "longer-than-buffer": None, "cut-short": Status.TIMEOUT,
+            "no-start-byte": None}
 
 
 @pytest.mark.parametrize("fault", FRAME_FAULTS)
 def test_damaged_frames_get_error_replies(fault):
-    write = encode_frame(bytes([Op.WRITE_WEIGHTS]) + struct.pack("<IH", 0, 1) + b"\x11\x22")
+    write = request_frame(Op.WRITE_WEIGHTS, 5, struct.pack("<IH", 0, 1) + b"\x11\x22")
 
     async def body(chip, transport, golden, ctx, top):
         await transport.send(FRAME_FAULTS[fault](write))
-        reply = decode_frame(await transport.drain(TIMEOUT + 50))
-        assert reply[0] == EXPECTED[fault]
+        replies = await transport.drain(TIMEOUT + 50)
+        if EXPECTED[fault] is None:
+            assert replies == b""
+        else:
+            reply = decode_frame(replies)
+            assert reply[0] == EXPECTED[fault]
+            if fault != "cut-short":    # the head as received (a TIMEOUT's seq is not yet)
+                assert reply[1:3] == bytes([Op.WRITE_WEIGHTS, 5])
         assert weights_equal(peek_weights(ctx, top.core), golden.weights)
         await chip.status()
+        assert chip.link["retries"] == 0
+
+    run_chip(CONFIG, body)
+
+
+async def exchange(transport, frame):
+    """Send one raw frame; the body of the reply."""
+    await transport.send(frame)
+    head = await transport.recv(3)
+    assert head[0] == SOF
+    return decode_frame(head + await transport.recv(struct.unpack_from("<H", head, 1)[0] + 2))
+
+
+def test_a_repeated_sample_is_answered_from_its_results_and_runs_once():
+    rng = np.random.default_rng(5)
+    pixels = [rng.integers(0, 256, CONFIG.n_in) for _ in range(2)]
+
+    def train_frame(seq, n):
+        return request_frame(Op.TRAIN, seq, SAMPLE_REQUEST.pack(mode=0, label=n + 1)
+                             + bytes(pixels[n].astype(np.uint8)))
+
+    async def body(chip, transport, golden, ctx, top):
+        await chip.check()                                  # seq 0
+        first = await exchange(transport, train_frame(9, 0))
+        ref = golden.train(encode(pixels[0][None], CONFIG)[0], 1)
+        fields = SAMPLE_REPLY.unpack(first, n_out=CONFIG.n_out)
+        assert (fields["status"], fields["op"], fields["seq"]) == (Status.OK, Op.TRAIN, 9)
+        assert list(fields["counts"]) == [int(c) for c in ref.output_counts]
+        # Again, the same seq: the same reply, the chip does not train again. Stray bytes
+        # and a damaged copy before it change nothing.
+        assert await exchange(transport, train_frame(9, 0)) == first
+        damaged = bytearray(train_frame(9, 0))
+        damaged[6] ^= 0x10
+        assert (await exchange(transport, b"\x00\x42" + bytes(damaged)))[0] == Status.BAD_CRC
+        assert await exchange(transport, b"\x17" + train_frame(9, 0)) == first
+        assert weights_equal(peek_weights(ctx, top.core), golden.weights)
+        assert (await chip.counters())["samples"] == 1      # seq 1
+        # Another request came between: the same seq now runs a new sample.
+        again = await exchange(transport, train_frame(9, 1))
+        ref = golden.train(encode(pixels[1][None], CONFIG)[0], 2)
+        fields = SAMPLE_REPLY.unpack(again, n_out=CONFIG.n_out)
+        assert list(fields["counts"]) == [int(c) for c in ref.output_counts]
+        assert weights_equal(peek_weights(ctx, top.core), golden.weights)
+        assert (await chip.counters())["samples"] == 2
 
     run_chip(CONFIG, body)
 
 
 def test_fuzzed_frames_never_hang_or_change_weights():
     rng = np.random.default_rng(7)
-    valid = [encode_frame(bytes([op]) + payload) for op, payload in (
+    valid = [request_frame(op, 3, payload) for op, payload in (
         (Op.WRITE_WEIGHTS, struct.pack("<IH", 3, 2) + bytes(range(4))),
         (Op.TRAIN, _sample(0, 1, bytes(range(9)))),
         (Op.SET_REGISTER, bytes([0, 3])),
@@ -275,10 +329,10 @@ def test_fuzzed_frames_never_hang_or_change_weights():
             # Whatever arrives must be well-formed error replies.
             replies = await transport.drain(TIMEOUT + 100)
             while replies:
-                (length,) = struct.unpack_from("<H", replies)
-                body_ = decode_frame(replies[:length + 4])
+                (length,) = struct.unpack_from("<H", replies, 1)
+                body_ = decode_frame(replies[:length + 5])
                 assert body_[0] != Status.OK, f"trial {trial}: a damaged frame was accepted"
-                replies = replies[length + 4:]
+                replies = replies[length + 5:]
             assert weights_equal(peek_weights(ctx, top.core), golden.weights)
             assert (await chip.status())["lr_shifts"] == CONFIG.lr_shifts
 

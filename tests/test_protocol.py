@@ -10,10 +10,11 @@ import spikefab.protocol as protocol
 from spikefab.driver import Chip, ChipError
 from spikefab.golden.network import init_weights
 from spikefab.layout import Layout
-from spikefab.protocol import (COUNTERS_REPLY, EVENT_END, MAGIC, SAMPLE_REPLY, STATUS_REPLY,
-                               VERSION, WEIGHTS_HEADER, Field, FrameError, Op, Register,
-                               Status, WireLayout, crc16, decode_frame, encode_frame,
-                               event_payload, max_read_words, pixel_payload, request_status)
+from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, EVENT_END, MAGIC, OK_REPLY,
+                               SAMPLE_REPLY, SOF, STATUS_REPLY, VERSION, WEIGHTS_HEADER,
+                               Field, FrameError, Op, Register, Status, WireLayout, crc16,
+                               decode_frame, encode_frame, event_payload, max_read_words,
+                               pixel_payload, request_frame, request_status)
 
 from conftest import small_config
 
@@ -24,13 +25,17 @@ def test_crc16_is_ccitt_false():
 
 def test_frame_round_trip_and_damage():
     frame = encode_frame(b"\x01abc")
-    assert frame[:2] == b"\x04\x00" and decode_frame(frame) == b"\x01abc"
+    assert frame[:3] == b"\xa5\x04\x00" and decode_frame(frame) == b"\x01abc"
+    assert frame[-2:] == crc16(frame[1:-2]).to_bytes(2, "little")   # SOF not in the CRC
     with pytest.raises(FrameError, match="CRC mismatch"):
         decode_frame(frame[:-1] + bytes([frame[-1] ^ 1]))
     with pytest.raises(FrameError, match="says 4 body bytes, but 3 arrived"):
         decode_frame(frame[:-3] + frame[-2:])
+    with pytest.raises(FrameError, match="starts with 0xa5, not 0x04"):
+        decode_frame(frame[1:] + b"\x00")
     with pytest.raises(ValueError, match="1 to 65535 bytes"):
         encode_frame(b"")
+    assert request_frame(Op.TRAIN, 7, b"xy") == encode_frame(bytes([Op.TRAIN, 7]) + b"xy")
 
 
 @pytest.mark.parametrize("lanes", [1, 2, 3, 4])
@@ -63,34 +68,102 @@ def test_sample_payloads():
 
 
 class ScriptedTransport:
-    """Answers every request with a fixed reply frame."""
+    """Answers each request sent with the next of ``replies`` (bytes); ``recv`` past what
+    is there times out, ``flush`` drops it."""
 
-    def __init__(self, reply):
-        self.reply = reply
-        self.sent = b""
+    def __init__(self, *replies):
+        self.replies = list(replies)
+        self.input = b""
+        self.sent = []
 
     async def send(self, data):
-        self.sent += data
+        self.sent.append(data)
+        self.input += self.replies.pop(0) if self.replies else b""
 
     async def recv(self, n):
-        out, self.reply = self.reply[:n], self.reply[n:]
+        if len(self.input) < n:
+            raise TimeoutError(f"{len(self.input)} of {n} bytes")
+        out, self.input = self.input[:n], self.input[n:]
         return out
+
+    async def flush(self):
+        self.input = b""
+
+
+def reply(layout, op, seq=0, status=Status.OK, **values):
+    return encode_frame(layout.pack(status=status, op=op, seq=seq, **values))
 
 
 def test_driver_raises_on_error_status_and_bad_replies():
     config = small_config()
-    chip = Chip(ScriptedTransport(encode_frame(bytes([Status.BAD_CRC, Op.STATUS]))), config)
-    with pytest.raises(ChipError, match="refused STATUS: BAD_CRC") as error:
+    chip = Chip(ScriptedTransport(reply(ERROR_REPLY, Op.STATUS, status=Status.BAD_LENGTH)),
+                config)
+    with pytest.raises(ChipError, match="refused STATUS: BAD_LENGTH") as error:
         asyncio.run(chip.status())
-    assert error.value.status == Status.BAD_CRC
-    damaged = bytearray(encode_frame(b"\x00SPKF"))
+    assert error.value.status == Status.BAD_LENGTH
+    assert chip.link["retries"] == 0            # a refusal is not retried
+    damaged = bytearray(reply(OK_REPLY, Op.STATUS))
     damaged[-1] ^= 0xFF
-    chip = Chip(ScriptedTransport(bytes(damaged)), config)
-    with pytest.raises(ChipError, match="bad reply to STATUS: frame CRC mismatch"):
+    chip = Chip(ScriptedTransport(*[bytes(damaged)] * 6), config)
+    with pytest.raises(ChipError, match="no valid reply to STATUS .seq 0. in 6 tries: "
+                                        ".*frame CRC mismatch"):
         asyncio.run(chip.status())
-    chip = Chip(ScriptedTransport(encode_frame(b"\x00NOPE" + bytes(20))), config)
+    assert chip.link["bad_crc"] == 6 and chip.link["retries"] == 5
+    chip = Chip(ScriptedTransport(encode_frame(bytes([0, Op.STATUS, 0]) + b"NOPE"
+                                               + bytes(20))), config)
     with pytest.raises(ChipError, match="not a spikefab chip"):
         asyncio.run(chip.status())
+    # The issue's fake chip: an 8-byte STATUS reply, no traceback.
+    chip = Chip(ScriptedTransport(encode_frame(bytes([0, Op.STATUS, 0]) + b"SPKF" + b"\x03")
+                                  [:-3] + b"\x00\x00"), config)
+    with pytest.raises(ChipError):
+        asyncio.run(chip.status())
+
+
+def status_reply(config, seq=0, version=VERSION):
+    layout = Layout(config)
+    return reply(STATUS_REPLY, Op.STATUS, seq, magic=MAGIC, version=version,
+                 config_hash=bytes.fromhex(config.hash()), lanes=layout.lanes,
+                 buffer_bytes=1024, weight_words=layout.weight_depth,
+                 layers=len(config.weight_shapes), margin=2, lr_shifts=(3, 1))
+
+
+def test_driver_refuses_a_chip_of_another_version():
+    config = small_config()
+    chip = Chip(ScriptedTransport(status_reply(config, version=VERSION + 1)), config)
+    with pytest.raises(ChipError, match=f"^the chip speaks protocol version {VERSION + 1}, "
+                                        f"this driver version {VERSION}: "):
+        asyncio.run(chip.check())
+    # A version 2 chip: its frames have no SOF (LEN, body, CRC); it answers our frame,
+    # which it cannot read, with a TIMEOUT.
+    head = bytes([2, 0, Status.TIMEOUT, 0])
+    old = head + crc16(head).to_bytes(2, "little")
+    chip = Chip(ScriptedTransport(*[old] * 6), config)
+    with pytest.raises(ChipError, match="^the chip speaks protocol version 2 or older "
+                                        f"\\(frames without a start byte\\), this driver "
+                                        f"version {VERSION}: rebuild the chip$"):
+        asyncio.run(chip.check())
+
+
+def test_driver_retries_lost_and_damaged_replies_with_the_same_seq():
+    config = small_config()
+    good = status_reply(config, seq=0)
+    stale = status_reply(config, seq=255)                       # a reply to another request
+    cut = good[:10]                                             # times out
+    long_len = bytes([SOF, 0xFF, 0x7F]) + good[3:]              # a length no reply has
+    refused = reply(ERROR_REPLY, Op.STATUS, status=Status.BAD_CRC)  # the request damaged
+    transport = ScriptedTransport(stale, cut, long_len, refused, b"\x00\x17" + good)
+    chip = Chip(transport, config)
+    assert asyncio.run(chip.check())["lr_shifts"] == (3, 1)
+    # Five sends of one frame: the same seq each time, stray bytes before the SOF skipped.
+    assert transport.sent == [request_frame(Op.STATUS, 0)] * 5
+    assert {k: v for k, v in chip.link.items() if v} == {
+        "requests": 1, "retried": 1, "retried STATUS": 1, "retries": 4, "identity": 1,
+        "timeout": 1, "bad_length": 1, "refused_bad_crc": 1}
+    # The next request has the next seq.
+    transport.replies.append(reply(OK_REPLY, Op.CLEAR_COUNTERS, seq=1))
+    asyncio.run(chip.clear_counters())
+    assert transport.sent[-1] == request_frame(Op.CLEAR_COUNTERS, 1)
 
 
 # -- layouts ---------------------------------------------------------------------------
@@ -122,11 +195,15 @@ def test_every_layout_packs_and_unpacks(data):
 
 
 def test_layouts_are_the_wire_format():
-    assert SAMPLE_REPLY.size(n_out=10) == 1 + 2 + 10 + 12
-    assert COUNTERS_REPLY.size() == 33
-    assert STATUS_REPLY.offset("lr_shifts") == 23
+    assert SAMPLE_REPLY.size(n_out=10) == 3 + 2 + 10 + 12
+    assert COUNTERS_REPLY.size() == 35
+    assert STATUS_REPLY.offset("lr_shifts") == 25
     assert WEIGHTS_HEADER.pack(address=7, count=2) == bytes([7, 0, 0, 0, 2, 0])
-    assert max_read_words(2) == 32767 and max_read_words(3) == 21844
+    assert max_read_words(2) == 32766 and max_read_words(3) == 21844
+    # Every reply starts with the reply head, declared once.
+    for layout in LAYOUTS:
+        if layout.name.endswith("reply") or layout.name == "reply head":
+            assert [f.name for f in layout.fields[:3]] == ["status", "op", "seq"], layout
     # The module's docs list every field of every layout, generated from the tables.
     for layout in LAYOUTS:
         assert f"\n{layout.name}:" in protocol.__doc__
@@ -142,9 +219,10 @@ def test_layout_refuses_bad_declarations_and_values():
     with pytest.raises(ValueError, match="sized by 'n', which must come before it"):
         WireLayout("bad", Field("a", "B", "n"), Field("n", "B"))
     with pytest.raises(TypeError, match=r"fields missing \['magic', 'version'"):
-        STATUS_REPLY.pack(status=0)
+        STATUS_REPLY.pack(status=0, op=1, seq=0)
     with pytest.raises(ValueError, match="'layers' is 2 but 'lr_shifts' has 1 items"):
-        STATUS_REPLY.pack(status=0, magic=MAGIC, version=VERSION, config_hash=bytes(8),
+        STATUS_REPLY.pack(status=0, op=1, seq=0, magic=MAGIC, version=VERSION,
+                          config_hash=bytes(8),
                           lanes=1, buffer_bytes=1, weight_words=1, layers=2, margin=0,
                           lr_shifts=(1,))
     with pytest.raises(ValueError, match="7 bytes, not 6"):
@@ -190,29 +268,25 @@ def test_request_status_precedence():
 def test_driver_reads_replies_by_their_layouts():
     config = small_config()
     layout = Layout(config)
-    status = STATUS_REPLY.pack(
-        status=Status.OK, magic=MAGIC, version=VERSION,
-        config_hash=bytes.fromhex(config.hash()),
-        lanes=layout.lanes, buffer_bytes=1024, weight_words=layout.weight_depth,
-        layers=len(config.weight_shapes), margin=2, lr_shifts=(3, 1))
-    chip = Chip(ScriptedTransport(encode_frame(status)), config)
+    chip = Chip(ScriptedTransport(status_reply(config)), config)
     assert asyncio.run(chip.check()) == {
         "version": VERSION, "config_hash": config.hash(), "lanes": layout.lanes,
         "buffer_bytes": 1024, "weight_words": layout.weight_depth, "layers": 2,
         "margin": 2, "lr_shifts": (3, 1)}
-    sample = SAMPLE_REPLY.pack(status=Status.OK, prediction=2, counts=(1, 0, 5), cycles=700,
-                               sops=90, weight_writes=12)
-    chip = Chip(ScriptedTransport(encode_frame(sample)), config)
+    sample = reply(SAMPLE_REPLY, Op.INFER, prediction=2, counts=(1, 0, 5), cycles=700,
+                   sops=90, weight_writes=12)
+    chip = Chip(ScriptedTransport(sample), config)
     result = asyncio.run(chip.infer(np.zeros(config.n_in, dtype=int)))
     assert (result.prediction, result.counts, result.cycles, result.sops,
             result.weight_writes) == (2, [1, 0, 5], 700, 90, 12)
-    counters = COUNTERS_REPLY.pack(status=Status.OK, cycles=2**40, sops=3, weight_writes=4,
-                                   samples=5)
+    counters = COUNTERS_REPLY.pack(status=Status.OK, op=Op.READ_COUNTERS, seq=0,
+                                   cycles=2**40, sops=3, weight_writes=4, samples=5)
     chip = Chip(ScriptedTransport(encode_frame(counters)), config)
     assert asyncio.run(chip.counters()) == {"cycles": 2**40, "sops": 3, "weight_writes": 4,
                                             "samples": 5}
-    # A reply one byte short of its layout is not read at a wrong offset.
-    chip = Chip(ScriptedTransport(encode_frame(counters[:-1])), config)
-    with pytest.raises(ChipError, match="bad reply to READ_COUNTERS: .*end inside field "
-                                         "'samples'"):
+    # A reply one byte short of its layout is not read at a wrong offset: its length is
+    # checked before its body is read, and it is asked for again.
+    chip = Chip(ScriptedTransport(*[encode_frame(counters[:-1])] * 6), config)
+    with pytest.raises(ChipError, match="no valid reply to READ_COUNTERS .* 34 body bytes, "
+                                         "not \\[3, 35\\]"):
         asyncio.run(chip.counters())
