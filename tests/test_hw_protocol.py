@@ -15,8 +15,9 @@ from spikefab.golden.encoders import encode
 from spikefab.golden.network import GoldenNet
 from spikefab.hw.top import SpikefabTop
 from spikefab.layout import Layout
-from spikefab.protocol import (SAMPLE_REPLY, SAMPLE_REQUEST, SOF, Op, Register, Status,
-                               decode_frame, request_frame, request_status)
+from spikefab.protocol import (COUNTERS_REPLY, SAMPLE_REPLY, SAMPLE_REQUEST, SOF, Op,
+                               Register, Status, decode_frame, request_frame,
+                               request_status)
 from spikefab.sim.amaranth_transport import AmaranthTransport
 
 from conftest import small_config
@@ -295,8 +296,11 @@ def test_a_repeated_sample_is_answered_from_its_results_and_runs_once():
         assert (await exchange(transport, b"\x00\x42" + bytes(damaged)))[0] == Status.BAD_CRC
         assert await exchange(transport, b"\x17" + train_frame(9, 0)) == first
         assert weights_equal(peek_weights(ctx, top.core), golden.weights)
-        assert (await chip.counters())["samples"] == 1      # seq 1
-        # Another request came between: the same seq now runs a new sample.
+        # Another request came between, even with the same seq: the same seq now runs a
+        # new sample.
+        counters = COUNTERS_REPLY.unpack(
+            await exchange(transport, request_frame(Op.READ_COUNTERS, 9)))
+        assert counters["samples"] == 1
         again = await exchange(transport, train_frame(9, 1))
         ref = golden.train(encode(pixels[1][None], CONFIG)[0], 2)
         fields = SAMPLE_REPLY.unpack(again, n_out=CONFIG.n_out)
