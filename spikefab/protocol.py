@@ -13,9 +13,10 @@ opcode and a sequence number ``seq``) and the request's payload; a reply body is
 :data:`REPLY_HEAD` (a status, then the opcode and ``seq`` of the request it answers) and
 the reply's payload. The chip answers every request with exactly one reply, and a frame
 it cannot use with an error reply (:data:`ERROR_REPLY`) — a bad CRC, an unknown opcode,
-a wrong length, an address or value out of range, a malformed sample, or a frame cut
-short (no byte for ``timeout`` cycles). Nothing is changed by a frame that gets an
-error reply. :func:`request_status` states which request gets which status.
+a payload of the wrong length, an address or value out of range, a malformed sample, or
+a frame cut short (no byte for ``timeout`` cycles) — except a frame whose ``LEN`` it
+cannot take, which it drops (below). Nothing is changed by a frame that gets an error
+reply or none. :func:`request_status` states which request gets which status.
 
 A noisy link
 ------------
