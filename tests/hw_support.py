@@ -77,6 +77,18 @@ def peek_weights(ctx, core):
     return core.layout.unpack_weights(words)
 
 
+def neuron_words(layout, counts):
+    """Neuron-memory words (``P`` lanes of ``{v, count}``, padding lanes 0) holding the
+    spike counts of each layer in ``counts``, layer after layer as the core lays them."""
+    words = []
+    for layer_counts in counts:
+        for first in range(0, len(layer_counts), layout.lanes):
+            lanes = range(first, first + layout.lanes)
+            words.append([{"v": 0, "count": int(layer_counts[q]) if q < len(layer_counts)
+                           else 0} for q in lanes])
+    return words
+
+
 def golden_expectation(result):
     """The fields of a golden ``TrainResult`` that the core reports."""
     return {
@@ -92,8 +104,8 @@ def reported(hw):
     return {key: hw[key] for key in ("counts", "prediction", "error", "sops", "writes")}
 
 
-__all__ = ["LearningCore", "simulate", "set_registers", "run_sample", "peek_weights",
-           "golden_expectation", "reported"]
+__all__ = ["LearningCore", "simulate", "neuron_words", "set_registers", "run_sample",
+           "peek_weights", "golden_expectation", "reported"]
 
 
 # -- twin tests: one block alone against its golden function ---------------------------

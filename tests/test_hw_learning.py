@@ -16,7 +16,7 @@ from spikefab.hw.ports import Shapes
 from spikefab.layout import Layout
 
 from conftest import random_configs, small_config
-from hw_support import simulate
+from hw_support import neuron_words, simulate
 
 
 class Bench(wiring.Component):
@@ -25,12 +25,7 @@ class Bench(wiring.Component):
     def __init__(self, config, counts, weights, latency):
         self.layout = layout = Layout(config)
         shapes = Shapes(config, layout)
-        words = []
-        for layer_counts in counts[1:]:
-            for k in range(-(-len(layer_counts) // layout.lanes)):
-                lanes = range(k * layout.lanes, (k + 1) * layout.lanes)
-                words.append([{"v": 0, "count": int(layer_counts[q])
-                               if q < len(layer_counts) else 0} for q in lanes])
+        words = neuron_words(layout, counts[1:])
         self.neurons = Memory(shape=shapes.neuron_word, depth=len(words), init=words)
         self.inputs = Memory(shape=shapes.count, depth=config.n_in,
                              init=[int(c) for c in counts[0]])

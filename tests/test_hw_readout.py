@@ -12,21 +12,19 @@ from spikefab.hw.readout import Readout
 from spikefab.layout import Layout
 
 from conftest import random_configs
-from hw_support import simulate
+from hw_support import neuron_words, simulate
 
 
 def readout_rtl(config, counts, label, margin):
     layout = Layout(config)
     dut = Readout(config, layout, Shapes(config, layout))
-    lanes, words = layout.lanes, layout.neuron_words[-1]
+    words = layout.neuron_words[-1]
     got = {}
 
     async def testbench(ctx):
         ctx.set(dut.label, label)
         ctx.set(dut.margin, margin)
-        for k in range(words):
-            word = [{"v": 0, "count": counts[k * lanes + q] if k * lanes + q < len(counts)
-                     else 0} for q in range(lanes)]
+        for k, word in enumerate(neuron_words(layout, [counts])):
             ctx.set(dut.neuron_word, word)
             ctx.set(dut.word, k)
             ctx.set(dut.capture, 1)

@@ -14,7 +14,7 @@ from spikefab.hw.signals import LearningSignals
 from spikefab.layout import Layout
 
 from conftest import random_configs
-from hw_support import simulate
+from hw_support import neuron_words, simulate
 
 
 class Bench(wiring.Component):
@@ -23,12 +23,7 @@ class Bench(wiring.Component):
     def __init__(self, config, counts):
         self.layout = layout = Layout(config)
         self.shapes = shapes = Shapes(config, layout)
-        words = []
-        for layer_counts in counts:
-            for k in range(-(-len(layer_counts) // layout.lanes)):
-                words.append([{"v": 0, "count": int(layer_counts[q]) if q < len(layer_counts)
-                               else 0} for q in range(k * layout.lanes,
-                                                      (k + 1) * layout.lanes)])
+        words = neuron_words(layout, counts)
         self.neurons = Memory(shape=shapes.neuron_word, depth=len(words), init=words)
         self.signal_memory = Memory(shape=shapes.signal_word, depth=layout.max_layer_words,
                                     init=[])
