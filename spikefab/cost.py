@@ -20,10 +20,11 @@ spiking every timestep, every weight written); the chip's per-sample counters ar
 wide as these bounds need.
 """
 
+from spikefab.layout import Layout
+
+
 __all__ = ["memory_port_bound", "max_sample_sops", "max_sample_writes", "max_sample_cycles",
            "sample_counter_bits", "cycle_model"]
-
-from spikefab.layout import Layout
 
 
 #: The wire carries a sample's figures as u32.
