@@ -1,8 +1,29 @@
+"""Shared fixtures and strategies; the hypothesis profile every test runs under."""
+
 import numpy as np
 import pytest
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings, strategies as st
 
 from spikefab.config import Config
+
+
+# One profile, locally and in CI: examples derived from each test's own source
+# (derandomize), no example database to replay, no wall-clock deadline and no health
+# check that depends on the machine's speed. Hypothesis loads its "ci" profile when CI is
+# set; this replaces it (and the unseeded default) everywhere, so a run draws the same
+# examples wherever it runs. Module-level settings(...) objects in the test files are
+# made after this file is loaded and inherit it.
+settings.register_profile(
+    "spikefab", derandomize=True, database=None, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("spikefab")
+
+
+def with_rails(lo, hi):
+    """Integers in ``lo … hi`` that reach both rails and their neighbours often (a third
+    of the draws), the rest spread over the range."""
+    edges = sorted({v for v in (lo, lo + 1, hi - 1, hi) if lo <= v <= hi})
+    return st.sampled_from(edges) | st.integers(lo, hi) | st.integers(lo, hi)
 
 
 def small_config(**overrides):

@@ -53,9 +53,13 @@ def test_eval_reproduces_the_trained_accuracy(trained):
 
 
 def test_human_output(trained):
-    path, _ = trained
-    run = spikefab("eval", "--checkpoint", str(path), "--limit-test", "20")
-    assert run.returncode == 0 and "test" in run.stdout
+    """One line that says what was evaluated and the accuracy --json gives (the same
+    100 test samples the training run measured), as a percentage."""
+    path, result = trained
+    run = spikefab("eval", "--checkpoint", str(path), "--limit-test", "100")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        f"{path} on digits (golden): test {result['test_accuracy']:.2%} over 100 samples"]
 
 
 def test_eval_refuses_a_checkpoint_of_another_config(trained):

@@ -10,6 +10,7 @@ from spikefab.config import preset
 from spikefab.golden.datasets import (DatasetError, events_to_raster, load_dataset,
                                       read_idx)
 
+import reference
 from conftest import small_config
 
 
@@ -41,6 +42,29 @@ def test_digits_split_is_deterministic():
     assert a.x_train.max() == 255 and a.x_train.dtype == np.uint8
 
 
+# (x · 255 + 8) // 16 for x = 0 … 16: rounded to nearest, so 1 → 16 (15.9) and 9 → 143.
+DIGITS_LEVELS = [0, 16, 32, 48, 64, 80, 96, 112, 128, 143, 159, 175, 191, 207, 223, 239, 255]
+
+
+def test_digits_rescaling_and_split_follow_the_docstring():
+    """Every image equals scikit-learn's, rescaled by ``(x·255 + 8) // 16``, in the order
+    of the plain reference's ``XorShift32(0).permutation(1797)``: the first 359 are the
+    test split. The first test indices are pinned too."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    data = load_dataset("digits", preset("digits"))
+    assert sorted(set(np.unique(data.x_train)) | set(np.unique(data.x_test))) == \
+        DIGITS_LEVELS
+    levels = np.array(DIGITS_LEVELS)
+    images = levels[digits.data.astype(int)]
+    order = reference.Xorshift32(0).permutation(1797)
+    assert order[:6] == [1284, 728, 193, 962, 1292, 1590]
+    assert np.array_equal(data.x_test, images[order[:359]])
+    assert np.array_equal(data.y_test, digits.target[order[:359]])
+    assert np.array_equal(data.x_train, images[order[359:]])
+    assert np.array_equal(data.y_train, digits.target[order[359:]])
+
+
 @pytest.mark.parametrize("gz", [False, True])
 def test_idx_folder_round_trip(tmp_path, gz):
     data = write_idx_folder(tmp_path, gz=gz)
@@ -51,13 +75,39 @@ def test_idx_folder_round_trip(tmp_path, gz):
     assert dataset.kind == "pixels"
 
 
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("shape", [(5,), (2, 4, 4), (0, 3)])
+def test_idx_file_of_exactly_its_declared_size(tmp_path, shape, gz):
+    """A file holding exactly the bytes its header promises is read, an empty one too;
+    one byte more or less is refused."""
+    array = np.arange(int(np.prod(shape))).reshape(shape) % 256
+    payload = idx_bytes(array)
+    path = tmp_path / ("x-idx-ubyte" + (".gz" if gz else ""))
+    pack = gzip.compress if gz else bytes
+    path.write_bytes(pack(payload))
+    assert np.array_equal(read_idx(str(path)), array)
+    size = len(payload) - 4 - 4 * len(shape)
+    for extra in (b"\x00", b"\x00" * 7):
+        path.write_bytes(pack(payload + extra))
+        with pytest.raises(DatasetError, match=f"truncated or padded: its header promises "
+                                               f"{size} bytes of data, the file holds "
+                                               f"{size + len(extra)}"):
+            read_idx(str(path))
+    if size:
+        path.write_bytes(pack(payload[:-1]))
+        with pytest.raises(DatasetError, match=f"the file holds {size - 1}"):
+            read_idx(str(path))
+
+
 @pytest.mark.parametrize("name, payload, message", [
     ("x-idx1-ubyte", b"\x01\x02\x08\x01\x00\x00\x00\x01\x05", "bad magic"),
     ("x-idx3-ubyte", idx_bytes(np.zeros((2, 4, 4)))[:-3],
      "header promises 32 bytes of data, the file holds 29"),
+    ("x-idx3-ubyte", idx_bytes(np.zeros((2, 4, 4))) + b"\x07",
+     "header promises 32 bytes of data, the file holds 33"),
     ("x-idx1-ubyte", idx_bytes(np.zeros(3), dtype_code=0x0D), "element type 0x0d"),
     ("x-idx1-ubyte.gz", b"\x1f\x8b\x08garbage", "cannot read"),
-], ids=["bad-magic", "truncated", "wrong-element-type", "corrupt-gzip"])
+], ids=["bad-magic", "truncated", "padded", "wrong-element-type", "corrupt-gzip"])
 def test_idx_corrupt_file(tmp_path, name, payload, message):
     path = tmp_path / name
     path.write_bytes(payload)
@@ -160,10 +210,37 @@ def test_nmnist_errors(tmp_path):
         load_dataset(f"nmnist:{tmp_path}", config)
 
 
+EVENT = [("x", int), ("y", int), ("t", int), ("p", int)]
+
+
 def test_events_outside_the_sensor_are_refused():
-    events = np.array([(40, 0, 0, 0)], dtype=[("x", int), ("y", int), ("t", int), ("p", int)])
+    events = np.array([(40, 0, 0, 0)], dtype=EVENT)
     with pytest.raises(DatasetError, match="outside the 34×34"):
         events_to_raster(events, 4, 1)
+
+
+@pytest.mark.parametrize("x, y", [(34, 0), (0, 34), (34, 34), (-1, 0), (0, -1), (33, 34)])
+def test_events_just_off_the_sensor_edges_are_refused(x, y):
+    """The sensor is 0 … 33 in x and y: 34 and -1 are off it (x = 34 would otherwise
+    land on the next row: address y·34 + 34 = (y + 1)·34)."""
+    events = np.array([(5, 5, 0, 0), (x, y, 1, 1)], dtype=EVENT)
+    for pool in (1, 2, 3):
+        with pytest.raises(DatasetError, match="outside the 34×34"):
+            events_to_raster(events, 2, pool)
+
+
+@pytest.mark.parametrize("pool, side", [(1, 34), (2, 17), (3, 12), (8, 5)])
+def test_events_on_the_sensor_edges(pool, side):
+    """The four corners (0 and 33 in x and y), both polarities: address
+    ``p·side² + (y // f)·side + x // f``, binned by ``t·T // (t_last + 1)``."""
+    corners = [(0, 0, 0, 0), (33, 0, 1, 1), (0, 33, 2, 0), (33, 33, 3, 1)]
+    raster = events_to_raster(np.array(corners, dtype=EVENT), 4, pool)
+    assert raster.shape == (4, 2 * side * side)
+    expected = np.zeros_like(raster)
+    for x, y, t, p in corners:
+        expected[t * 4 // 4, p * side * side + (y // pool) * side + x // pool] = 1
+    assert np.array_equal(raster, expected)
+    assert raster[3, 2 * side * side - 1] == 1          # (33, 33, on): the last address
 
 
 # -- early, one-line errors (issue 15) ---------------------------------------------------

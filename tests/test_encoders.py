@@ -1,22 +1,42 @@
 import numpy as np
 import pytest
 
-from spikefab.golden.encoders import encode, rate_encode, sigma_delta_encode
-from spikefab.golden.rng import lfsr16_step
+from hypothesis import given, settings, strategies as st
 
-from conftest import small_config
+from spikefab.golden.encoders import encode, rate_encode, sigma_delta_encode
+
+import reference
+from conftest import small_config, with_rails
 
 
 def test_rate_encoder_follows_the_lfsr_draw_order():
+    # The plain LFSR of tests/reference.py, not golden's: draw n = t·3 + p.
     config = small_config(n_in=3, timesteps=4, lfsr_seed=0x1234)
     pixels = np.array([[128, 10, 250]])
-    state, expected = 0x1234, np.zeros((4, 3), np.uint8)
-    for t in range(4):
-        for p in range(3):
-            for _ in range(8):
-                state = lfsr16_step(state)
-            expected[t, p] = pixels[0, p] > (state & 0xFF)
-    assert np.array_equal(rate_encode(pixels, config)[0], expected)
+    draws = reference.lfsr16_draws(0x1234, 12, 8)
+    expected = [[int(pixels[0, p] > draws[3 * t + p]) for p in range(3)] for t in range(4)]
+    assert rate_encode(pixels, config)[0].tolist() == expected
+
+
+def test_rate_encoder_pinned_from_0xACE1():
+    # Draws from 0xACE1 (tests/test_independent_refs.py, stepped by hand): 0xC4 = 196,
+    # 0x62 = 98, 0x3B = 59. A pixel spikes when strictly above its draw.
+    config = small_config(n_in=3, timesteps=1)
+    pixels = np.array([[196, 99, 59], [197, 98, 60], [0, 255, 58]])
+    assert rate_encode(pixels, config)[:, 0].tolist() == [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
+
+
+@settings(max_examples=40)
+@given(seed=st.sampled_from([1, 0xACE1, 0xFFFF]), bits=st.integers(1, 8), n_in=st.integers(1, 20),
+       timesteps=st.integers(1, 12), data=st.data())
+def test_rate_encoder_equals_the_plain_statement(seed, bits, n_in, timesteps, data):
+    """Pixels drawn with both rails (0, never a spike, and 2**bits - 1) and their
+    neighbours a third of the time; LFSR seeds at both rails (1, 0xFFFF) and the
+    preset's (few seeds: golden computes a whole period per seed, 0.2 s)."""
+    config = small_config(n_in=n_in, timesteps=timesteps, lfsr_seed=seed, pixel_bits=bits)
+    pixels = [data.draw(with_rails(0, config.pixel_max)) for _ in range(n_in)]
+    raster = rate_encode(np.array([pixels]), config)[0]
+    assert raster.tolist() == reference.rate_encode(pixels, config)
 
 
 def test_rate_encoder_zero_never_fires_and_full_almost_always():

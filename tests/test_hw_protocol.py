@@ -312,6 +312,12 @@ def test_a_repeated_sample_is_answered_from_its_results_and_runs_once():
 
 
 def test_fuzzed_frames_never_hang_or_change_weights():
+    """Twelve trials: random junk (every third) or a valid request with 1–3 distinct bits
+    flipped. A damaged frame whose SOF and LEN survive must get exactly one reply, and it
+    must be BAD_CRC (CRC-16/CCITT finds every error of up to 3 bits in frames this
+    short); one whose SOF or LEN is hit, and junk, may get no reply or error replies,
+    never OK. After every trial the weights are golden's and the chip answers STATUS.
+    A chip that never replies fails: at least four trials must be answered BAD_CRC."""
     rng = np.random.default_rng(7)
     valid = [request_frame(op, 3, payload) for op, payload in (
         (Op.WRITE_WEIGHTS, struct.pack("<IH", 3, 2) + bytes(range(4))),
@@ -321,24 +327,35 @@ def test_fuzzed_frames_never_hang_or_change_weights():
     )]
 
     async def body(chip, transport, golden, ctx, top):
+        answered = 0
         for trial in range(12):
             frame = bytearray(valid[trial % len(valid)])
+            must_answer = False
             if trial % 3 == 0:
                 frame = bytearray(rng.integers(0, 256, int(rng.integers(1, 40))).tolist())
             else:
-                for _ in range(int(rng.integers(1, 4))):
-                    position = int(rng.integers(0, len(frame)))
-                    frame[position] ^= 1 << int(rng.integers(0, 8))
+                flips = set()
+                count = int(rng.integers(1, 4))
+                while len(flips) < count:
+                    flips.add((int(rng.integers(0, len(frame))), int(rng.integers(0, 8))))
+                for position, bit in flips:
+                    frame[position] ^= 1 << bit
+                must_answer = min(position for position, _ in flips) >= 3
             await transport.send(bytes(frame))
-            # Whatever arrives must be well-formed error replies.
             replies = await transport.drain(TIMEOUT + 100)
+            statuses = []
             while replies:
                 (length,) = struct.unpack_from("<H", replies, 1)
-                body_ = decode_frame(replies[:length + 5])
-                assert body_[0] != Status.OK, f"trial {trial}: a damaged frame was accepted"
+                statuses.append(decode_frame(replies[:length + 5])[0])
                 replies = replies[length + 5:]
+            assert Status.OK not in statuses, f"trial {trial}: a damaged frame was accepted"
+            if must_answer:
+                assert statuses == [Status.BAD_CRC], \
+                    f"trial {trial}: a frame with a damaged body got {statuses}"
+                answered += 1
             assert weights_equal(peek_weights(ctx, top.core), golden.weights)
             assert (await chip.status())["lr_shifts"] == CONFIG.lr_shifts
+        assert answered >= 4, answered
 
     run_chip(CONFIG, body)
 

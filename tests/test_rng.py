@@ -3,6 +3,8 @@ import pytest
 
 from spikefab.golden.rng import XorShift32, lfsr16_draws, lfsr16_step
 
+import reference
+
 
 def test_xorshift32_known_sequence():
     # Marsaglia (2003), xorshift32 with shifts 13, 17, 5 from state 1.
@@ -19,6 +21,19 @@ def test_permutation_is_a_permutation():
     order = XorShift32(5).permutation(100)
     assert sorted(order) == list(range(100))
     assert list(order) != list(range(100))
+
+
+def test_permutation_order_is_pinned():
+    """The order decides the digits split, every epoch's training order and the feedback
+    table. From seed 5 the draws are 1351845, 336141829, 3472693697, 3580160835,
+    1234782181, 1306475959, 3881343203, 2094324449, 379170181; for i = 9 … 1 they give
+    j = draw % (i + 1) = 5, 1, 1, 6, 1, 4, 3, 2, 1: swap 9↔5, 8↔1, 7↔1, 5↔1 (the others
+    stay)."""
+    assert list(XorShift32(5).permutation(10)) == [0, 9, 2, 3, 4, 7, 6, 8, 1, 5]
+    assert reference.Xorshift32(5).permutation(10) == [0, 9, 2, 3, 4, 7, 6, 8, 1, 5]
+    for seed, n in ((0, 1797), (1 + 0x5EED, 1438), (7, 10), (2**32 - 1, 2), (3, 1)):
+        assert list(XorShift32(seed).permutation(n)) == \
+            reference.Xorshift32(seed).permutation(n)
 
 
 def test_lfsr16_hand_steps():
