@@ -7,8 +7,9 @@
 #   installed with apt-get as root or with passwordless sudo, otherwise refused at once
 #   make bitstream  FPGA build and report (BOARD=icebreaker|ulx3s CONFIG=mnist|digits)
 #   make program    load it onto the attached board
-#   make bench      benchmarks → build/bench/*.json, plus the slow tests
+#   make bench      benchmarks → build/bench/*.json, plus the slow tests and make mutate
 #                   (SEEDS=1,2,3,4: golden accuracy runs over several seeds, with their mean)
+#   make mutate     mutation score of golden/ and spikefab/ → build/bench/mutation.json
 #   make clean
 
 PYTHON   ?= python3
@@ -30,7 +31,8 @@ TEST_TOOLS  := iverilog g++ make perl
 SIM_TOOLS    = g++ make perl $(if $(filter icarus,$(SIM)),iverilog) \
                $(if $(filter fashion-mnist,$(DATASET)),fashion-mnist)
 
-.PHONY: setup test test-slow sim bitstream program bench clean system-deps-test system-deps-sim
+.PHONY: setup test test-slow sim bitstream program bench mutate clean system-deps-test \
+        system-deps-sim
 
 setup: $(STAMP)
 
@@ -77,6 +79,15 @@ program: bitstream
 bench: $(BSTAMP)
 	$(PY) -m spikefab.bench --out build/bench --accuracy-seeds $(SEEDS)
 	$(PY) -m pytest -q -m slow
+	$(MUTATE)
+
+# Mutation testing (scripts/mutate.py): the fast suite against each mutant of
+# scripts/mutations.toml, in a private copy of the tree; exits 1 on a survivor that is
+# not declared equivalent.
+MUTATE = $(PY) scripts/mutate.py --out build/bench/mutation.json
+
+mutate: setup
+	$(MUTATE)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
