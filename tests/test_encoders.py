@@ -26,7 +26,7 @@ def test_rate_encoder_pinned_from_0xACE1():
     assert rate_encode(pixels, config)[:, 0].tolist() == [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
 
 
-@settings(max_examples=40)
+@settings(max_examples=25)
 @given(seed=st.sampled_from([1, 0xACE1, 0xFFFF]), bits=st.integers(1, 8), n_in=st.integers(1, 20),
        timesteps=st.integers(1, 12), data=st.data())
 def test_rate_encoder_equals_the_plain_statement(seed, bits, n_in, timesteps, data):

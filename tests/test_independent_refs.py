@@ -84,11 +84,11 @@ def test_lfsr16_draws_are_every_eighth_state_pinned():
     assert list(lfsr16_draws(0xACE1, 3, 1)) == [0, 0, 1]
 
 
-@pytest.mark.parametrize("seed", [1, 0xACE1, 0xFFFF, 0x8000])
+@pytest.mark.parametrize("seed", [1, 0xACE1, 0xFFFF])
 @pytest.mark.parametrize("bits", [1, 5, 8])
 def test_lfsr16_draws_equal_the_plain_statement(seed, bits):
     # 3000 draws: 24,000 steps, every state of the first 24,000 compared through its
-    # low bits (both rails of the seed range: 1 and 0xFFFF).
+    # low bits (both rails of the seed range, 1 and 0xFFFF, and the preset's 0xACE1).
     assert list(lfsr16_draws(seed, 3000, bits)) == reference.lfsr16_draws(seed, 3000, bits)
 
 

@@ -30,7 +30,7 @@ def shifted_values(draw):
     return draw(st.integers(-(1 << 40), 1 << 40)), shift
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(case=shifted_values())
 def test_round_shift_equals_exact_rounding(case):
     x, shift = case
