@@ -6,8 +6,8 @@ order followed by an ``end`` marker. A malformed sample raises ``error`` and end
 timestep early; the core then abandons the sample before anything is learned.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import stream, wiring
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -16,7 +16,7 @@ from spikefab.hw.ports import spike_layout
 from spikefab.protocol import EVENT_END
 
 
-__all__ = ["PixelEncoder", "EventReader", "lfsr16_draw"]
+__all__ = ["PixelEncoder", "WidePixelEncoder", "EventReader", "lfsr16_draw", "lfsr16_jump"]
 
 
 def lfsr16_draw(state):
@@ -243,3 +243,217 @@ class EventReader(wiring.Component):
                         m.d.sync += [previous.eq(address), have_previous.eq(1)]
                         m.next = "LOW"
         return m
+
+
+def lfsr16_jump(state, draws):
+    """The LFSR state ``draws`` draws later (each 8 Galois steps), as one XOR of state
+    bits per bit: the steps are linear over GF(2), so their product is a 16 × 16 matrix,
+    worked out here from :func:`~spikefab.golden.rng.lfsr16_step`."""
+    columns = []
+    for bit in range(16):
+        x = 1 << bit
+        for _ in range(draws * LFSR16_STEPS_PER_DRAW):
+            x = lfsr16_step(x)
+        columns.append(x)
+    out = []
+    for i in range(16):
+        terms = [state[j] for j in range(16) if columns[j] >> i & 1]
+        value = Const(0, 1)
+        for term in terms:
+            value = value ^ term
+        out.append(value)
+    return Cat(*out)
+
+
+class WidePixelEncoder(wiring.Component):
+    """The pixel encoder of wide configs: ``pixels`` inputs examined a cycle
+    (:attr:`~spikefab.layout.Layout.pixels_per_cycle`), the same spikes as
+    :class:`PixelEncoder` (:mod:`golden.encoders`), in the same order.
+
+    The input buffer is ``pixels`` byte-wide banks, byte ``a`` in bank ``a mod pixels``
+    at row ``a // pixels`` (the core's buffer when the encoder is wide). A *group* is
+    ``pixels`` consecutive inputs; the sample may start at any ``offset``, so each bank
+    reads its own row (``bank_raddr``), and bank ``b`` holds input ``(b - offset) mod
+    pixels`` of the group. Everything per input is worked out in bank order: each bank's
+    LFSR draw is kept (the draws of a group are ``pixels`` successive draws,
+    :func:`lfsr16_jump` steps them all at once), the sigma-delta memory holds a group per
+    word in bank order (the order is fixed for a sample, and the first timestep does not
+    read it); only the group's spike mask is rotated into input order.
+
+    Pipeline: **fetch** (every bank and the sigma-delta memory read at counted rows) →
+    **read** (their outputs registered) → **encode** (compare; the spikes in input order,
+    up to the first input above ``2**pixel_bits - 1``) → **emit** (the group's spikes,
+    lowest index first, one a cycle). A group without spikes takes a cycle; a group with
+    ``s`` takes ``s``. A stalled emit stage holds the stages before it (``buf_ren``).
+    """
+
+    def __init__(self, config, buffer_depth, pixels):
+        if pixels < 2 or pixels & (pixels - 1) or buffer_depth % pixels:
+            self._MustUse__silence = True
+            raise ValueError(f"pixels must be a power of two from 2 that divides the "
+                             f"buffer's {buffer_depth} bytes, not {pixels!r}")
+        self._config = config
+        self._pixels = pixels
+        self.bank_depth = buffer_depth // pixels
+        super().__init__({
+            "reload": In(1),
+            "start": In(1),
+            "first": In(1),
+            "offset": In(range(buffer_depth)),
+            "error": Out(1),
+            "spikes": Out(stream.Signature(spike_layout(config))),
+            "bank_raddr": Out(data.ArrayLayout(range(self.bank_depth), pixels)),
+            "bank_rdata": In(data.ArrayLayout(8, pixels)),
+            "buf_ren": Out(1),
+        })
+        self.memory_ports = []
+
+    def elaborate(self, platform):
+        m = Module()
+        config, N = self._config, self._pixels
+        bits, n_in = config.pixel_bits, config.n_in
+        nb = N.bit_length() - 1
+        groups = -(-n_in // N)
+        last_count = n_in - (groups - 1) * N       # inputs in the last group
+
+        scanning = Signal()
+        rot = Signal(nb)                           # offset mod N: bank of the group's input 0
+        # Fetch: the next group to read; group ``groups`` is the end of the timestep.
+        fetch = Signal(range(groups + 2))
+        rows = [Signal(range(self.bank_depth), name=f"row{b}") for b in range(N)]
+        fetching = Signal()
+        # Read: the banks' outputs hold group read_group.
+        read_valid = Signal()
+        read_group = Signal.like(fetch)
+        # Encode: the registered bytes, in bank order.
+        valid = Signal()
+        group = Signal.like(fetch)
+        raw = Signal(data.ArrayLayout(8, N))
+        # Emit: the spikes of a group not yet sent, in input order.
+        e_valid = Signal()
+        e_group = Signal.like(fetch)
+        e_mask = Signal(N)
+        e_end = Signal()
+        e_error = Signal()
+        advance = Signal()                         # the encode stage's group moves on
+        hold = valid & ~advance
+
+        m.d.comb += [
+            fetching.eq(scanning & (fetch <= groups)),
+            self.buf_ren.eq(~hold),
+        ]
+        m.d.comb += [self.bank_raddr[b].eq(rows[b]) for b in range(N)]
+        with m.If(~hold):
+            m.d.sync += [
+                read_valid.eq(fetching), read_group.eq(fetch),
+                valid.eq(read_valid), group.eq(read_group), raw.eq(self.bank_rdata),
+            ]
+            with m.If(fetching):
+                m.d.sync += fetch.eq(fetch + 1)
+                m.d.sync += [row.eq(row + 1) for row in rows]
+
+        # -- encode: each bank's spike and range test, then in input order -----------------
+        counted = Signal()          # a group leaves the encode stage: its draws are used
+        is_end = group == groups
+        spike_bank = Signal(N)
+        over_bank = Signal(N)
+        for b in range(N):
+            m.d.comb += over_bank[b].eq(raw[b][bits:].any() if bits < 8 else 0)
+        if config.encoding == "sigma-delta":
+            m.submodules.sigma = sigma = Memory(shape=data.ArrayLayout(unsigned(bits), N),
+                                                depth=groups, init=[])
+            sigma_r = sigma.read_port()
+            sigma_w = sigma.write_port()
+            self.memory_ports = [("sigma", sigma_r, sigma_w)]
+            held = Signal.like(sigma_r.data)
+            with m.If(~hold):
+                m.d.sync += held.eq(sigma_r.data)
+            totals = Signal(data.ArrayLayout(unsigned(bits + 1), N))
+            for b in range(N):
+                old = Mux(self.first, 1 << (bits - 1), held[b])
+                m.d.comb += [totals[b].eq(old + raw[b][:bits]), spike_bank[b].eq(totals[b][bits])]
+            m.d.comb += [
+                sigma_r.addr.eq(fetch),
+                # Read only for a real group: the end index may alias one being written.
+                sigma_r.en.eq(~hold & fetching & (fetch != groups)),
+                sigma_w.addr.eq(group),
+                sigma_w.en.eq(counted),
+            ]
+            m.d.comb += [sigma_w.data[b].eq(totals[b][:bits]) for b in range(N)]
+        else:
+            seed_draw = config.lfsr_seed
+            for _ in range(LFSR16_STEPS_PER_DRAW):
+                seed_draw = lfsr16_step(seed_draw)
+            draws = [Signal(16, name=f"draw{b}") for b in range(N)]
+            for b, draw in enumerate(draws):
+                m.d.comb += spike_bank[b].eq(raw[b][:bits] > draw[:bits])
+                # Bank b holds input (b - rot) mod N of every group of the sample.
+                at_reload = Array(Const(self._jump_const(seed_draw, (b - o) % N), 16)
+                                  for o in range(N))
+                with m.If(self.reload):
+                    m.d.sync += draw.eq(at_reload[self.offset[:nb]])
+                with m.Elif(counted):
+                    if last_count == N:
+                        m.d.sync += draw.eq(lfsr16_jump(draw, N))
+                    else:
+                        m.d.sync += draw.eq(Mux(group == groups - 1,
+                                                lfsr16_jump(draw, last_count),
+                                                lfsr16_jump(draw, N)))
+
+        spike_banks = Array(spike_bank[b] for b in range(N))
+        over_banks = Array(over_bank[b] for b in range(N))
+        spikes = Signal(N)
+        over = Signal(N)
+        for i in range(N):
+            in_range = 1 if i < last_count else group != groups - 1
+            bank = (rot + i)[:nb]
+            m.d.comb += [spikes[i].eq(spike_banks[bank] & in_range),
+                         over[i].eq(over_banks[bank] & in_range)]
+        # The spikes before the first input out of range (all of them if none is).
+        before = Cat(*(~over[:i + 1].any() for i in range(N)))
+
+        # -- emit ---------------------------------------------------------------------------
+        rest = Signal(N)            # the mask without its lowest spike
+        m.d.comb += rest.eq(e_mask & (e_mask - 1)[:N])
+        lowest_index = Signal(range(N))
+        for i in reversed(range(N)):
+            with m.If(e_mask[i]):
+                m.d.comb += lowest_index.eq(i)
+        free = Signal()             # the emit stage takes a group this cycle
+        m.d.comb += [free.eq(~e_valid | ((e_mask == 0) | ((rest == 0) & self.spikes.ready))
+                             & ~e_end & ~e_error),
+                     advance.eq(~valid | free),
+                     counted.eq(valid & free & ~is_end)]
+        with m.If(valid & free):
+            m.d.sync += [e_valid.eq(1), e_group.eq(group), e_end.eq(is_end),
+                         e_error.eq(~is_end & over.any()),
+                         e_mask.eq(Mux(is_end, 0, spikes & before))]
+        with m.Elif(free):
+            m.d.sync += e_valid.eq(0)
+        with m.Elif(e_valid & (e_mask != 0) & self.spikes.ready):
+            m.d.sync += e_mask.eq(rest)
+
+        index = Cat(lowest_index, e_group)
+        with m.If(e_valid & (e_mask != 0)):
+            m.d.comb += [self.spikes.valid.eq(1),
+                         self.spikes.p.index.eq(index[:len(self.spikes.p.index)])]
+        with m.Elif(e_valid & (e_end | e_error)):
+            m.d.comb += [self.spikes.valid.eq(1), self.spikes.p.end.eq(1)]
+            with m.If(self.spikes.ready):
+                m.d.sync += [scanning.eq(0), read_valid.eq(0), valid.eq(0), e_valid.eq(0),
+                             e_end.eq(0), e_error.eq(0)]
+                with m.If(e_error):
+                    m.d.sync += self.error.eq(1)
+
+        with m.If(self.start):
+            m.d.sync += [scanning.eq(1), fetch.eq(0), rot.eq(self.offset[:nb]),
+                         self.error.eq(0)]
+            row0 = self.offset[nb:]
+            m.d.sync += [row.eq(row0 + (b < self.offset[:nb])) for b, row in enumerate(rows)]
+        return m
+
+    @staticmethod
+    def _jump_const(state, draws):
+        for _ in range(draws * LFSR16_STEPS_PER_DRAW):
+            state = lfsr16_step(state)
+        return state

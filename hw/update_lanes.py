@@ -22,10 +22,17 @@ whether it holds a word and which:
 5. ``pending``: ``new_word`` and ``changed``, registered, for the caller to write.
 
 No memory output feeds logic: both words are registered as they arrive.
+
+**Rows back to back** (``per_word``, the update unit of wide configs,
+:attr:`~spikefab.layout.Layout.overlap_rows`): the tag of each word also carries its
+row's ``activity``, the word's own ``dither`` (``D + k·P·0x9E37`` for word ``k``) and its
+weight address ``addr``, so words of successive rows may follow each other through the
+stages with no drain between rows; ``activity``, ``row_dither`` and ``load_dither`` are
+then unused.
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikefab.golden.learning import DITHER_STEP
@@ -33,7 +40,14 @@ from spikefab.hw.pipeline import delay_line, tag_layout
 from spikefab.hw.ports import SHIFT_BITS
 
 
-__all__ = ["UpdateLanes"]
+__all__ = ["UpdateLanes", "word_tag_layout"]
+
+
+def word_tag_layout(index_shape, addr_shape, count_shape):
+    """The tag of a word in ``per_word`` mode: ``valid``, its ``index`` in its row, its
+    weight ``addr``, its row's ``activity`` and its stochastic-rounding ``dither``."""
+    return data.StructLayout({"valid": 1, "index": index_shape, "addr": addr_shape,
+                              "activity": count_shape, "dither": 16})
 
 
 class UpdateLanes(wiring.Component):
@@ -44,6 +58,10 @@ class UpdateLanes(wiring.Component):
     lanes : int
     index_shape : shape-like
         Shape of a word's index within its row (carried in the tags).
+    per_word : bool
+        Each word's tag carries its row's activity, its dither and its address
+        (:func:`word_tag_layout`; ``addr_shape`` is the address's shape), instead of
+        ``activity`` and the dither being held over a row.
 
     Members
     -------
@@ -59,11 +77,16 @@ class UpdateLanes(wiring.Component):
         A word between ``taken`` and ``stepped``.
     """
 
-    def __init__(self, config, shapes, lanes, index_shape):
+    def __init__(self, config, shapes, lanes, index_shape, *, per_word=False,
+                 addr_shape=None):
         self._config = config
         self._shapes = shapes
         self._lanes = lanes
-        tag = tag_layout(index_shape)
+        self._per_word = per_word
+        if per_word:
+            tag = word_tag_layout(index_shape, addr_shape, shapes.count)
+        else:
+            tag = tag_layout(index_shape)
         super().__init__({
             "arriving": In(tag),
             "signal_data": In(shapes.signal_word),
@@ -92,7 +115,12 @@ class UpdateLanes(wiring.Component):
         m.d.sync += [signal_word.eq(self.signal_data), old_words[0].eq(self.weight_data)]
         m.d.sync += [later.eq(earlier) for earlier, later in zip(old_words, old_words[1:])]
 
-        offsets = self._offsets(m, sized.valid)
+        if self._per_word:
+            activity = sized.activity
+            offsets = self._offsets(m, sized.valid, word_dither=sized.dither)
+        else:
+            activity = self.activity
+            offsets = self._offsets(m, sized.valid)
         prod_bits = shapes.signal.width + config.count_bits
         new_word = Signal(shapes.weight_word)
         changed = Signal(lanes)
@@ -105,7 +133,7 @@ class UpdateLanes(wiring.Component):
             step_down = Signal(name=f"step_down{lane}")
             p = signal_word[lane]
             m.d.sync += [magnitude.eq(abs(p)), lowers.eq(p >= 0),
-                         product.eq(magnitude * self.activity), product_down.eq(lowers),
+                         product.eq(magnitude * activity), product_down.eq(lowers),
                          step.eq((product + offsets[lane]) >> self.shift),
                          step_down.eq(product_down)]
             m.d.comb += [new_word[lane].eq(self._saturated(m, lane, old_words, step,
@@ -113,21 +141,23 @@ class UpdateLanes(wiring.Component):
         m.d.sync += [self.new_word.eq(new_word), self.changed.eq(changed)]
         return m
 
-    def _offsets(self, m, advance):
-        """Each lane's rounding offset ``r``, registered with the product."""
+    def _offsets(self, m, advance, word_dither=None):
+        """Each lane's rounding offset ``r``, registered with the product; from the
+        dither of the word in ``sized`` (``word_dither``), or one held and stepped here."""
         lanes = self._lanes
         if self._config.rounding != "stochastic":
             # 2**(s-1), 0 for s = 0: registered, as the shift holds over a layer.
             half = Signal(32)
             m.d.sync += half.eq((Const(1, 33) << self.shift)[1:33])
             return [half] * lanes
-        word_dither = Signal(16)
         dither_shift = Signal(range(17))        # 16 - s leaves a dither's top s bits
         m.d.sync += dither_shift.eq(16 - self.shift)
-        with m.If(self.load_dither):
-            m.d.sync += word_dither.eq(self.row_dither)
-        with m.Elif(advance):
-            m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
+        if word_dither is None:
+            word_dither = Signal(16)
+            with m.If(self.load_dither):
+                m.d.sync += word_dither.eq(self.row_dither)
+            with m.Elif(advance):
+                m.d.sync += word_dither.eq(word_dither + lanes * DITHER_STEP)
         offsets = []
         for lane in range(lanes):
             # The dither's add and shift are one stage, the step's add and shift the next.

@@ -13,6 +13,12 @@ padding, always zero and never written by the learning rule.
 **Neuron memory** The membrane and spike count of every hidden and output neuron; layer
 ``l`` (``l = 0`` the first hidden layer) starts at word :attr:`Layout.neuron_base` ``[l]``.
 
+**Wide lanes** From :data:`WIDE_LANES` lanes on, the blocks spend logic to keep the
+weight port busy where a narrow chip spends cycles (the UP5K's presets, at two lanes,
+leave it out): the update unit overlaps the rows it updates
+(:attr:`Layout.overlap_rows`) and the pixel encoder examines
+:attr:`Layout.pixels_per_cycle` pixels a cycle.
+
 Nothing here depends on Amaranth, so the host driver and the tests can pack and unpack
 weights exactly as the hardware stores them.
 """
@@ -20,7 +26,10 @@ weights exactly as the hardware stores them.
 import numpy as np
 
 
-__all__ = ["Layout"]
+__all__ = ["Layout", "WIDE_LANES"]
+
+#: Lanes from which the update unit overlaps its rows (and the wide blocks come in).
+WIDE_LANES = 4
 
 
 def _ceil_div(a, b):
@@ -47,6 +56,21 @@ class Layout:
         self.neuron_depth = sum(self.neuron_words)
         # Bytes per weight on the wire: little-endian two's complement.
         self.weight_bytes = 1 if config.w_bits <= 8 else 2
+
+    @property
+    def overlap_rows(self):
+        """Whether the update unit reads the rows it updates back to back (a row scanner
+        queues them), rather than four cycles per row and a drain after each."""
+        return self.lanes >= WIDE_LANES
+
+    @property
+    def pixels_per_cycle(self):
+        """Pixels the pixel encoder examines a cycle: 1 below 8 lanes, then a quarter
+        of the lanes, at most 8 (a row of the input layer is ``words_per_row`` cycles of
+        the synapse engine; the encoder must find the next spike in fewer)."""
+        if self.lanes < 8:
+            return 1
+        return min(8, self.lanes // 4)
 
     @property
     def max_layer_words(self):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from spikefab.golden.encoders import encode
 from spikefab.golden.rng import lfsr16_draws, lfsr16_step
-from spikefab.hw.encoder import EventReader, PixelEncoder, lfsr16_draw
+from spikefab.hw.encoder import EventReader, PixelEncoder, WidePixelEncoder, lfsr16_draw
 from spikefab.protocol import EVENT_END, event_payload
 
 from conftest import small_config
@@ -367,3 +367,108 @@ def test_event_reader_refuses_malformed_events():
         assert steps[-1][1] or at_end is False, f"read_events accepts {name}"
     assert rtl == ref, twin_message("EventReader", "malformed samples", rtl, ref,
                                     inputs=list(cases))
+
+
+# -- WidePixelEncoder ----------------------------------------------------------------------
+
+class BankedBufferBench(Elaboratable):
+    """The wide encoder with the core's input buffer in ``pixels`` banks (byte ``a`` in
+    bank ``a mod pixels``, row ``a // pixels``), each read at the encoder's row."""
+
+    def __init__(self, dut, pixels):
+        self.dut = dut
+        self.pixels = pixels
+        self.banks = [Memory(shape=8, depth=BUFFER // pixels, init=[]) for _ in range(pixels)]
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.dut = self.dut
+        for b, bank in enumerate(self.banks):
+            m.submodules[f"bank{b}"] = bank
+            read = bank.read_port()
+            m.d.comb += [read.addr.eq(self.dut.bank_raddr[b]), read.en.eq(self.dut.buf_ren),
+                         self.dut.bank_rdata[b].eq(read.data)]
+        return m
+
+
+async def fill_banks(ctx, bench, offset, data, rng):
+    junk = rng.integers(0, 256, BUFFER)
+    junk[offset:offset + len(data)] = list(data)
+    for addr, byte in enumerate(junk):
+        ctx.set(bench.banks[addr % bench.pixels].data[addr // bench.pixels], int(byte))
+
+
+def wide_pixel_rtl(config, pixels, samples, offsets, ready_p, seed, name=""):
+    """As :func:`pixel_rtl`, for the :class:`~hw.encoder.WidePixelEncoder`; also the
+    cycles from each ``start`` to its end marker."""
+    bench = BankedBufferBench(WidePixelEncoder(config, BUFFER, pixels), pixels)
+    dut, rng = bench.dut, np.random.default_rng(seed)
+    out = []
+
+    async def testbench(ctx):
+        for data, offset in zip(samples, offsets):
+            await fill_banks(ctx, bench, offset, data, rng)
+            ctx.set(dut.offset, offset)
+            ctx.set(dut.reload, 1)
+            await ctx.tick()
+            ctx.set(dut.reload, 0)
+            rows = []
+            for t in range(config.timesteps):
+                ctx.set(dut.first, t == 0)
+                for _ in range(int(rng.integers(0, 3))):
+                    await ctx.tick()
+                ctx.set(dut.start, 1)
+                await ctx.tick()
+                ctx.set(dut.start, 0)
+                rows.append(await take_spikes(ctx, dut.spikes, rng, ready_p,
+                                              block=f"WidePixelEncoder {name}"))
+                if ctx.get(dut.error):
+                    rows = "malformed"
+                    break
+            out.append(rows)
+
+    simulate(bench, testbench)
+    return out
+
+
+@st.composite
+def wide_pixel_cases(draw):
+    config, samples, offsets = draw(pixel_cases())
+    # Larger inputs too, so that groups are many and the last one partial or full.
+    n_in = draw(st.integers(1, 40))
+    config = config.replace(n_in=n_in, v_bits=16)
+    top = draw(st.sampled_from([config.pixel_max] * 3 + [255]))
+    samples = draw(st.lists(st.lists(st.integers(0, top), min_size=n_in, max_size=n_in),
+                            min_size=1, max_size=2))
+    offsets = [draw(st.integers(0, BUFFER - n_in)) for _ in samples]
+    return config, draw(st.sampled_from([2, 4, 8])), samples, offsets
+
+
+@settings(TWIN, max_examples=40)
+@given(case=wide_pixel_cases(), ready_p=st.sampled_from([1.0, 0.5, 0.2]),
+       seed=st.integers(0, 2**16))
+def test_wide_pixel_encoder_is_golden_encode(case, ready_p, seed):
+    config, pixels, samples, offsets = case
+    ref = pixel_ref(config, samples)
+    name = (f"(pixels={pixels}, encoding={config.encoding}, n_in={config.n_in}, "
+            f"T={config.timesteps}, pixel_bits={config.pixel_bits}, "
+            f"lfsr_seed={config.lfsr_seed:#06x}, offsets={offsets}, ready_p={ready_p}, "
+            f"seed={seed})")
+    rtl = wide_pixel_rtl(config, pixels, samples, offsets, ready_p, seed,
+                         f"{name} on {samples}")
+    assert rtl == ref, twin_message("WidePixelEncoder", name, rtl, ref, inputs=samples)
+
+
+def test_wide_pixel_encoder_refuses_pixels_over_range():
+    # Directed: the first input out of range at each place in a group, both encoders;
+    # the spikes before it are sent, none after.
+    for encoding in ("rate", "sigma-delta"):
+        config = small_config(n_in=11, timesteps=2, pixel_bits=4, encoding=encoding)
+        samples = [[16] + [15] * 10, [15, 3, 7, 0, 9, 255, 15, 15, 15, 15, 15],
+                   [15] * 10 + [16], [0] * 10 + [15]]
+        name = f"{encoding}, pixel_bits=4, 4 pixels a cycle"
+        rtl = wide_pixel_rtl(config, 4, samples, [0, 5, 9, 3], 0.5, 2,
+                             f"{name} on {samples}")
+        ref = pixel_ref(config, samples)
+        assert ref[:3] == ["malformed"] * 3
+        assert rtl == ref, twin_message("WidePixelEncoder", name, rtl, ref, inputs=samples)

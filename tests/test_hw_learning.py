@@ -1,7 +1,8 @@
 """The update unit alone against its golden twin ``GoldenNet.learn``: given the spike
 counts of a forward pass (in the neuron and input-count memories) and the weights, it
 must decide, skip or update exactly as golden does — every weight, every write counted,
-the input counts cleared behind it — at weight-memory latencies 2 and 3."""
+the input counts cleared behind it — at weight-memory latencies 2 and 3, row by row and,
+from ``WIDE_LANES`` lanes on, with its rows overlapped."""
 
 import numpy as np
 from amaranth.hdl import Module
@@ -85,7 +86,8 @@ def learn_rtl(config, counts, label, weights, latency, train=True):
 
 @st.composite
 def cases(draw):
-    config = draw(random_configs()).replace(lanes=draw(st.integers(1, 3)))
+    # 1-3 lanes update row by row, 4-6 overlap the rows (Layout.overlap_rows).
+    config = draw(random_configs()).replace(lanes=draw(st.integers(1, 6)))
     T = config.timesteps
     counts = [np.array(draw(st.lists(st.integers(0, T), min_size=n, max_size=n)))
               for n in config.layer_sizes]
