@@ -47,9 +47,14 @@ $(BSTAMP): $(STAMP)
 	touch $@
 
 # The system check comes first (prerequisites run left to right): a missing tool stops
-# the run within seconds, not after minutes of tests.
+# the run within seconds, not after minutes of tests. The suite runs on TEST_JOBS
+# pytest-xdist workers (one per core); tests that share a simulator build are one
+# xdist group (tests/test_sim.py), so no two workers build the same folder.
+TEST_JOBS ?= auto
+PYTEST     = $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadgroup
+
 test: system-deps-test setup
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 system-deps-test:
 	$(SYSTEM_DEPS) $(TEST_TOOLS)
@@ -58,7 +63,7 @@ system-deps-sim:
 	$(SYSTEM_DEPS) $(strip $(SIM_TOOLS))
 
 test-slow: system-deps-test setup
-	$(PY) -m pytest -q -m slow
+	$(PYTEST) -m slow
 
 sim: system-deps-sim setup
 	$(PY) -m spikefab.cli sim --dataset $(DATASET) --config $(CONFIG) --simulator $(SIM) \

@@ -17,7 +17,7 @@ from spikefab.train import make_model, run_training
 from spikefab.sim import runner
 
 
-__all__ = ["simulate", "format_table", "REPORT_KEYS"]
+__all__ = ["simulate", "build_folder", "format_table", "REPORT_KEYS"]
 
 REPORT_KEYS = ("dataset", "config", "simulator", "epochs", "train_samples", "test_samples",
                "bit_exact", "mismatches", "hw_test_accuracy", "golden_test_accuracy",
@@ -26,13 +26,20 @@ REPORT_KEYS = ("dataset", "config", "simulator", "epochs", "train_samples", "tes
                "sim_wall_s", "sim_cycles_per_s")
 
 
+def build_folder(config, root="build/sim"):
+    """The folder under ``root`` that holds the simulator builds of ``config``."""
+    return Path(root) / f"{config.name}-{config.hash()}"
+
+
 def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
-             out_dir="build/sim", waves=False, limit_train=None, limit_test=None,
-             float_model=True, return_weights=False, log=print):
+             out_dir="build/sim", build_dir=None, waves=False, limit_train=None,
+             limit_test=None, float_model=True, return_weights=False, log=print):
     """Train ``config`` on ``dataset_spec`` on the simulated chip; return the report.
 
     ``config`` must already carry the run's ``init_seed`` (the chip is built with those
-    initial weights). The report is also written to ``out_dir/report.json``.
+    initial weights). The report is also written to ``out_dir/report.json``. The chip is
+    built under ``build_dir`` (default ``out_dir``), in a folder named by the config's
+    name and hash, so runs of the same chip share one simulator build.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -40,7 +47,7 @@ def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
     dataset = load_dataset(dataset_spec, config).limit(limit_train, limit_test)
     log(f"building the chip for config {config.name} ({config.hash()}, P={config.lanes}) "
         f"with {simulator}")
-    built = runner.build(config, simulator, directory=out_dir / f"{config.name}-{config.hash()}",
+    built = runner.build(config, simulator, directory=build_folder(config, build_dir or out_dir),
                          waves=waves)
     log(f"  built in {built.build_s:.1f} s; training {epochs} epochs of "
         f"{len(dataset.y_train)} samples, testing {len(dataset.y_test)} "

@@ -1,9 +1,12 @@
 """cocotb on the generated Verilog, on Verilator and Icarus, against golden.
 
 Each config is built once per simulator (under ``build/test-sim/``, so a rerun with
-unchanged hardware skips the C++ compile). The cocotb modules in ``sim/`` do the
-comparing: every reply and the weight signature after every sample, all weights at the
-end. Long runs (a full epoch of digits) are marked slow.
+unchanged hardware skips the C++ compile); the digits chip is the one ``make sim`` and
+``train --engine rtl`` build, under ``build/sim/``, and every test here that runs it
+shares that build. Tests that share a build are one xdist group, so ``make test``'s
+parallel workers never build the same folder at once. The cocotb modules in ``sim/`` do
+the comparing: every reply and the weight signature after every sample, all weights at
+the end. Long runs (a full epoch of digits) are marked slow.
 """
 
 import json
@@ -16,10 +19,13 @@ import pytest
 
 from spikefab.config import Config, PRESETS
 from spikefab.sim import runner
-from spikefab.sim.simulate import REPORT_KEYS, simulate
+from spikefab.sim.simulate import REPORT_KEYS, build_folder, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "test-sim"
+# Where `make sim` and `train --engine rtl` (run from ROOT) build the chip.
+SIM_BUILD = ROOT / "build" / "sim"
+DIGITS = PRESETS["digits"]
 SIMULATORS = pytest.mark.parametrize("simulator", runner.SIMULATORS)
 TIMEOUT = 2000  # cycles before a frame cut short is answered TIMEOUT
 
@@ -62,6 +68,16 @@ def random_config(seed):
         margin=margin, gate_lo=gate_lo, gate_hi=int(rng.integers(gate_lo, T + 1)),
         lr_shift_out=int(rng.integers(0, 4)), lr_shift_hidden=int(rng.integers(0, 4)),
         lanes=int(rng.integers(1, 4)), rounding=str(rng.choice(["nearest", "stochastic"])))
+
+
+def group(config):
+    """The xdist group of the tests that build ``config``'s chip."""
+    return pytest.mark.xdist_group(config.name)
+
+
+def built_digits():
+    """The digits chip exactly as `make sim` builds it (default frame timeout)."""
+    return runner.build(DIGITS, "verilator", directory=build_folder(DIGITS, SIM_BUILD))
 
 
 _builds = {}
@@ -124,12 +140,15 @@ def corner_steps(config, rng):
 
 
 @SIMULATORS
-@pytest.mark.parametrize("config", [LOW_CORNERS, HIGH_CORNERS], ids=lambda c: c.name)
+@pytest.mark.parametrize("config", [pytest.param(LOW_CORNERS, marks=group(LOW_CORNERS)),
+                                    pytest.param(HIGH_CORNERS, marks=group(HIGH_CORNERS))],
+                         ids=lambda c: c.name)
 def test_corners_equal_golden(config, simulator):
     play(config, simulator, corner_steps(config, np.random.default_rng(5)), name="corners")
 
 
 @SIMULATORS
+@group(random_config(11))
 def test_random_config_equals_golden_under_stream_stalls(simulator):
     config = random_config(11)
     rng = np.random.default_rng(11)
@@ -142,6 +161,7 @@ def test_random_config_equals_golden_under_stream_stalls(simulator):
 
 
 @SIMULATORS
+@group(LOW_CORNERS)
 def test_malformed_requests_are_refused_without_harm(simulator):
     result = runner.run(built(LOW_CORNERS, simulator), "spikefab.sim.tb_directed", {},
                         testcase="malformed_requests", name="malformed")
@@ -150,13 +170,14 @@ def test_malformed_requests_are_refused_without_harm(simulator):
 
 
 @SIMULATORS
+@group(DIGITS)
 def test_digits_training_equals_golden(simulator, tmp_path):
-    """The digits preset as built for `make sim`: a few samples through tb_train."""
-    samples = {"verilator": (40, 10), "icarus": (6, 2)}[simulator]
-    config = PRESETS["digits"]
-    report = simulate(config, "digits", simulator=simulator, epochs=1, seed=1,
-                      out_dir=tmp_path, limit_train=samples[0], limit_test=samples[1],
-                      float_model=False, log=lambda line: None)
+    """The digits preset as built for `make sim`: a few samples through tb_train (Icarus
+    simulates about 3,000 cycles/s, a training sample is 25,000 cycles)."""
+    samples = {"verilator": (40, 10), "icarus": (3, 1)}[simulator]
+    report = simulate(DIGITS, "digits", simulator=simulator, epochs=1, seed=1,
+                      out_dir=tmp_path, build_dir=SIM_BUILD, limit_train=samples[0],
+                      limit_test=samples[1], float_model=False, log=lambda line: None)
     assert report["bit_exact"], report.get("failure")
     assert report["hw_test_accuracy"] == report["golden_test_accuracy"]
     assert set(REPORT_KEYS) <= set(report)
@@ -165,6 +186,7 @@ def test_digits_training_equals_golden(simulator, tmp_path):
     assert report["memory_bound_ratio"] <= 1.25
 
 
+@group(HIGH_CORNERS)
 def test_a_mismatch_names_the_sample_layer_neuron_and_values():
     """Golden is told one weight differs from the chip's; the first sample must fail
     naming the step, layer, presynaptic input, neuron and both values."""
@@ -180,12 +202,13 @@ def test_a_mismatch_names_the_sample_layer_neuron_and_values():
 
 @pytest.mark.slow
 def test_digits_full_epoch_on_verilator(tmp_path):
-    report = simulate(PRESETS["digits"], "digits", epochs=1, seed=1, out_dir=tmp_path,
-                      log=lambda line: None)
+    report = simulate(DIGITS, "digits", epochs=1, seed=1, out_dir=tmp_path,
+                      build_dir=SIM_BUILD, log=lambda line: None)
     assert report["bit_exact"], report.get("failure")
     assert report["mismatches"] == 0
 
 
+@group(DIGITS)
 def test_train_engine_rtl_matches_the_golden_engine(tmp_path):
     """`spikefab train --engine rtl` trains on the simulated chip; the same run on the
     golden engine gives the same accuracies, and its checkpoint evaluates the same."""
@@ -214,6 +237,7 @@ SPRAM_BANKS = Config(
     lr_shift_out=1, lr_shift_hidden=1, lanes=3)
 
 
+@group(SPRAM_BANKS)
 def test_up5k_spram_weight_memory_equals_golden():
     """The chip as built for the iCEBreaker (weights in SB_SPRAM256KA, simulated with
     Yosys's cells_sim.v on Icarus): four blocks, two banks of two columns."""
@@ -234,13 +258,14 @@ def test_up5k_spram_weight_memory_equals_golden():
     assert sum(sample["writes"] for sample in result["samples"]) > 0
 
 
+@group(DIGITS)
 def test_board_command_over_a_pty_bridged_to_the_simulated_chip():
     """`spikefab board` with pyserial on a pseudo-terminal, the chip in Verilator behind
     it: the serial host path end to end (no board is attached here)."""
     args = ["--config", "digits", "--dataset", "digits", "--epochs", "1",
             "--limit-train", "4", "--limit-test", "2", "--timeout", "60"]
-    result = runner.run(built(PRESETS["digits"], "verilator"), "spikefab.sim.tb_serial",
+    result = runner.run(built_digits(), "spikefab.sim.tb_serial",
                         {"args": args}, name="serial")
     assert result["passed"], result["failure"]
     assert result["equal_to_golden"] and result["train_samples"] == 4
-    assert result["bytes_forwarded"] > 4 * PRESETS["digits"].n_in
+    assert result["bytes_forwarded"] > 4 * DIGITS.n_in
