@@ -56,3 +56,7 @@ def test_place_and_route(board_name, config_name, tmp_path):
     for key in ("board", "device", "config", "bitstream", "luts", "luts_total", "ffs", "bram",
                 "bram_total", "spram", "dsp", "fmax_mhz", "target_mhz", "timing_met"):
         assert key in report
+    # Every preset meets its board's clock: the report's verdict and its own figures agree.
+    assert report["timing_met"] is True, (report["fmax_mhz"], report["target_mhz"])
+    assert report["fmax_mhz"] >= report["target_mhz"]
+    assert report["target_mhz"] == {"icebreaker": 30, "ulx3s": 100}[board_name]
