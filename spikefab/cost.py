@@ -7,13 +7,21 @@ weight written. The cycles it takes on top of that are the *phases* of
 
 * **synapse phase**, per weight layer and timestep: ``words_per_row`` cycles per
   presynaptic spike (``P`` synaptic operations a cycle), ``L + 2`` to drain (``L`` the
-  weight memory's read latency, 2 or 3); the pixel encoder reads every input of the
-  input layer each timestep, a cycle per pixel when no spike is waiting;
+  weight memory's read latency, 2 or 3); the pixel encoder examines every input of the
+  input layer each timestep, ``pixels_per_cycle`` a cycle
+  (:attr:`~spikefab.layout.Layout.pixels_per_cycle`), while the synapse engine adds the
+  rows of the spikes it found before (up to three spikes ahead): the scan costs cycles
+  only where it finds no spike for longer than the engine has rows to add. ``total``
+  counts it in full (an upper estimate), ``least`` not at all;
 * **neuron phase**, per layer and timestep: ``words + 5`` cycles;
 * **update**, for a training sample outside the margin: a cycle per weight word read and
-  one more per word written, four per presynaptic row (about ``L + 4`` more for a row
-  that is updated, while its pipeline drains), ``k_fb`` per neuron word for the hidden
-  signals.
+  one more per word written, ``k_fb`` per neuron word for the hidden signals; row by row
+  (narrow configs) four cycles per presynaptic row and ``L + 4`` more for a row that is
+  updated, while its pipeline drains (its writes may land meanwhile: ``least`` counts
+  ``L + 2`` and no write); with the rows overlapped
+  (:attr:`~spikefab.layout.Layout.overlap_rows`, wide configs) a layer costs
+  ``max(rows, words read) + words written`` and ``L + 8`` to start and drain (``least``:
+  the port's reads and writes, or the rows scanned, whichever is more).
 
 :func:`max_sample_cycles` and its siblings bound one sample from above (every input
 spiking every timestep, every weight written); the chip's per-sample counters are as
@@ -62,23 +70,42 @@ def cycle_model(config, weight_latency, *, spikes, rows_updated=None, words_writ
     -------
     dict
         ``synapse``, ``neuron``, ``update`` and ``total`` cycles (the total leaves out the
-        handful of cycles each hand-over between phases costs).
+        handful of cycles each hand-over between phases costs, and counts the pixel
+        encoder's scan in full), and ``least``: the total with the scan hidden behind
+        the synapse engine's rows wherever the spike count allows.
     """
     layout = Layout(config)
     L, T = weight_latency, config.timesteps
-    synapse = sum(n * words for n, words in zip(spikes, layout.words_per_row))
-    synapse += T * (len(layout.words_per_row) * (L + 2) + config.n_in)
+    rows_added = sum(n * words for n, words in zip(spikes, layout.words_per_row))
+    drain = T * len(layout.words_per_row) * (L + 2)
+    scan = T * -(-config.n_in // layout.pixels_per_cycle)
+    synapse = rows_added + drain + scan
+    # The input layer's rows hide the scan, as far as they go.
+    first = spikes[0] * layout.words_per_row[0]
+    synapse_least = rows_added - first + max(first, scan) + drain
     neuron = T * sum(words + 5 for words in layout.neuron_words)
-    update = 0
+    update = update_least = 0
     if rows_updated is not None:
-        update += sum(fan_in * 4 for fan_in, _ in config.weight_shapes)
-        update += sum(rows * (words + L + 4)
-                      for rows, words in zip(rows_updated, layout.words_per_row))
-        update += words_written
-        update += sum(words * config.k_fb for words in layout.neuron_words[:-1])
-        update += layout.neuron_words[-1] * 2 + config.n_out
+        fan_ins = [fan_in for fan_in, _ in config.weight_shapes]
+        reads = [rows * words for rows, words in zip(rows_updated, layout.words_per_row)]
+        n_layers = len(fan_ins)
+        if layout.overlap_rows:
+            update += sum(max(fan_in, r) for fan_in, r in zip(fan_ins, reads))
+            update += words_written + n_layers * (L + 8)
+            # Every word read and written takes the port; every row is scanned.
+            update_least = max(sum(reads) + words_written, sum(fan_ins)) + n_layers * (L + 4)
+        else:
+            update += sum(fan_ins) * 4 + sum(reads) + words_written
+            update += sum(rows_updated) * (L + 4)
+            # A row's writes may land while it drains.
+            update_least = sum(fan_ins) * 4 + sum(reads) + sum(rows_updated) * (L + 2)
+        signals = sum(words * config.k_fb for words in layout.neuron_words[:-1])
+        signals += layout.neuron_words[-1] * 2 + config.n_out
+        update += signals
+        update_least += signals
     return {"synapse": synapse, "neuron": neuron, "update": update,
-            "total": synapse + neuron + update}
+            "total": synapse + neuron + update,
+            "least": synapse_least + neuron + update_least}
 
 
 def max_sample_cycles(config, weight_latency):

@@ -55,6 +55,13 @@ CONFIGS = {
     "stochastic-rounding-two-hidden-3-lanes": dict(n_in=9, hidden=(7, 5), n_out=4,
                                                    timesteps=5, lanes=3, rounding="stochastic",
                                                    lr_shift_hidden=4, lr_shift_out=3),
+    # Wide lanes: rows overlapped in the update, 2 and 4 pixels a cycle from a banked
+    # buffer (Layout.pixels_per_cycle), groups of inputs with a partial last one.
+    "wide-8-lanes-sigma-delta": dict(n_in=21, hidden=(12,), n_out=3, lanes=8,
+                                     encoding="sigma-delta", k_fb=2, v_bits=16),
+    "wide-16-lanes-stochastic-two-hidden": dict(n_in=38, hidden=(20, 9), n_out=4,
+                                                timesteps=5, lanes=16, rounding="stochastic",
+                                                lr_shift_hidden=4, lr_shift_out=3, v_bits=16),
 }
 
 
@@ -98,7 +105,8 @@ def test_core_digits_preset_trains_like_golden():
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(config=random_configs(), lanes=st.integers(1, 3), seed=st.integers(0, 2**16))
+@given(config=random_configs(), lanes=st.integers(1, 3) | st.sampled_from([4, 8, 16]),
+       seed=st.integers(0, 2**16))
 def test_core_matches_golden_on_random_configs(config, lanes, seed):
     config = config.replace(lanes=lanes)
     rng = np.random.default_rng(seed)
