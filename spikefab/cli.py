@@ -25,8 +25,8 @@ from spikefab.hw.families import BOARDS, DEFAULT_BOARD
 # the simulation (spikefab.sim). No other host module imports it.
 from spikefab.sim.runner import SIMULATORS, SimulatorError
 from spikefab.train import (ALGOS, ENGINES, EngineError, TrainingInterrupted, algo_config,
-                            evaluate, make_model, resolve_options, resume_state, run_meta,
-                            train_epochs)
+                            check_engine, evaluate, make_model, resolve_options, resumable,
+                            resume_state, run_meta, train_epochs)
 
 
 # ValueError covers bad shapes or values that reach the models (ConfigError is one too).
@@ -45,13 +45,19 @@ def build_parser():
     # checkpoint, a new run from TRAIN_DEFAULTS (train.resolve_options).
     train.add_argument("--dataset",
                        help=f"one of: {', '.join(DATASET_NAMES)} (default: digits)")
-    train.add_argument("--algo", choices=ALGOS, help="(default: sparse-dfa)")
-    train.add_argument("--engine", choices=ENGINES, help="(default: golden)")
+    train.add_argument("--algo", choices=ALGOS,
+                       help="sparse-dfa, dfa (on-chip rules); eggroll (low-rank ES: golden "
+                            "integer or float Gaussian), es (full-rank ES, float), bptt "
+                            "(surrogate-gradient BPTT, float, needs torch) (default: "
+                            "sparse-dfa)")
+    train.add_argument("--engine", choices=ENGINES,
+                       help="(default: golden; float for es and bptt)")
     train.add_argument("--config",
                        help=f"preset ({', '.join(PRESETS)}) or a JSON file (default: digits)")
     train.add_argument("--epochs", type=int,
                        help="epochs in all, those of a resumed checkpoint included "
-                            "(default: 20, or the resumed run's)")
+                            "(default: 20, or the resumed run's); an ES or BPTT epoch is "
+                            "ceil(train samples / batch) generations or steps")
     train.add_argument("--seed", type=int,
                        help="weight initialisation and training order (default: 1)")
     train.add_argument("--limit-train", type=int, metavar="N",
@@ -131,12 +137,13 @@ def command_train(args):
         raise ConfigError(f"--epochs must be at least 0, not {args.epochs}")
     if args.save is not None:
         check_save_path(args.save)  # before training, not after it
+    check_engine(args.algo, args.engine)
     config = _train_config(args, resumed)
     if args.engine == "rtl":
         return command_train_rtl(args, config)
     dataset = load_dataset(args.dataset, config).limit(args.limit_train, args.limit_test)
     state = resume_state(resumed, args.resume, dataset) if resumed else None
-    model = make_model(args.engine, config, state.weights if state else None)
+    model = make_model(args.engine, config, state.weights if state else None, args.algo)
     start = time.perf_counter()
     try:
         figures, state = train_epochs(model, dataset, epochs=args.epochs, seed=args.seed,
@@ -151,12 +158,27 @@ def command_train(args):
               run_meta(vars(args), dataset, state), state)
     if args.json:
         print(json.dumps(result))
+    elif "generations" in result:
+        print(f"{args.algo} on {args.dataset} ({args.engine}, config {config.name}): "
+              f"train {result['train_accuracy']:.2%}, test {result['test_accuracy']:.2%}, "
+              f"{result['generations']} {'steps' if args.algo == 'bptt' else 'generations'} "
+              f"of {result['batch']} samples"
+              f"{_population_text(result)}, {result['generation_s'] * 1e3:,.0f} ms each, "
+              f"{result['weight_writes_per_sample']:.1f} weight writes/sample, "
+              f"{result['wall_s']:.1f} s")
     else:
         print(f"{args.algo} on {args.dataset} ({args.engine}, config {config.name}): "
               f"train {result['train_accuracy']:.2%}, test {result['test_accuracy']:.2%}, "
               f"{result['weight_writes_per_sample']:.1f} weight writes/sample, "
               f"{result['train_samples_per_s']:,.0f} samples/s, {result['wall_s']:.1f} s")
     return 0
+
+
+def _population_text(result):
+    if result["population"] is None:
+        return ""
+    rank = "full rank" if result["rank"] is None else f"rank {result['rank']}"
+    return f" × {result['population']} members ({rank})"
 
 
 def _train_config(args, resumed):
@@ -179,8 +201,9 @@ def _interrupted(args, config, dataset, stop):
         return 130
     _save(args.save, config, stop.state.weights, args.engine,
           run_meta(vars(args), dataset, stop.state), stop.state)
-    _stderr(f"{where}; saved the run after epoch {stop.state.epoch} to {args.save} "
-            f"(continue it with: spikefab train --resume {args.save})")
+    hint = (f" (continue it with: spikefab train --resume {args.save})"
+            if resumable(args.algo, args.engine) else "")
+    _stderr(f"{where}; saved the run after epoch {stop.state.epoch} to {args.save}{hint}")
     return 130
 
 

@@ -28,6 +28,10 @@ ROUNDINGS = ("nearest", "stochastic")
 MAX_LR_SHIFT = 24
 # Stochastic rounding dithers with the top ``s`` bits of a 16-bit word (golden.learning).
 MAX_STOCHASTIC_SHIFT = 16
+# Evolution strategies (golden.es): population, factor rank, mini-batch.
+MAX_ES_POPULATION = 1024
+MAX_ES_RANK = 8
+MAX_ES_BATCH = 1 << 16
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +98,27 @@ class Config:
         Non-zero 32-bit seed of the rounding generator (xorshift32), loaded at reset.
     lanes : int
         Hardware only: parallel synapse lanes ``P``; does not change any result.
+
+    The ``es_*`` fields are the integer evolution strategy's (``--algo eggroll`` and
+    ``es``; the contract is :mod:`golden.es`). The DFA rule ignores them, and they enter
+    the canonical JSON (and so :meth:`hash`) only where they differ from their defaults:
+    configs, checkpoints and bitstreams made before they existed keep their hash.
+
+    es_population : int
+        Members ``N`` per generation, in antithetic pairs: even, 2 … 1024.
+    es_rank : int
+        Rank ``r`` of a member's perturbation, 1 … 8 (Rademacher factors ``A``, ``B``).
+    es_sigma_shift : int
+        A member weight is ``w + s · (Σ_r a·b << es_sigma_shift)``, saturated:
+        0 … ``w_bits - 2``.
+    es_batch : int
+        Training samples ``B`` per generation (the mini-batch every member is scored
+        on), 1 … 65536. An ES *epoch* is ``ceil(n_train / es_batch)`` generations.
+    es_lr_shift : int
+        Right shift of the update ``Σ_k d_k A_k B_kᵀ`` (rounded as ``rounding`` says;
+        at most 16 with stochastic rounding).
+    es_max_step : int
+        The most one weight moves in one generation, 1 … ``2**(w_bits-1)``.
     """
 
     name: str = "custom"
@@ -125,6 +150,12 @@ class Config:
     rounding: str = "nearest"
     rounding_seed: int = 0x2545F491
     lanes: int = 1
+    es_population: int = 64
+    es_rank: int = 4
+    es_sigma_shift: int = 0
+    es_batch: int = 32
+    es_lr_shift: int = 3
+    es_max_step: int = 1
 
     def __post_init__(self):
         # Accept lists (e.g. from JSON) but store tuples so the object stays hashable.
@@ -261,6 +292,18 @@ class Config:
              f"with rounding='stochastic' the lr shifts plus lr_anneal_max="
              f"{self.lr_anneal_max} must stay at most {MAX_STOCHASTIC_SHIFT}")
         integer("lanes", 1, 64)
+        integer("es_population", 2, MAX_ES_POPULATION)
+        need(self.es_population % 2 == 0,
+             f"es_population must be even (members come in antithetic pairs), "
+             f"not {self.es_population}")
+        integer("es_rank", 1, MAX_ES_RANK)
+        integer("es_sigma_shift", 0, self.w_bits - 2)
+        integer("es_batch", 1, MAX_ES_BATCH)
+        integer("es_lr_shift", 0, MAX_LR_SHIFT)
+        need(self.rounding != "stochastic" or self.es_lr_shift <= MAX_STOCHASTIC_SHIFT,
+             f"with rounding='stochastic' es_lr_shift must be at most "
+             f"{MAX_STOCHASTIC_SHIFT}, not {self.es_lr_shift}")
+        integer("es_max_step", 1, 1 << (self.w_bits - 1))
         # The synaptic input of one timestep is summed exactly and then added to the
         # leaked membrane; the membrane width must be able to hold its worst case.
         for layer, (fan_in, _) in enumerate(self.weight_shapes):
@@ -279,7 +322,13 @@ class Config:
         return data
 
     def to_json(self):
-        return json.dumps(self.to_dict(), sort_keys=True)
+        """The canonical JSON form: sorted keys, and the fields of :data:`LATE_FIELDS`
+        only where they differ from their defaults (so older configs keep their hash)."""
+        data = self.to_dict()
+        for name in LATE_FIELDS:
+            if data[name] == _DEFAULTS[name]:
+                del data[name]
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_dict(cls, data):
@@ -308,6 +357,13 @@ class Config:
 
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
+
+
+#: Fields added after configs were hashed (checkpoints, bitstreams): the canonical JSON
+#: leaves them out at their defaults, so every older config keeps its hash.
+LATE_FIELDS = ("es_population", "es_rank", "es_sigma_shift", "es_batch", "es_lr_shift",
+               "es_max_step")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
 
 
 PRESETS = {

@@ -8,10 +8,13 @@ class Progress:
     """``with Progress(total, label) as bar: bar.advance(n)``.
 
     Draws nothing until ``delay`` seconds have passed, then redraws at most every
-    ``interval`` seconds. ``enabled=False`` (e.g. with ``--json``) silences it.
+    ``interval`` seconds. ``enabled=False`` (e.g. with ``--json``) silences it. ``unit``
+    names what is counted (``"gen"`` for ES generations) after the rate; ``note`` in
+    :meth:`advance` is shown after it (ES: the generation and its fitness).
     """
 
-    def __init__(self, total, label, *, enabled=True, stream=None, delay=1.0, interval=0.2):
+    def __init__(self, total, label, *, enabled=True, stream=None, delay=1.0, interval=0.2,
+                 unit=""):
         self.total = max(total, 1)
         self.label = label
         self.enabled = enabled
@@ -21,6 +24,7 @@ class Progress:
         self.done = 0
         self.start = time.monotonic()
         self.last_draw = None
+        self.unit = f" {unit}" if unit else ""
 
     def __enter__(self):
         return self
@@ -39,8 +43,10 @@ class Progress:
         fraction = min(self.done / self.total, 1.0)
         filled = int(fraction * 30)
         rate = self.done / max(now - self.start, 1e-9)
+        places = 1 if self.unit and rate < 10 else 0    # a few generations a second
         self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] "
-                          f"{self.done}/{self.total} {rate:,.0f}/s {note}\x1b[K")
+                          f"{self.done}/{self.total}{self.unit} {rate:,.{places}f}"
+                          f"{self.unit}/s {note}\x1b[K")
         self.stream.flush()
 
     def __exit__(self, *exc):

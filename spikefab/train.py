@@ -27,20 +27,28 @@ import numpy as np
 from spikefab.checkpoint import CheckpointError
 from spikefab.config import ConfigError
 from spikefab.golden.encoders import encode
+from spikefab.golden.es import GoldenES, generation_plan
+from spikefab.golden.es_float import FloatES
 from spikefab.golden.float_model import FloatNet
 from spikefab.golden.network import GoldenNet
 from spikefab.golden.rng import XorShift32
 from spikefab.progress import Progress
 
 
-__all__ = ["ALGOS", "ENGINES", "RESUMABLE_ENGINES", "TRAIN_DEFAULTS", "algo_config",
-           "make_model", "run_training", "train_epochs", "evaluate", "TrainState",
+__all__ = ["ALGOS", "ENGINES", "RESUMABLE_ENGINES", "TRAIN_DEFAULTS", "ALGO_ENGINES",
+           "BATCH_ALGOS", "algo_config", "check_engine", "resumable", "make_model", "run_training", "train_epochs", "evaluate", "TrainState",
            "TrainingInterrupted", "resolve_options", "resume_state", "dataset_digest",
            "run_meta"]
 
-ALGOS = ("sparse-dfa", "dfa")
+ALGOS = ("sparse-dfa", "dfa", "eggroll", "es", "bptt")
 ENGINES = ("golden", "float", "rtl")
 RESUMABLE_ENGINES = ("golden", "float")
+#: The engines each algorithm runs on (the first is its default).
+ALGO_ENGINES = {"sparse-dfa": ("golden", "float", "rtl"), "dfa": ("golden", "float", "rtl"),
+                "eggroll": ("golden", "float"), "es": ("float",), "bptt": ("float",)}
+#: Algorithms that learn a mini-batch at a time (generations), not a sample at a time.
+BATCH_ALGOS = ("eggroll", "es", "bptt")
+ES_ALGOS = ("eggroll", "es")
 CHUNK = 512
 ORDER_SEED_OFFSET = 0x5EED
 # The options of `spikefab train` that define a run, and their defaults for a new one.
@@ -56,15 +64,48 @@ class EngineError(Exception):
 
 
 def algo_config(config, algo):
-    """The config an algorithm runs with: ``dfa`` is the same unit with ``k_fb = n_out``."""
-    if algo == "sparse-dfa":
-        return config
+    """The config an algorithm runs with: ``dfa`` is the same unit with ``k_fb = n_out``;
+    the others use the config as it is."""
     if algo == "dfa":
         return config.replace(k_fb=config.n_out)
+    if algo in ALGOS:
+        return config
     raise ConfigError(f"unknown algorithm {algo!r}; valid algorithms: {', '.join(ALGOS)}")
 
 
-def make_model(engine, config, weights=None):
+def check_engine(algo, engine):
+    """Refuse, with one line, an engine the algorithm does not run on (and ``bptt``
+    without PyTorch)."""
+    if algo not in ALGOS:
+        raise ConfigError(f"unknown algorithm {algo!r}; valid algorithms: {', '.join(ALGOS)}")
+    engines = ALGO_ENGINES[algo]
+    if engine not in engines:
+        hint = {("es", "golden"): "; the integer ES is --algo eggroll",
+                ("eggroll", "rtl"): "; the chip learns with DFA only for now",
+                ("es", "rtl"): "; the chip learns with DFA only for now",
+                ("bptt", "golden"): " (backpropagation is no integer rule)",
+                ("bptt", "rtl"): " (backpropagation is no on-chip rule)"}.get((algo, engine), "")
+        raise EngineError(f"--algo {algo} runs on --engine {' or '.join(engines)}, "
+                          f"not {engine}{hint}")
+    if algo == "bptt":
+        from spikefab.bptt import TorchMissing, require_torch
+        try:
+            require_torch()
+        except TorchMissing as error:
+            raise EngineError(str(error)) from None
+
+
+def make_model(engine, config, weights=None, algo="sparse-dfa"):
+    """The model that trains ``config`` with ``algo`` on ``engine`` (evaluation needs
+    only the engine: every algorithm's network is the engine's)."""
+    if engine in ("golden", "float") and algo in BATCH_ALGOS:
+        check_engine(algo, engine)
+        if algo == "eggroll":
+            return GoldenES(config, weights) if engine == "golden" else FloatES(config, weights)
+        if algo == "es":
+            return FloatES(config, weights, rank=None)
+        from spikefab.bptt import BPTTNet
+        return BPTTNet(config, weights)
     if engine == "golden":
         return GoldenNet(config, weights)
     if engine == "float":
@@ -269,6 +310,8 @@ def _complete_last_evaluation(model, dataset, state, eval_each_epoch, progress):
 
 def _train_epoch(model, dataset, order, state, epochs, progress):
     """Train one epoch after ``state``; return the state after it."""
+    if hasattr(model, "generation"):
+        return _train_epoch_batches(model, dataset, order, state, epochs, progress)
     epoch = state.epoch
     permutation = order.permutation(len(dataset.y_train))
     model.lr_shifts = model.config.lr_shifts_at(epoch)
@@ -292,6 +335,51 @@ def _train_epoch(model, dataset, order, state, epochs, progress):
     return _snapshot(model, order, epoch + 1, totals, state.history + [entry])
 
 
+def _batch_size(model):
+    """Samples per generation (ES) or per optimiser step (BPTT)."""
+    return model.config.es_batch if isinstance(model, (GoldenES, FloatES)) else model.batch
+
+
+def _population(model):
+    return getattr(model, "population", None) or model.config.es_population
+
+
+def _train_epoch_batches(model, dataset, order, state, epochs, progress):
+    """One epoch of a mini-batch learner (ES generations, BPTT steps): the schedule of
+    :func:`golden.es.generation_plan`, ``ceil(n_train / batch)`` generations."""
+    epoch = state.epoch
+    n = len(dataset.y_train)
+    batch = _batch_size(model)
+    population = _population(model)
+    seeds = 0 if not isinstance(model, (GoldenES, FloatES)) else population // 2
+    generations = -(-n // batch)
+    correct = writes = sops = 0
+    fitness_sum = 0.0
+    done = sum(entry.get("generations", 0) for entry in state.history)
+    start = time.perf_counter()
+    with Progress(generations, f"epoch {epoch + 1}/{epochs}", enabled=progress,
+                  unit="gen" if seeds else "step") as bar:
+        for index, pair_seeds in generation_plan(order, n, batch, seeds):
+            x, y = dataset.x_train[index], dataset.y_train[index]
+            rasters = encode(x, model.config) if dataset.kind == "pixels" else x
+            result = model.generation(rasters, y, pair_seeds)
+            correct += result.correct
+            writes += result.weight_writes
+            sops += result.sops
+            mean_fitness = float(np.mean(result.fitness)) / len(index)
+            fitness_sum += mean_fitness
+            done += 1
+            bar.advance(note=f"{'step' if seeds == 0 else 'generation'} {done}, "
+                             f"fitness {mean_fitness:.2f}/sample")
+    totals = {"samples": state.samples + n, "weight_writes": state.weight_writes + writes,
+              "skipped": state.skipped, "sops": state.sops + sops,
+              "train_wall": state.train_wall + time.perf_counter() - start}
+    entry = {"epoch": epoch + 1, "train_accuracy": correct / max(n * population, 1),
+             "weight_writes_per_sample": writes / max(n, 1), "generations": generations,
+             "fitness_per_sample": fitness_sum / max(generations, 1)}
+    return _snapshot(model, order, epoch + 1, totals, state.history + [entry])
+
+
 def _figures(model, dataset, state, epochs, progress):
     """The figures of the run that ``state`` ends: sample counts, train and test
     accuracy, training speed, weight writes, skips and synaptic operations per sample,
@@ -311,7 +399,19 @@ def _figures(model, dataset, state, epochs, progress):
         "skipped_fraction": state.skipped / max(total, 1),
         "sops_per_train_sample": state.sops / max(total, 1),
         "history": [dict(entry) for entry in state.history],
+        **(_batch_figures(model, state) if hasattr(model, "generation") else {}),
     }
+
+
+def _batch_figures(model, state):
+    """The figures of a mini-batch learner: generations (ES) or steps (BPTT) in all,
+    seconds per generation, population and rank (None where they mean nothing)."""
+    generations = sum(entry.get("generations", 0) for entry in state.history)
+    es = isinstance(model, (GoldenES, FloatES))
+    return {"generations": generations, "batch": _batch_size(model),
+            "population": model.config.es_population if es else None,
+            "rank": getattr(model, "rank", model.config.es_rank) if es else None,
+            "generation_s": state.train_wall / generations if generations else 0.0}
 
 
 # -- what a resumed run takes from its checkpoint ------------------------------------------
@@ -322,8 +422,11 @@ def resolve_options(given, checkpoint=None, path=None):
     may repeat but not change. ``--epochs`` of a resumed run counts all its epochs."""
     given = {key: given.get(key) for key in TRAIN_DEFAULTS}
     if checkpoint is None:
-        return {key: TRAIN_DEFAULTS[key] if value is None else value
-                for key, value in given.items()}
+        options = {key: TRAIN_DEFAULTS[key] if value is None else value
+                   for key, value in given.items()}
+        if given["engine"] is None and options["algo"] in ALGO_ENGINES:
+            options["engine"] = ALGO_ENGINES[options["algo"]][0]   # es, bptt: float
+        return options
     if "rtl" in (given["engine"], checkpoint.engine):
         raise EngineError("--resume is not supported by the rtl engine (the chip in "
                           "simulation is built afresh for every run); resume with golden "
@@ -332,6 +435,11 @@ def resolve_options(given, checkpoint=None, path=None):
         raise CheckpointError(f"checkpoint {path} holds no training state to resume "
                               f"(it was saved by an rtl run or an older spikefab)")
     stored = _stored_run(checkpoint, path)
+    if not resumable(stored["algo"], stored["engine"]):
+        raise CheckpointError(f"checkpoint {path} cannot be resumed: --algo "
+                              f"{stored['algo']} on {stored['engine']} keeps optimiser "
+                              f"state that a checkpoint does not hold (golden eggroll and "
+                              f"DFA runs resume)")
     for key in RUN_KEYS:
         if given[key] is not None and given[key] != stored[key]:
             option = "--" + key.replace("_", "-")
@@ -345,6 +453,16 @@ def resolve_options(given, checkpoint=None, path=None):
                               f"epoch{'s' if done != 1 else ''}; --epochs counts them "
                               f"too, so it must be at least {done}, not {options['epochs']}")
     return options
+
+
+def resumable(algo, engine):
+    """Whether ``--resume`` continues such a run exactly: DFA on golden and float, and
+    golden EGGROLL (its state is the weights, the run's generator, the rounding
+    generator and the shift registers); float ES and BPTT keep Adam's moments, which
+    a checkpoint does not hold."""
+    if algo in BATCH_ALGOS:
+        return algo == "eggroll" and engine == "golden"
+    return engine in RESUMABLE_ENGINES
 
 
 def _stored_run(checkpoint, path):
