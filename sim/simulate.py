@@ -3,7 +3,9 @@
 :func:`simulate` builds the chip for the config, runs :mod:`spikefab.sim.tb_train` on it
 (every sample and every weight compared with golden inside the simulation), trains the
 float model of the same algorithm on the host for comparison, and returns its report
-(:data:`REPORT_KEYS`, plus the per-epoch history and the chip's counters).
+(:data:`REPORT_KEYS`, plus the per-epoch history, the chip's counters and the
+``throughput``: training and inference samples per second of the measured cycles at each
+board's target clock, and at the fmax of a bitstream built for the same config).
 :func:`format_table` renders it for people.
 """
 
@@ -11,13 +13,15 @@ import json
 import time
 from pathlib import Path
 
+from spikefab.cost import samples_per_second
 from spikefab.golden.datasets import load_dataset
+from spikefab.hw.families import BOARDS
 from spikefab.train import make_model, run_training
 
 from spikefab.sim import runner
 
 
-__all__ = ["simulate", "build_folder", "format_table", "REPORT_KEYS"]
+__all__ = ["simulate", "build_folder", "format_table", "throughput", "REPORT_KEYS"]
 
 REPORT_KEYS = ("dataset", "config", "simulator", "epochs", "train_samples", "test_samples",
                "bit_exact", "mismatches", "hw_test_accuracy", "golden_test_accuracy",
@@ -81,10 +85,30 @@ def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
     if missing:
         raise runner.SimulatorError(f"the simulation reported no {', '.join(missing)}; "
                                     f"see {rtl['log']}")
+    report["throughput"] = throughput(config, report)
     out_dir.mkdir(parents=True, exist_ok=True)
     saved = {key: value for key, value in report.items() if key != "weights"}
     (out_dir / "report.json").write_text(json.dumps(saved, indent=1) + "\n")
     return report
+
+
+def throughput(config, report, build_root="build"):
+    """Training and inference samples per second of the measured cycles per sample, at
+    each board's target clock and, where ``build_root/<board>/report.json`` holds a
+    bitstream of this very config, at that build's fmax."""
+    clocks = [(f"{name} target", board.target_hz / 1e6) for name, board in BOARDS.items()]
+    for name in BOARDS:
+        path = Path(build_root) / name / "report.json"
+        try:
+            built = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if built.get("config_hash") == config.hash() and built.get("fmax_mhz"):
+            clocks.append((f"{name} fmax ({path})", built["fmax_mhz"]))
+    return [{"clock": clock, "clock_mhz": mhz,
+             **samples_per_second(report["cycles_per_train_sample"],
+                                  report["cycles_per_infer_sample"], mhz * 1e6)}
+            for clock, mhz in clocks]
 
 
 def _percent(value):
@@ -105,6 +129,14 @@ def format_table(report):
         ("weights / cycle (P = %d)" % report["lanes"], f"{report['weights_per_cycle']:.2f}",
          "", ""),
     ]
+    if report.get("memory_bound_ratio"):
+        rows.append(("cycles / memory-port bound (training)",
+                     f"{report['memory_bound_ratio']:.3f}", "", ""))
+    for rate in report.get("throughput", []):
+        rows.append((f"train / infer samples/s at {rate['clock_mhz']:.1f} MHz "
+                     f"({rate['clock']})",
+                     f"{rate['train_samples_per_s']:,.0f} / {rate['infer_samples_per_s']:,.0f}",
+                     "", ""))
     header = ("", "hardware (RTL)", "golden", "float")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(4)]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(header, widths))]

@@ -32,7 +32,7 @@ from spikefab.layout import Layout
 
 
 __all__ = ["memory_port_bound", "max_sample_sops", "max_sample_writes", "max_sample_cycles",
-           "sample_counter_bits", "cycle_model"]
+           "sample_counter_bits", "cycle_model", "samples_per_second"]
 
 
 #: The wire carries a sample's figures as u32.
@@ -127,3 +127,10 @@ def sample_counter_bits(config, weight_latency):
               "sops": max_sample_sops(config), "writes": max_sample_writes(config)}
     return {name: min(SAMPLE_FIGURE_BITS, bound.bit_length())
             for name, bound in bounds.items()}
+
+
+def samples_per_second(cycles_per_train_sample, cycles_per_infer_sample, clock_hz):
+    """Training and inference samples per second at ``clock_hz``: the clock over the
+    cycles a sample takes (the chip's busy cycles; the host link's time not counted)."""
+    return {"train_samples_per_s": clock_hz / cycles_per_train_sample,
+            "infer_samples_per_s": clock_hz / cycles_per_infer_sample}
