@@ -16,6 +16,9 @@ from spikefab.config import preset
 from spikefab.golden.datasets import load_dataset
 from spikefab.train import algo_config, make_model, run_training
 
+# Its module fixture trains once: one xdist worker runs the whole file.
+pytestmark = pytest.mark.xdist_group("test_accuracy")
+
 SEEDS = (1, 2, 3, 4, 5)
 ONE_IMAGE = 1 / 359 / len(SEEDS)     # what one test answer moves a five-seed mean by
 

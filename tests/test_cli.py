@@ -9,6 +9,9 @@ import pytest
 
 from spikefab.config import preset
 
+# Its module fixture trains once: one xdist worker runs the whole file.
+pytestmark = pytest.mark.xdist_group("test_cli")
+
 TRAIN_JSON_KEYS = {"dataset", "algo", "engine", "config", "epochs", "train_accuracy",
                    "test_accuracy", "train_samples_per_s", "weight_writes_per_sample",
                    "wall_s"}

@@ -20,6 +20,9 @@ from spikefab.hw.families import (BOARDS, ECP5, FAMILIES, ICE40_UP, REPORT_RESOU
                                   Board, Family, board, family_of)
 from spikefab.hw.memory import has_spram
 
+# Its module fixture builds each board's plan once: one xdist worker runs the whole file.
+pytestmark = pytest.mark.xdist_group("test_families")
+
 
 def replace_board(name, **changes):
     return dataclasses.replace(BOARDS[name], **changes)

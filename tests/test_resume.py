@@ -16,6 +16,9 @@ from spikefab.golden.network import GoldenNet
 
 from test_checkpoint import assert_one_line_error, run_cli
 
+# Its module fixture trains once: one xdist worker runs the whole file.
+pytestmark = pytest.mark.xdist_group("test_resume")
+
 # Figures that depend on the wall clock, not on the run.
 CLOCK_KEYS = {"wall_s", "train_samples_per_s"}
 
