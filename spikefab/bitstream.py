@@ -3,7 +3,9 @@
 The toolchain is Amaranth's (Yosys, nextpnr, icepack/ecppack) through the tool environment
 variables, pointed at the ``yowasp-*`` commands from PyPI. The report comes from
 machine-readable outputs only: nextpnr's ``--report`` JSON (utilisation, fmax) and Yosys's
-``stat -json`` (flip-flops). What differs between FPGAs (tools, Yosys options, resource
+``stat -json`` (flip-flops); beside them the throughput at fmax, training and inference
+samples per second, from the cost model's cycles per sample
+(:func:`throughput_estimate`). What differs between FPGAs (tools, Yosys options, resource
 names, bitstream suffix) is read from the board's family record
 (:mod:`spikefab.hw.families`).
 """
@@ -20,7 +22,7 @@ from spikefab.hw.families import FAMILIES, board as get_board, tool_variable
 
 
 __all__ = ["TOOLS", "build_bitstream", "synthesize", "bitstream_path", "program",
-           "BuildError"]
+           "BuildError", "throughput_estimate"]
 
 #: The name of the design: its files in the build folder are ``spikefab.*``.
 TOP = "spikefab"
@@ -162,6 +164,7 @@ def build_bitstream(board_name, config, *, out_dir="build", seed=1):
         "fmax_mhz": fmax, "target_mhz": target_mhz, "timing_met": fmax >= target_mhz,
         "clocks": clocks,
         "critical_path": _critical_path(report),
+        **throughput_estimate(config, board.weight_latency, fmax),
         "build_s": time.perf_counter() - start,
     }
     if not bitstream.exists():
@@ -169,6 +172,42 @@ def build_bitstream(board_name, config, *, out_dir="build", seed=1):
     (Path(out_dir) / board.name).mkdir(parents=True, exist_ok=True)
     (Path(out_dir) / board.name / "report.json").write_text(json.dumps(result, indent=1) + "\n")
     return result
+
+
+#: Training samples the throughput estimate models (see :func:`throughput_estimate`).
+ESTIMATE_SAMPLES = 20
+
+
+def throughput_estimate(config, weight_latency, fmax_mhz, samples=ESTIMATE_SAMPLES):
+    """Cycles per training and inference sample and samples per second at ``fmax_mhz``,
+    estimated: :func:`spikefab.cost.cycle_model` (at the board's weight latency) of the
+    first ``samples`` training samples of the config's data, trained by golden from the
+    initial weights (digits for 64 inputs; Fashion-MNIST for 784 when installed, else
+    digits images upscaled to 28×28, as :func:`spikefab.bench.pixel_data` picks). The
+    cycles are the model's ``total`` (the pixel scan counted in full: an upper estimate;
+    ``make sim`` measures them) and its ``least``; the samples/s follow from ``total``.
+    Empty for a config whose input size no data set here has."""
+    from spikefab.bench import pixel_data
+    from spikefab.cost import modelled_samples
+    from spikefab.golden.encoders import encode
+
+    if config.n_in not in (64, 784):
+        return {}
+    dataset, source = pixel_data(config)
+    rasters = encode(dataset.x_train[:samples], config)
+    model = modelled_samples(config, weight_latency, rasters, dataset.y_train[:samples])
+    hz = fmax_mhz * 1e6
+    return {
+        "cycles_per_train_sample": model["train_total"],
+        "cycles_per_train_sample_least": model["train_least"],
+        "cycles_per_infer_sample": model["infer_total"],
+        "memory_bound_ratio": model["train_total"] / model["train_bound"],
+        "train_samples_per_s": hz / model["train_total"],
+        "infer_samples_per_s": hz / model["infer_total"],
+        "cycles_source": f"spikefab.cost.cycle_model (total; least beside it) of the first "
+                         f"{len(rasters)} training samples of {source} trained by golden, "
+                         f"weight latency {weight_latency}; samples/s at fmax",
+    }
 
 
 def _utilisation(family, use):

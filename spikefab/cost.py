@@ -32,7 +32,7 @@ from spikefab.layout import Layout
 
 
 __all__ = ["memory_port_bound", "max_sample_sops", "max_sample_writes", "max_sample_cycles",
-           "sample_counter_bits", "cycle_model", "samples_per_second"]
+           "sample_counter_bits", "cycle_model", "samples_per_second", "modelled_samples"]
 
 
 #: The wire carries a sample's figures as u32.
@@ -134,3 +134,44 @@ def samples_per_second(cycles_per_train_sample, cycles_per_infer_sample, clock_h
     cycles a sample takes (the chip's busy cycles; the host link's time not counted)."""
     return {"train_samples_per_s": clock_hz / cycles_per_train_sample,
             "infer_samples_per_s": clock_hz / cycles_per_infer_sample}
+
+
+def modelled_samples(config, weight_latency, rasters, labels):
+    """:func:`cycle_model` of real samples: golden trains on ``rasters`` (one training
+    sample each, in order, from its initial weights) and each sample is modelled from
+    its spikes, rows updated and weight words written (a word with any weight changed);
+    its forward pass alone is the inference sample. Returns the mean ``total`` and
+    ``least`` cycles of a training and of an inference sample, and the mean memory-port
+    bound of a training sample."""
+    import numpy as np
+
+    from spikefab.golden.network import GoldenNet
+
+    layout = Layout(config)
+    golden = GoldenNet(config)
+    sums = {key: 0.0 for key in ("train_total", "train_least", "infer_total", "infer_least",
+                                 "train_bound")}
+    for raster, label in zip(rasters, labels):
+        before = [w.copy() for w in golden.weights]
+        result = golden.train(raster, int(label))
+        spikes = [int(c.sum()) for c in result.counts[:-1]]
+        infer = cycle_model(config, weight_latency, spikes=spikes)
+        if result.skipped:
+            train = infer
+        else:
+            words = 0
+            for old, new, per_row in zip(before, golden.weights, layout.words_per_row):
+                fan_in, fan_out = old.shape
+                changed = np.zeros((fan_in, per_row * config.lanes), bool)
+                changed[:, :fan_out] = old != new
+                words += int(changed.reshape(fan_in, per_row, config.lanes).any(axis=2).sum())
+            train = cycle_model(config, weight_latency, spikes=spikes,
+                                rows_updated=[int((c > 0).sum()) for c in result.counts[:-1]],
+                                words_written=words)
+        sums["train_total"] += train["total"]
+        sums["train_least"] += train["least"]
+        sums["infer_total"] += infer["total"]
+        sums["infer_least"] += infer["least"]
+        sums["train_bound"] += memory_port_bound(config, result.sops, result.weight_writes)
+    n = max(1, len(labels))
+    return {key: value / n for key, value in sums.items()}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from spikefab.bitstream import build_bitstream, synthesize
+from spikefab.bitstream import build_bitstream, synthesize, throughput_estimate
 from spikefab.config import PRESETS
 from spikefab.hw.board import BOARDS, board
 from spikefab.hw.memory import SPRAM_BLOCKS
@@ -60,3 +60,21 @@ def test_place_and_route(board_name, config_name, tmp_path):
     assert report["timing_met"] is True, (report["fmax_mhz"], report["target_mhz"])
     assert report["fmax_mhz"] >= report["target_mhz"]
     assert report["target_mhz"] == {"icebreaker": 30, "ulx3s": 100}[board_name]
+
+
+def test_throughput_estimate_is_the_cost_model_at_fmax():
+    # The report's throughput: the cost model's cycles of real digits samples, at fmax.
+    config = PRESETS["digits"]
+    estimate = throughput_estimate(config, 3, 100.0, samples=4)
+    assert "digits" in estimate["cycles_source"]
+    assert 0 < estimate["cycles_per_train_sample_least"] <= estimate["cycles_per_train_sample"]
+    assert estimate["train_samples_per_s"] == pytest.approx(
+        100e6 / estimate["cycles_per_train_sample"])
+    assert estimate["infer_samples_per_s"] == pytest.approx(
+        100e6 / estimate["cycles_per_infer_sample"])
+    assert estimate["cycles_per_infer_sample"] < estimate["cycles_per_train_sample"]
+    assert 1 < estimate["memory_bound_ratio"] < 2
+    # Twice the lanes: about half the cycles.
+    wide = throughput_estimate(config.replace(lanes=4), 3, 100.0, samples=4)
+    assert 1.6 < wide["train_samples_per_s"] / estimate["train_samples_per_s"] < 2.4
+    assert throughput_estimate(config.replace(n_in=10), 3, 100.0) == {}
