@@ -13,7 +13,17 @@ and ``build/bench/accuracy.json``: the ``mnist`` preset trained on the full Fash
 (when installed) with sparse and dense DFA, golden and float: test accuracy per epoch,
 weight writes per sample and wall time — what fixed point costs and what sparsity saves.
 
-Run as ``python -m spikefab.bench --out build/bench``.
+and ``build/bench/lanes.json`` with ``lanes.png``: the lanes sweep of the ``mnist`` network
+(784-128-10) on the ULX3S (:func:`bench_lanes`): at each lane count the cycles per training
+sample (measured in Verilator on Fashion-MNIST samples when installed, else the cost
+model's estimate), their ratio to the memory-port bound, LUTs, block RAMs and fmax of a
+full place and route, and the training samples/s at that fmax, plotted against the lanes
+with the memory-port bound drawn in. Place and route takes minutes per point: a point
+whose build report (or simulation report) of the same config is already in
+``build/bench/lanes/`` is taken from there.
+
+Run as ``python -m spikefab.bench --out build/bench`` (``--lanes-only`` for the sweep
+alone, ``--lanes 2,4,8,16`` for its points).
 """
 
 import argparse
@@ -170,6 +180,151 @@ def bench_accuracy(epochs, data, seeds=(1,)):
             "seeds": list(seeds), "golden_mean": golden_mean, "runs": runs}
 
 
+#: The sweep's lane counts, its board and how many Fashion-MNIST samples each point's
+#: Verilator run trains on.
+SWEEP_LANES = (2, 4, 8, 16)
+SWEEP_BOARD = "ulx3s"
+SWEEP_SIM_SAMPLES = 20
+
+
+def sweep_config(lanes, base="mnist"):
+    """The sweep's config at ``lanes``: preset ``base`` with that many lanes."""
+    return preset(base).replace(lanes=lanes, name=f"{base}-p{lanes}")
+
+
+def _cached(path, config):
+    """A report at ``path`` made for ``config`` (same hash), or None."""
+    try:
+        report = json.loads(open(path).read())
+    except (OSError, ValueError):
+        return None
+    return report if report.get("config_hash") == config.hash() else None
+
+
+def bench_lanes(lanes_list=SWEEP_LANES, out_dir="build/bench", board_name=SWEEP_BOARD,
+                sim_samples=SWEEP_SIM_SAMPLES, log=print):
+    """One point per lane count: cycles per training sample (measured when Verilator
+    can run the chip on Fashion-MNIST, else the cost model's ``total`` over golden's
+    first samples), the memory-port bound and their ratio, the build's LUTs, block RAMs,
+    flip-flops, DSPs and fmax, and training and inference samples per second at fmax."""
+    from spikefab.bitstream import build_bitstream
+    from spikefab.cost import modelled_samples
+    from spikefab.golden.encoders import encode
+    from spikefab.hw.families import board as get_board
+
+    folder = os.path.join(out_dir, "lanes")
+    os.makedirs(folder, exist_ok=True)
+    board = get_board(board_name)
+    points = []
+    for lanes in lanes_list:
+        config = sweep_config(lanes)
+        built_path = os.path.join(folder, f"bitstream-{board_name}-{config.name}.json")
+        built = _cached(built_path, config)
+        if built is None:
+            log(f"lanes {lanes}: place and route of {config.name} for {board_name} "
+                f"(minutes)")
+            built = build_bitstream(board_name, config, out_dir=os.path.join(folder, "build"))
+            with open(built_path, "w") as file:
+                json.dump(built, file, indent=1)
+        sim_path = os.path.join(folder, f"sim-{config.name}.json")
+        measured = _cached(sim_path, config)
+        dataset, source = pixel_data(config)
+        if measured is None and sim_samples and source == "fashion-mnist":
+            from spikefab.sim.simulate import simulate
+            log(f"lanes {lanes}: {sim_samples} Fashion-MNIST samples in Verilator")
+            measured = simulate(config, "fashion-mnist", epochs=1, limit_train=sim_samples,
+                                limit_test=2, float_model=False,
+                                out_dir=os.path.join(folder, "sim", config.name),
+                                log=lambda *a: None)
+            measured = {key: value for key, value in measured.items() if key != "weights"}
+            with open(sim_path, "w") as file:
+                json.dump(measured, file, indent=1)
+        n = sim_samples or 20
+        model = modelled_samples(config, board.weight_latency,
+                                 encode(dataset.x_train[:n], config), dataset.y_train[:n])
+        if measured is not None:
+            cycles = measured["cycles_per_train_sample"]
+            infer = measured["cycles_per_infer_sample"]
+            ratio = measured["memory_bound_ratio"]
+            cycles_source = (f"measured: {measured['train_samples']} Fashion-MNIST training "
+                             f"samples in {measured['simulator']} (weight latency 2), "
+                             f"bit_exact {measured['bit_exact']}")
+        else:
+            cycles, infer = model["train_total"], model["infer_total"]
+            ratio = cycles / model["train_bound"]
+            cycles_source = (f"cost model (total) of {n} {source} samples, weight latency "
+                             f"{board.weight_latency}")
+        hz = built["fmax_mhz"] * 1e6
+        bound = cycles / ratio
+        points.append({
+            "lanes": lanes, "config": config.name, "config_hash": config.hash(),
+            "cycles_per_train_sample": cycles, "cycles_per_infer_sample": infer,
+            "cycles_source": cycles_source,
+            "memory_bound_cycles": bound, "memory_bound_ratio": ratio,
+            "model_cycles_per_train_sample": model["train_total"],
+            "model_least_cycles_per_train_sample": model["train_least"],
+            **{key: built[key] for key in ("luts", "luts_total", "ffs", "bram", "bram_total",
+                                           "dsp", "fmax_mhz", "target_mhz", "timing_met")},
+            "train_samples_per_s": hz / cycles, "infer_samples_per_s": hz / infer,
+            "bound_train_samples_per_s": hz / bound,
+        })
+        p = points[-1]
+        log(f"lanes {lanes:3d}: {cycles:9,.0f} cycles/train sample ({ratio:.3f}× the port "
+            f"bound), {p['luts']:,} LUTs, {p['bram']} BRAM, {p['fmax_mhz']:.1f} MHz → "
+            f"{p['train_samples_per_s']:,.0f} training samples/s")
+    result = {"board": board_name, "network": "784-128-10 (mnist)", "points": points}
+    with open(os.path.join(out_dir, "lanes.json"), "w") as file:
+        json.dump(result, file, indent=2)
+    plot_lanes(result, os.path.join(out_dir, "lanes.png"))
+    return result
+
+
+def plot_lanes(result, path):
+    """``lanes.png``: training samples/s (and the memory-port bound's) against lanes,
+    beside the LUTs and block RAMs used, in per cent of the FPGA's."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = result["points"]
+    lanes = [p["lanes"] for p in points]
+    fig, (rate, use) = plt.subplots(1, 2, figsize=(10, 4))
+    rate.plot(lanes, [p["train_samples_per_s"] for p in points], "o-",
+              label="training samples/s at fmax")
+    rate.plot(lanes, [p["bound_train_samples_per_s"] for p in points], "--",
+              label="memory-port bound (SOPs + 2·writes)/P")
+    rate.set_xscale("log", base=2)
+    rate.set_yscale("log")
+    rate.set_xlabel("lanes P")
+    rate.set_ylabel("samples / s")
+    rate.set_title(f"{result['network']} on {result['board']}")
+    rate.legend()
+    use.plot(lanes, [100 * p["luts"] / p["luts_total"] for p in points], "o-", label="LUTs")
+    use.plot(lanes, [100 * p["bram"] / p["bram_total"] for p in points], "s-",
+             label="block RAMs")
+    use.set_xscale("log", base=2)
+    use.set_xlabel("lanes P")
+    use.set_ylabel("% of the FPGA")
+    use.set_ylim(0, 100)
+    use.legend()
+    for axis in (rate, use):
+        axis.set_xticks(lanes, [str(n) for n in lanes])
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _lanes(text):
+    try:
+        lanes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"lanes are integers separated by commas, "
+                                         f"not {text!r}") from None
+    if not lanes or min(lanes) < 1:
+        raise argparse.ArgumentTypeError("give at least one lane count, each at least 1")
+    return lanes
+
+
 def _seeds(text):
     try:
         seeds = tuple(int(part) for part in text.split(","))
@@ -190,8 +345,18 @@ def main(argv=None):
     parser.add_argument("--accuracy-seeds", type=_seeds, default=(1,), metavar="S,S,…",
                         help="seeds of the golden accuracy runs (mean reported; float "
                              "runs the first)")
+    parser.add_argument("--lanes", type=_lanes, default=SWEEP_LANES, metavar="P,P,…",
+                        help="lane counts of the lanes sweep (default: %(default)s)")
+    parser.add_argument("--lanes-only", action="store_true",
+                        help="run the lanes sweep alone")
+    parser.add_argument("--lanes-sim-samples", type=int, default=SWEEP_SIM_SAMPLES,
+                        metavar="N", help="Fashion-MNIST samples each sweep point trains "
+                                          "on in Verilator (0: the cost model's cycles)")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
+    if args.lanes_only:
+        bench_lanes(args.lanes, args.out, sim_samples=args.lanes_sim_samples)
+        return
 
     data = {name: pixel_data(preset(name)) for name in ("digits", "mnist")}
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -235,6 +400,7 @@ def main(argv=None):
                   f"seeds: test {mean['test_accuracy']:.2%}  writes/sample "
                   f"{mean['weight_writes_per_sample']:7,.0f}")
         print(f"wrote {path}")
+    bench_lanes(args.lanes, args.out, sim_samples=args.lanes_sim_samples)
 
 
 if __name__ == "__main__":
