@@ -123,9 +123,9 @@ def _words(state, out):
     return state
 
 
-def factor_words(seed, count):
-    """The first ``count`` words of ``XorShift32(seed)`` (uint32), and the state after."""
-    state = XorShift32(seed).state
+def factor_words(state, count):
+    """The ``count`` words that follow generator state ``state`` (int64 array), and the
+    state after the last."""
     out = np.empty(count, dtype=np.int64)
     state = _words(state, out)
     return out, int(state)
@@ -133,16 +133,10 @@ def factor_words(seed, count):
 
 def _matrix_rows(state, rows, rank):
     """The factor bits of a ``rows × rank`` matrix from the words after ``state``."""
-    words, state = factor_words_from_state(state, -(-rows * rank // 32))
+    words, state = factor_words(state, -(-rows * rank // 32))
     bits = np.unpackbits(words.astype("<u4").view(np.uint8), bitorder="little")
     bits = bits[:rows * rank].reshape(rows, rank).astype(np.int64)
     return bits @ (1 << np.arange(rank, dtype=np.int64)), state
-
-
-def factor_words_from_state(state, count):
-    out = np.empty(count, dtype=np.int64)
-    state = _words(state, out)
-    return out, int(state)
 
 
 def pair_factors(config, seed):

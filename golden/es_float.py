@@ -27,6 +27,8 @@ schedule and fitness, with the paper's float arithmetic in place of the integer 
 ``σ`` defaults to ``2**es_sigma_shift · √es_rank``, the standard deviation of the
 integer member's perturbation of one weight (its rank sum has variance ``r``);
 ``lr`` to 0.5 weight steps (Adam), about the integer rule's ``es_max_step = 1`` move.
+The step halves wherever the config's schedule raises the integer shift
+(:meth:`Config.es_lr_shift_at`; the training loop sets :attr:`lr_shifts`).
 """
 
 import math
@@ -94,8 +96,10 @@ class FloatES(FloatNet):
         self.adam_v = [np.zeros_like(w) for w in self.weights]
         self.threshold = np.float32(config.threshold)
         self.reset_zero = config.reset == "zero"
-        # FloatNet's DFA fields mean nothing here.
-        self.lr_shifts = (0,) * len(self.weights)
+        # The integer rule's shift registers: the step halves for each 1 the host's
+        # schedule adds to es_lr_shift (Config.es_lr_shift_at), as the integer
+        # threshold doubles.
+        self.lr_shifts = config.es_lr_shift_at(0)
 
     def train(self, raster, label):
         raise TypeError("FloatES learns a generation at a time: use generation()")
@@ -209,8 +213,9 @@ class FloatES(FloatNet):
         b1, b2 = ADAM_BETAS
         writes = 0
         for layer, g in enumerate(gradients):
+            lr = self.lr * 2.0 ** (self.config.es_lr_shift - self.lr_shifts[layer])
             if self.optimizer == "sgd":
-                step = np.float32(self.lr * math.sqrt(n)) * g
+                step = np.float32(lr * math.sqrt(n)) * g
             else:
                 m, v = self.adam_m[layer], self.adam_v[layer]
                 m *= b1
@@ -219,7 +224,7 @@ class FloatES(FloatNet):
                 v += (1 - b2) * g * g
                 m_hat = m / (1 - b1 ** self.adam_step)
                 v_hat = v / (1 - b2 ** self.adam_step)
-                step = (self.lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS)).astype(np.float32)
+                step = (lr * m_hat / (np.sqrt(v_hat) + ADAM_EPS)).astype(np.float32)
             self.weights[layer] += step
             writes += int(np.count_nonzero(step))
         return writes

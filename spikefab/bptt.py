@@ -132,5 +132,6 @@ class BPTTNet(FloatNet):
             for w, p in zip(self.weights, self.params):
                 w[:] = p.detach().numpy() * self.config.threshold
         correct = int((counts.detach().argmax(dim=1) == labels_t).sum())
-        return BPTTStep(fitness=np.array([-int(round(float(squared)))]), correct=correct,
-                        sops=sops, weight_writes=sum(w.size for w in self.weights))
+        return BPTTStep(fitness=np.array([-int(round(float(squared.detach())))]),
+                        correct=correct, sops=sops,
+                        weight_writes=sum(w.size for w in self.weights))

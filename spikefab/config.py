@@ -110,7 +110,7 @@ class Config:
         Rank ``r`` of a member's perturbation, 1 … 8 (Rademacher factors ``A``, ``B``).
     es_sigma_shift : int
         A member weight is ``w + s · (Σ_r a·b << es_sigma_shift)``, saturated:
-        0 … ``w_bits - 2``.
+        0 … ``w_bits - 1``.
     es_batch : int
         Training samples ``B`` per generation (the mini-batch every member is scored
         on), 1 … 65536. An ES *epoch* is ``ceil(n_train / es_batch)`` generations.
@@ -119,6 +119,15 @@ class Config:
         at most 16 with stochastic rounding).
     es_max_step : int
         The most one weight moves in one generation, 1 … ``2**(w_bits-1)``.
+    es_anneal_generations, es_anneal_max : int
+        The host's schedule for the chip's ES shift registers: ``es_lr_shift`` grows by 1
+        every ``es_anneal_generations`` generations of the run (0 disables), by at most
+        ``es_anneal_max`` (0 … 8).
+
+    The defaults are tuned on digits (64-128-10): 64 members of rank 4, ``σ`` shift 1,
+    16 samples a generation, shift 5 and one step at most, 6 after 1,500 generations.
+    ``Z``'s spread grows as ``√(K·r)``: raise ``es_lr_shift`` by one for every 4× more
+    pairs × rank.
     """
 
     name: str = "custom"
@@ -152,10 +161,12 @@ class Config:
     lanes: int = 1
     es_population: int = 64
     es_rank: int = 4
-    es_sigma_shift: int = 0
-    es_batch: int = 32
-    es_lr_shift: int = 3
+    es_sigma_shift: int = 1
+    es_batch: int = 16
+    es_lr_shift: int = 5
     es_max_step: int = 1
+    es_anneal_generations: int = 1500
+    es_anneal_max: int = 1
 
     def __post_init__(self):
         # Accept lists (e.g. from JSON) but store tuples so the object stays hashable.
@@ -191,6 +202,13 @@ class Config:
         if self.lr_anneal_epochs:
             extra = min(epoch // self.lr_anneal_epochs, self.lr_anneal_max)
         return tuple(shift + extra for shift in self.lr_shifts)
+
+    def es_lr_shift_at(self, generation):
+        """The ES shift of every weight layer in (0-based) ``generation`` of a run."""
+        extra = 0
+        if self.es_anneal_generations:
+            extra = min(generation // self.es_anneal_generations, self.es_anneal_max)
+        return (self.es_lr_shift + extra,) * len(self.weight_shapes)
 
     @property
     def max_lr_shift(self):
@@ -297,13 +315,19 @@ class Config:
              f"es_population must be even (members come in antithetic pairs), "
              f"not {self.es_population}")
         integer("es_rank", 1, MAX_ES_RANK)
-        integer("es_sigma_shift", 0, self.w_bits - 2)
+        integer("es_sigma_shift", 0, self.w_bits - 1)
         integer("es_batch", 1, MAX_ES_BATCH)
         integer("es_lr_shift", 0, MAX_LR_SHIFT)
         need(self.rounding != "stochastic" or self.es_lr_shift <= MAX_STOCHASTIC_SHIFT,
              f"with rounding='stochastic' es_lr_shift must be at most "
              f"{MAX_STOCHASTIC_SHIFT}, not {self.es_lr_shift}")
         integer("es_max_step", 1, 1 << (self.w_bits - 1))
+        integer("es_anneal_generations", 0, 1 << 24)
+        integer("es_anneal_max", 0, 8)
+        need(self.es_lr_shift + self.es_anneal_max <= self.max_lr_shift,
+             f"es_lr_shift plus es_anneal_max={self.es_anneal_max} must stay at most "
+             f"{self.max_lr_shift}" + (" with rounding='stochastic'"
+                                       if self.rounding == "stochastic" else ""))
         # The synaptic input of one timestep is summed exactly and then added to the
         # leaked membrane; the membrane width must be able to hold its worst case.
         for layer, (fan_in, _) in enumerate(self.weight_shapes):
@@ -362,7 +386,7 @@ class Config:
 #: Fields added after configs were hashed (checkpoints, bitstreams): the canonical JSON
 #: leaves them out at their defaults, so every older config keeps its hash.
 LATE_FIELDS = ("es_population", "es_rank", "es_sigma_shift", "es_batch", "es_lr_shift",
-               "es_max_step")
+               "es_max_step", "es_anneal_generations", "es_anneal_max")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
 
 

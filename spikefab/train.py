@@ -7,6 +7,16 @@ schedule gives that epoch (:meth:`Config.lr_shifts_at`). Reported ``train_accura
 the accuracy of the predictions made during the last epoch (each before its own update);
 ``test_accuracy`` is measured after training.
 
+**Mini-batch learners** (``--algo eggroll``, ``es``, ``bptt``) draw the same epoch
+permutation from the same generator and take it ``batch`` samples at a time
+(:func:`golden.es.generation_plan`; ES draws its pair seeds from that generator too):
+an *epoch* is ``ceil(n_train / batch)`` generations (ES, ``batch = es_batch``) or
+optimiser steps (BPTT). Their ``train_accuracy`` is that of every member's decisions on
+its generation's samples during the last epoch (BPTT: the network's before each step);
+their figures add ``generations`` (steps for BPTT), ``batch``, ``population``, ``rank``
+(None for full rank and BPTT) and ``generation_s``; ``weight_writes_per_sample`` counts
+a generation's writes over its samples.
+
 **Resuming.** After every epoch the loop keeps a :class:`TrainState`: the weights, the
 epochs finished, the training order's generator state, the chip's rounding generator
 state (golden engine, stochastic rounding), its run-time registers and the running
@@ -14,7 +24,8 @@ figures. A run continued from that state (:func:`train_epochs` with ``resume=``)
 exactly the updates the uninterrupted run makes: it ends with the same weights, bit for
 bit, and the same figures. Ctrl-C raises :class:`TrainingInterrupted`, which carries the
 state of the last finished epoch. The ``golden`` and ``float`` engines resume; ``rtl``
-(the chip in simulation, rebuilt for every run) does not.
+(the chip in simulation, rebuilt for every run) does not, nor do float ES and BPTT
+(Adam's moments are not kept); golden EGGROLL does (:func:`resumable`).
 """
 
 import hashlib
@@ -360,6 +371,8 @@ def _train_epoch_batches(model, dataset, order, state, epochs, progress):
     with Progress(generations, f"epoch {epoch + 1}/{epochs}", enabled=progress,
                   unit="gen" if seeds else "step") as bar:
         for index, pair_seeds in generation_plan(order, n, batch, seeds):
+            if seeds:                       # ES: the host's schedule of shift registers
+                model.lr_shifts = model.config.es_lr_shift_at(done)
             x, y = dataset.x_train[index], dataset.y_train[index]
             rasters = encode(x, model.config) if dataset.kind == "pixels" else x
             result = model.generation(rasters, y, pair_seeds)

@@ -99,7 +99,7 @@ def plain_update(config, weights, factor_sets, signals, shifts, rounding_state):
 
 def es_config(config, draw):
     return config.replace(es_rank=draw(st.integers(1, 8)),
-                          es_sigma_shift=draw(st.integers(0, config.w_bits - 2)),
+                          es_sigma_shift=draw(st.integers(0, config.w_bits - 1)),
                           es_population=2 * draw(st.integers(1, 3)),
                           es_lr_shift=draw(st.integers(0, 4)),
                           es_max_step=draw(st.integers(1, min(3, 1 << (config.w_bits - 1)))))
@@ -419,11 +419,16 @@ def test_float_eggroll_gradient_equals_the_sum_over_members():
     ({"es_population": 0}, "es_population must be at least 2"),
     ({"es_rank": 0}, "es_rank must be at least 1"),
     ({"es_rank": 9}, "es_rank must be at most 8"),
-    ({"es_sigma_shift": 7}, "es_sigma_shift must be at most 6"),
+    ({"es_sigma_shift": 8}, "es_sigma_shift must be at most 7"),
+    ({"es_lr_shift": 24}, "es_lr_shift plus es_anneal_max=1 must stay at most 24"),
     ({"es_batch": 0}, "es_batch must be at least 1"),
     ({"es_max_step": 0}, "es_max_step must be at least 1"),
     ({"es_lr_shift": 17, "rounding": "stochastic"}, "es_lr_shift must be at most 16"),
     ({"es_rank": 2.0}, "es_rank must be an integer"),
+    ({"es_anneal_max": 9}, "es_anneal_max must be at most 8"),
+    ({"es_anneal_generations": -1}, "es_anneal_generations must be at least 0"),
+    ({"es_lr_shift": 15, "es_anneal_max": 2, "rounding": "stochastic"},
+     "es_lr_shift plus es_anneal_max=2 must stay at most 16 with rounding='stochastic'"),
 ])
 def test_config_refuses_bad_es_fields(change, message):
     with pytest.raises(ConfigError, match=message):
@@ -434,9 +439,10 @@ def test_es_fields_keep_old_hashes_and_change_new_ones():
     assert PRESETS["digits"].hash() == "e683105e361166a6"
     assert PRESETS["mnist"].hash() == "3ac5cccf3f55a83e"
     config = preset("digits")
-    for field in ("es_population", "es_rank", "es_batch", "es_lr_shift", "es_max_step",
-                  "es_sigma_shift"):
-        changed = config.replace(**{field: getattr(config, field) + 2})
+    for field, value in (("es_population", 2), ("es_rank", 1), ("es_batch", 1),
+                         ("es_lr_shift", 0), ("es_max_step", 2), ("es_sigma_shift", 0),
+                         ("es_anneal_generations", 0), ("es_anneal_max", 0)):
+        changed = config.replace(**{field: value})
         assert changed.hash() != config.hash()
         assert type(config).from_json(changed.to_json()) == changed
 
@@ -471,5 +477,35 @@ def test_cli_eggroll_json_has_the_es_figures(capsys):
     assert {"dataset", "algo", "engine", "config", "epochs", "train_accuracy",
             "test_accuracy", "train_samples_per_s", "weight_writes_per_sample",
             "wall_s", "generations", "population", "rank"} <= set(result)
-    assert result["engine"] == "golden" and result["generations"] == 1
+    assert result["engine"] == "golden" and result["generations"] == 2     # 20 / 16
     assert result["population"] == 64 and result["rank"] == 4
+
+
+# -- BPTT ------------------------------------------------------------------------------
+
+def test_bptt_without_torch_is_one_line(capsys, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "torch", None)
+    code, out, err = run_cli(capsys, "--algo", "bptt")
+    assert code == 2 and out == ""
+    assert err.strip() == ("spikefab: error: --algo bptt needs PyTorch, which is not "
+                           "installed: pip install 'spikefab[bench]'")
+
+
+def test_bptt_network_is_floatnets_and_a_step_lowers_the_loss(digits_small):
+    pytest.importorskip("torch")
+    from spikefab.bptt import BPTTNet
+    config = preset("digits")
+    rasters = encode(digits_small.x_train[:16], config)
+    labels = digits_small.y_train[:16]
+    net = BPTTNet(config, batch=16, lr=5e-3)
+    counts, _ = net._counts(rasters)
+    # integer weights over threshold 256 and decay 15/16 are exact in float32: the
+    # same spikes as FloatNet's own forward
+    assert counts.detach().numpy().astype(int).tolist() == \
+        [list(net.forward(r).output_counts) for r in rasters]
+    first = net.generation(rasters, labels).fitness[0]
+    for _ in range(8):
+        last = net.generation(rasters, labels).fitness[0]
+    assert last > first
+    assert [list(net.forward(r).output_counts) for r in rasters[:2]] == \
+        net._counts(rasters[:2])[0].detach().numpy().astype(int).tolist()
