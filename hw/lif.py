@@ -15,7 +15,9 @@ __all__ = ["LIFLane", "LIFArray"]
 class LIFLane(wiring.Component):
     """One neuron's timestep, ``(v, current) → (spike, v_next)``, in two halves: the leak
     and the add, registered; then saturation, threshold and reset. ``spike`` and
-    ``v_next`` answer the ``v`` and ``current`` of the previous cycle.
+    ``v_next`` answer the ``v`` and ``current`` of the previous cycle; with
+    ``registered_tests`` (wide configs), of two cycles before: the saturation and
+    threshold compares and the reset's subtraction are registered in between.
 
     Parameters
     ----------
@@ -32,8 +34,9 @@ class LIFLane(wiring.Component):
     v_next : Out(signed(v_bits))
     """
 
-    def __init__(self, config):
+    def __init__(self, config, *, registered_tests=False):
         self._config = config
+        self._registered_tests = registered_tests
         super().__init__({
             "v": In(signed(config.v_bits)),
             "current": In(signed(config.v_bits + 1)),
@@ -54,14 +57,27 @@ class LIFLane(wiring.Component):
         # (each rail's outcome is a constant), so no compare waits on another.
         over = summed > c.v_max
         under = summed < c.v_min
+        at_threshold = summed >= c.threshold
+        above = summed - c.threshold
+        if self._registered_tests:
+            # Wide configs: the compares and the reset value registered in a stage of
+            # their own, so that only multiplexers stand between two registers.
+            tests = [Signal.like(value, name=name) for value, name in
+                     ((over, "over"), (under, "under"), (at_threshold, "at_threshold"))]
+            kept = Signal.like(summed, name="summed_q")
+            above_q = Signal(signed(c.v_bits + 3), name="above_q")
+            m.d.sync += [tests[0].eq(over), tests[1].eq(under), tests[2].eq(at_threshold),
+                         kept.eq(summed), above_q.eq(above)]
+            over, under, at_threshold = tests
+            summed, above = kept, above_q
         m.d.comb += saturated.eq(Mux(over, c.v_max, Mux(under, c.v_min, summed)))
         fires = Mux(over, int(c.v_max >= c.threshold),
-                    Mux(under, int(c.v_min >= c.threshold), summed >= c.threshold))
+                    Mux(under, int(c.v_min >= c.threshold), at_threshold))
         if c.reset == "zero":
             reset = 0
         else:
             reset = Mux(over, c.v_max - c.threshold,
-                        Mux(under, c.v_min - c.threshold, summed - c.threshold))
+                        Mux(under, c.v_min - c.threshold, above))
         m.d.comb += [
             self.spike.eq(fires),
             self.v_next.eq(Mux(self.spike, reset, saturated)),
@@ -80,7 +96,8 @@ class LIFArray(wiring.Component):
     layer. On the first timestep of a sample (``first``) the stored state is ignored and
     taken as zero, so membranes and counts need no clearing pass. Padding lanes past the
     layer's size never spike. Costs ``words + 5`` cycles (read, register, leak and add,
-    saturate and fire, write).
+    saturate and fire, write); ``words + 6`` in wide configs
+    (:attr:`~spikefab.layout.Layout.wide`), whose lanes register their tests.
     """
 
     def __init__(self, config, layout, shapes):
@@ -149,13 +166,21 @@ class LIFArray(wiring.Component):
         summed_valid = Signal()
         summed_k = Signal.like(self.acc_raddr)
         m.d.sync += [summed_valid.eq(read_valid), summed_k.eq(read_k)]
+        tested = layout.wide          # a stage more: the lanes' tests registered
+        if tested:
+            tested_valid = Signal()
+            tested_k = Signal.like(self.acc_raddr)
+            m.d.sync += [tested_valid.eq(summed_valid), tested_k.eq(summed_k)]
+            last_valid, last_k = tested_valid, tested_k
+        else:
+            last_valid, last_k = summed_valid, summed_k
         spikes = Signal(lanes)
         written = Signal()
         written_k = Signal.like(self.acc_raddr)
         new_state = Signal(self._shapes.neuron_word)
         new_spikes = Signal(lanes)
         for lane in range(lanes):
-            m.submodules[f"lane{lane}"] = lif = LIFLane(config)
+            m.submodules[f"lane{lane}"] = lif = LIFLane(config, registered_tests=tested)
             state = state_word[lane]
             # The count and its increment are both ready by stage 3, so that a spike
             # only chooses between them (no adder behind the threshold compare).
@@ -168,6 +193,11 @@ class LIFArray(wiring.Component):
                 count.eq(kept), count_up.eq(kept + 1),
                 valid.eq(read_k * lanes + lane < size[self.layer]),
             ]
+            if tested:
+                # Held a stage longer, beside the lane's registered tests.
+                later = [Signal.like(x, name=f"{x.name}_q") for x in (count, count_up, valid)]
+                m.d.sync += [q.eq(x) for q, x in zip(later, (count, count_up, valid))]
+                count, count_up, valid = later
             m.d.comb += [
                 lif.v.eq(Mux(self.first, 0, state.v)),
                 lif.current.eq(current_word[lane]),
@@ -177,7 +207,7 @@ class LIFArray(wiring.Component):
                 new_state[lane].v.eq(lif.v_next),
                 new_state[lane].count.eq(Mux(spikes[lane], count_up, count)),
             ]
-        m.d.sync += [written.eq(summed_valid), written_k.eq(summed_k),
+        m.d.sync += [written.eq(last_valid), written_k.eq(last_k),
                      new_spikes.eq(spikes)]
         m.d.comb += [
             self.n_wdata.eq(new_state),
@@ -193,5 +223,6 @@ class LIFArray(wiring.Component):
         ]
         with m.If(self.list_we):
             m.d.sync += self.list_length.eq(self.list_length + 1)
-        m.d.comb += self.done.eq(written & ~summed_valid & ~read_valid & ~out_valid & ~running)
+        m.d.comb += self.done.eq(written & ~last_valid & ~summed_valid & ~read_valid
+                                 & ~out_valid & ~running)
         return m

@@ -13,7 +13,8 @@ weight written. The cycles it takes on top of that are the *phases* of
   rows of the spikes it found before (up to three spikes ahead): the scan costs cycles
   only where it finds no spike for longer than the engine has rows to add. ``total``
   counts it in full (an upper estimate), ``least`` not at all;
-* **neuron phase**, per layer and timestep: ``words + 5`` cycles;
+* **neuron phase**, per layer and timestep: ``words + 5`` cycles (``+ 1`` when
+  :attr:`~spikefab.layout.Layout.wide`);
 * **update**, for a training sample outside the margin: a cycle per weight word read and
   one more per word written, ``k_fb`` per neuron word for the hidden signals; row by row
   (narrow configs) four cycles per presynaptic row and ``L + 4`` more for a row that is
@@ -83,7 +84,7 @@ def cycle_model(config, weight_latency, *, spikes, rows_updated=None, words_writ
     # The input layer's rows hide the scan, as far as they go.
     first = spikes[0] * layout.words_per_row[0]
     synapse_least = rows_added - first + max(first, scan) + drain
-    neuron = T * sum(words + 5 for words in layout.neuron_words)
+    neuron = T * sum(words + 5 + layout.wide for words in layout.neuron_words)
     update = update_least = 0
     if rows_updated is not None:
         fan_ins = [fan_in for fan_in, _ in config.weight_shapes]

@@ -16,8 +16,8 @@ padding, always zero and never written by the learning rule.
 **Wide lanes** From :data:`WIDE_LANES` lanes on, the blocks spend logic to keep the
 weight port busy where a narrow chip spends cycles (the UP5K's presets, at two lanes,
 leave it out): the update unit overlaps the rows it updates
-(:attr:`Layout.overlap_rows`) and the pixel encoder examines
-:attr:`Layout.pixels_per_cycle` pixels a cycle.
+(:attr:`Layout.overlap_rows`), the pixel encoder examines
+:attr:`Layout.pixels_per_cycle` pixels a cycle and the LIF lanes take a stage more.
 
 Nothing here depends on Amaranth, so the host driver and the tests can pack and unpack
 weights exactly as the hardware stores them.
@@ -58,10 +58,16 @@ class Layout:
         self.weight_bytes = 1 if config.w_bits <= 8 else 2
 
     @property
+    def wide(self):
+        """At least :data:`WIDE_LANES` lanes: the blocks spend logic to save cycles and
+        to keep a wide chip at its clock (the LIF lanes register their tests)."""
+        return self.lanes >= WIDE_LANES
+
+    @property
     def overlap_rows(self):
         """Whether the update unit reads the rows it updates back to back (a row scanner
         queues them), rather than four cycles per row and a drain after each."""
-        return self.lanes >= WIDE_LANES
+        return self.wide
 
     @property
     def pixels_per_cycle(self):

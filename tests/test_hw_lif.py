@@ -57,18 +57,21 @@ def golden_lane(config, v, current):
 
 # -- LIFLane -------------------------------------------------------------------------------
 
-def lane_rtl(config, pairs):
+def lane_rtl(config, pairs, registered_tests=False):
     """``(spike, v_next)`` of every ``(v, current)``, one pair a cycle (the lane's outputs
-    answer the inputs of the cycle before)."""
-    dut = LIFLane(config)
+    answer the inputs of the cycle before; with ``registered_tests``, of two cycles
+    before: the outputs are read a cycle later)."""
+    dut = LIFLane(config, registered_tests=registered_tests)
     out = []
+    lag = 2 if registered_tests else 1
 
     async def testbench(ctx):
-        for v, current in pairs:
+        for n, (v, current) in enumerate(pairs + [pairs[-1]] * (lag - 1)):
             ctx.set(dut.v, v)
             ctx.set(dut.current, current)
             await ctx.tick()
-            out.append((ctx.get(dut.spike), ctx.get(dut.v_next)))
+            if n >= lag - 1:
+                out.append((ctx.get(dut.spike), ctx.get(dut.v_next)))
 
     simulate(dut, testbench)
     return out
@@ -89,21 +92,23 @@ def corner_pairs(config):
 
 
 @TWIN
-@given(fields=lif_fields(), data=st.data())
-def test_lif_lane_is_lif_step(fields, data):
+@given(fields=lif_fields(), data=st.data(), registered_tests=st.booleans())
+def test_lif_lane_is_lif_step(fields, data, registered_tests):
+    # registered_tests: the wide configs' lane, its compares a stage of their own.
     config = lif_config(**fields)
     vb = config.v_bits
     pairs = data.draw(st.lists(st.tuples(st.integers(config.v_min, config.v_max),
                                          st.integers(-(1 << vb), (1 << vb) - 1)),
                                max_size=40), label="pairs")
     pairs += corner_pairs(config)
-    rtl, ref = lane_rtl(config, pairs), lane_ref(config, pairs)
-    assert rtl == ref, twin_message("LIFLane", describe(config), rtl, ref, inputs=pairs)
+    rtl, ref = lane_rtl(config, pairs, registered_tests), lane_ref(config, pairs)
+    assert rtl == ref, twin_message(f"LIFLane(registered_tests={registered_tests})",
+                                    describe(config), rtl, ref, inputs=pairs)
 
 
-def trajectory_rtl(config, currents):
+def trajectory_rtl(config, currents, registered_tests=False):
     """One neuron over a sample: the membrane fed back from ``v_next``, starting at 0."""
-    dut = LIFLane(config)
+    dut = LIFLane(config, registered_tests=registered_tests)
     out = []
 
     async def testbench(ctx):
@@ -112,6 +117,8 @@ def trajectory_rtl(config, currents):
             ctx.set(dut.v, v)
             ctx.set(dut.current, current)
             await ctx.tick()
+            if registered_tests:
+                await ctx.tick()
             spike, v = ctx.get(dut.spike), ctx.get(dut.v_next)
             out.append((spike, v))
 
@@ -128,13 +135,14 @@ def trajectory_ref(config, currents):
 
 
 @TWIN
-@given(fields=lif_fields(), data=st.data())
-def test_lif_lane_membrane_over_a_sample(fields, data):
+@given(fields=lif_fields(), data=st.data(), registered_tests=st.booleans())
+def test_lif_lane_membrane_over_a_sample(fields, data, registered_tests):
     config = lif_config(**fields)
     bound = 1 << (config.v_bits - 1)          # Config's bound on |I|
     currents = data.draw(st.lists(st.integers(-bound, bound), min_size=1, max_size=40),
                          label="currents")
-    rtl, ref = trajectory_rtl(config, currents), trajectory_ref(config, currents)
+    rtl, ref = trajectory_rtl(config, currents, registered_tests), \
+        trajectory_ref(config, currents)
     assert rtl == ref, twin_message("LIFLane", f"{describe(config)} from v=0", rtl, ref,
                                     inputs=currents)
 
@@ -181,7 +189,9 @@ def array_cases(draw):
     min_v_bits = max(4, (fan_in << 1).bit_length() + 1)     # Config: fan_in·2 ≤ 2**(v_bits-1)
     fields = draw(lif_fields(min_v_bits, min_v_bits + 8))
     config = lif_config(**fields, n_in=n_in, hidden=hidden, n_out=n_out,
-                        timesteps=draw(st.integers(1, 5)), lanes=draw(st.integers(1, 4)))
+                        timesteps=draw(st.integers(1, 5)),
+                        # 4 lanes on: the wide array (its lanes register their tests).
+                        lanes=draw(st.integers(1, 6)))
     layer = draw(st.integers(0, len(hidden)))
     size, lanes = config.layer_sizes[layer + 1], config.lanes
     words = -(-size // lanes)
@@ -299,5 +309,6 @@ def test_lif_array_pass_is_lif_step_per_timestep(case):
     assert rtl_other == ref_other, \
         f"LIFArray {name}: wrote neuron words of other layers: {rtl_other} != {ref_other}"
     words = Layout(config).neuron_words[layer]
-    assert cycles == [words + 5] * len(currents), \
-        f"LIFArray {name}: a pass took {cycles} cycles, not words + 5 = {words + 5}"
+    expected = words + 5 + Layout(config).wide      # the wide lanes' stage
+    assert cycles == [expected] * len(currents), \
+        f"LIFArray {name}: a pass took {cycles} cycles, not {expected}"
