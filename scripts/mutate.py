@@ -523,7 +523,7 @@ def run_campaign(mutations, suite, *, root=ROOT, rev=None, timeout=None, keep=Fa
             "tool": "scripts/mutate.py", "mutations": "scripts/mutations.toml",
             "rev": rev or "working tree",
             "suite": {"files": files, "excluded": list(suite.exclude),
-                      "command": "pytest -x -q -p no:cacheprovider " + " ".join(suite.args),
+                      "command": " ".join(("pytest -x -q -p no:cacheprovider", *suite.args)),
                       "unmutated_seconds": round(baseline.seconds, 1),
                       "unmutated_tests": baseline.tests_run,
                       "timeout_seconds": round(limit),
@@ -568,8 +568,11 @@ def table(result):
     """The short table printed at the end."""
     lines = [f"{'mutant':34} {'status':9} {'s':>5}  killed by / note"]
     for r in result["mutants"]:
-        note = r["killed_by"] or (f"equivalent: {r['equivalent']}" if r["equivalent"]
-                                  and r["status"] == SURVIVED else r["message"] or "")
+        if r["status"] == SURVIVED:
+            note = (f"equivalent: {r['equivalent']}" if r["equivalent"]
+                    else "no test fails: kill it with a test, or say why it is equivalent")
+        else:
+            note = r["killed_by"] or r["message"] or ""
         lines.append(f"{r['id']:34} {r['status']:9} {r['seconds']:5.0f}  {note[:90]}")
     for package, s in result["score"].items():
         lines.append(f"score {package}: {s['killed']}/{s['total']}"
