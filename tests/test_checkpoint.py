@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -305,6 +306,59 @@ def test_a_header_promising_more_than_the_member_holds_is_refused(saved):
             archive.writestr(name, payload)
     with pytest.raises(CheckpointError, match="member w0.npy"):
         load_checkpoint(path)
+
+
+def rewrite_member_bytes(path, name, change):
+    """Write ``path`` again with member ``name``'s raw ``.npy`` bytes passed through
+    ``change``, every other member's bytes as they were."""
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    members[name] = change(members[name])
+    with zipfile.ZipFile(path, "w") as archive:
+        for n, payload in members.items():
+            archive.writestr(n, payload)
+
+
+@pytest.mark.parametrize("member, extra", [
+    ("w0.npy", b"\x00"),        # one byte past 64 × 128 weights: not a whole weight
+    ("w0.npy", bytes(2)),        # one int16 weight more than the header's shape holds
+    ("w1.npy", b"\x00"),
+    ("meta.npy", b"\x00"),
+], ids=["w0-byte", "w0-weight", "w1-byte", "meta-byte"])
+def test_a_member_padded_past_its_header_is_refused(saved, member, extra):
+    path, _ = saved
+    with zipfile.ZipFile(path) as archive:
+        size = len(archive.read(member))
+    rewrite_member_bytes(path, member, lambda data: data + extra)
+    with zipfile.ZipFile(path) as archive:
+        assert len(archive.read(member)) == size + len(extra)
+    with pytest.raises(CheckpointError, match=f"member {member} is truncated or padded: "
+                       "its header promises") as refused:
+        load_checkpoint(path)
+    message = str(refused.value)
+    promised, held = map(int, re.search(r"promises (\d+) bytes, it holds (\d+)$",
+                                        message).groups())
+    assert held == promised + len(extra) and "\n" not in message
+
+
+@pytest.mark.parametrize("tamper", ["hash", "config"])
+def test_a_stored_hash_that_does_not_match_the_config_is_refused(saved, tamper):
+    """Corruption or a hand edit: the stored config_hash is not the stored config's
+    hash. Either member edited (the config changed under its old hash, or the hash
+    replaced) is refused by load_checkpoint itself, in one line."""
+    path, _ = saved
+    config = preset("digits")
+    if tamper == "hash":
+        rewrite(path, config_hash=np.array("0123456789abcdef"))
+    else:
+        edited = config.replace(threshold=config.threshold + 1)   # still a valid config
+        rewrite(path, config=np.array(edited.to_json()))
+    with pytest.raises(CheckpointError, match="is corrupt: its config hash") as refused:
+        load_checkpoint(path)
+    assert "\n" not in str(refused.value)
+    # Not refused for the other reason a config can be: it is the config expected.
+    with pytest.raises(CheckpointError, match="is corrupt"):
+        load_checkpoint(path, expect_config=config if tamper == "hash" else edited)
 
 
 def test_a_truncated_checkpoint_is_refused(saved, capsys):

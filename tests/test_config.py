@@ -41,6 +41,25 @@ def test_hash_does_not_depend_on_key_order():
     assert Config.from_json(shuffled).hash() == config.hash()
 
 
+def test_lr_shifts_at_follows_the_annealing_schedule():
+    # One more shift every lr_anneal_epochs (0-based) epochs, at most lr_anneal_max
+    # more: with 3 and 2, epochs 0-2 at the base shifts, 3-5 one more, 6 on two more.
+    config = small_config(hidden=(5, 4), lr_shift_out=2, lr_shift_hidden=3,
+                          lr_anneal_epochs=3, lr_anneal_max=2)
+    assert config.lr_shifts == (3, 3, 2)                   # hidden layers, then output
+    expected = {0: (3, 3, 2), 1: (3, 3, 2), 2: (3, 3, 2), 3: (4, 4, 3), 5: (4, 4, 3),
+                6: (5, 5, 4), 7: (5, 5, 4), 100: (5, 5, 4)}
+    assert {epoch: config.lr_shifts_at(epoch) for epoch in expected} == expected
+    # A step every epoch (as the digits preset anneals): the first epoch, 0, runs at the
+    # base shifts, the second at one more.
+    every = small_config(lr_shift_out=4, lr_shift_hidden=5, lr_anneal_epochs=1,
+                         lr_anneal_max=2)
+    assert [every.lr_shifts_at(e) for e in range(4)] == [(5, 4), (6, 5), (7, 6), (7, 6)]
+    # lr_anneal_epochs 0: no annealing, whatever lr_anneal_max says.
+    flat = small_config(lr_anneal_epochs=0, lr_anneal_max=3)
+    assert all(flat.lr_shifts_at(e) == flat.lr_shifts for e in (0, 1, 5, 1000))
+
+
 def test_unknown_preset_lists_valid_ones():
     with pytest.raises(ConfigError, match="valid presets: digits, mnist"):
         preset("cifar")

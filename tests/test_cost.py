@@ -7,6 +7,7 @@ row and with the rows overlapped."""
 import numpy as np
 import pytest
 
+from spikefab.config import preset
 from spikefab.cost import (cycle_model, max_sample_cycles, max_sample_sops,
                            max_sample_writes, memory_port_bound, sample_counter_bits)
 from spikefab.golden.encoders import encode
@@ -104,3 +105,80 @@ def test_cycle_model_brackets_measured_cycles(lanes, latency):
         assert model["least"] <= cycles <= model["total"] + slack, \
             f"sample {n}: {cycles} cycles outside the model's [{model['least']}, " \
             f"{model['total']} + {slack}] ({model})"
+
+
+# -- the bounds by hand (no simulation) ------------------------------------------------------
+
+@pytest.mark.parametrize("lanes, sops, writes, bound", [
+    (2, 10, 3, 8.0),        # (10 + 2·3) / 2: a write is a read and a write of the port
+    (1, 0, 5, 10.0),        # writes alone: two port cycles each
+    (4, 6, 1, 2.0),         # (6 + 2) / 4
+    (3, 7, 0, 7 / 3),       # no update: the reads alone
+])
+def test_memory_port_bound_hand_computed(lanes, sops, writes, bound):
+    assert memory_port_bound(small_config(lanes=lanes), sops, writes) == bound
+
+
+def worst_case_model(config, latency):
+    """:func:`cycle_model` of the worst case :func:`max_sample_cycles` documents: every
+    presynaptic neuron spiking every timestep and its row updated, every word written."""
+    layout = Layout(config)
+    fan_ins = [fan_in for fan_in, _ in config.weight_shapes]
+    return cycle_model(config, latency, spikes=[config.timesteps * n for n in fan_ins],
+                       rows_updated=fan_ins, words_written=layout.weight_depth)
+
+
+@pytest.mark.parametrize("latency", [2, 3])
+@pytest.mark.parametrize("config", [
+    small_config(),
+    small_config(n_in=40, hidden=(24,), n_out=4, timesteps=5, lanes=16, threshold=20,
+                 v_bits=16),
+    small_config(n_in=9, hidden=(7, 5), n_out=4, timesteps=5, lanes=3, k_fb=2),
+    "digits", "mnist",
+], ids=["tiny", "wide-16-lanes", "two-hidden", "digits", "mnist"])
+def test_max_sample_cycles_is_at_least_twice_the_worst_case(config, latency):
+    # The docstring's bound: the worst case's total, doubled for the hand-overs between
+    # phases that the model leaves out (and a little more: the inputs cleared first).
+    # Written against cycle_model, so it holds whatever the phases cost.
+    config = preset(config) if isinstance(config, str) else config
+    total = worst_case_model(config, latency)["total"]
+    bound = max_sample_cycles(config, latency)
+    assert bound >= 2 * total, (bound, total)
+    bits = sample_counter_bits(config, latency)["cycles"]
+    assert bits == min(32, bound.bit_length())
+    assert 1 << bits > 2 * total
+
+
+@pytest.mark.parametrize("latency", [2, 3])
+@pytest.mark.parametrize("name, bits", [
+    ("digits", {"cycles": 18, "sops": 18, "writes": 14}),
+    ("mnist", {"cycles": 21, "sops": 21, "writes": 17}),
+])
+def test_preset_counter_widths(name, bits, latency):
+    """The chip's per-sample counter widths of the presets, derived by hand from the
+    module docstring's cycle model as spikefab/cost.py stands on main at 438f09b (last
+    changed in 64e84f7). Both presets: hidden 128, n_out 10, T = 16, 2 lanes (row by
+    row, 1 pixel a cycle), words per row (64, 5), neuron words (64, 5). Should the model
+    of narrow configs change, derive them again; the check that follows the formula
+    whatever it becomes is test_max_sample_cycles_is_at_least_twice_the_worst_case.
+
+    digits (n_in 64, k_fb 1), weight words 64·64 + 128·5 = 4736:
+      synapse = rows 1024·64 + 2048·5 = 75776, drain 16·2·(L+2) = 128 | 160,
+                scan 16·64 = 1024                    → 76928 | 76960
+      neuron  = 16·((64 + 5) + (5 + 5))              = 1264
+      update  = 192·4 + 4736 read + 4736 written + 192·(L+4) = 1152 | 1344,
+                signals 64·1 + 5·2 + 10 = 84         → 11476 | 11668
+      bound   = 2·(total + n_in + max layer words) = 2·(89668 + 64 + 64) = 179592
+                | 2·(89892 + 64 + 64) = 180040: 18 bits (2^17 = 131072 ≤ it < 2^18)
+      sops    = 16·(64·128 + 128·10) = 151552: 18 bits; writes 9472: 14 bits
+    mnist (n_in 784, k_fb 3), weight words 784·64 + 128·5 = 50816:
+      synapse = 12544·64 + 2048·5 = 813056, + 128 | 160, + 16·784 = 12544
+                                                     → 825728 | 825760
+      neuron  = 1264
+      update  = 912·4 + 50816 + 50816 + 912·(L+4) = 5472 | 6384, + 64·3 + 10 + 10
+                                                     → 110964 | 111876
+      bound   = 2·(937956 + 784 + 64) = 1877608 | 2·(938900 + 784 + 64) = 1879496:
+                21 bits (2^20 = 1048576 ≤ it < 2^21)
+      sops    = 16·(784·128 + 1280) = 1626112: 21 bits; writes 101632: 17 bits
+    Without the factor 2 the cycle counters would be a bit narrower (17 and 20)."""
+    assert sample_counter_bits(preset(name), latency) == bits

@@ -270,6 +270,25 @@ def test_test_split_that_does_not_fit_the_config_is_refused():
         check_dataset(dataset, "odd", small_config())
 
 
+@pytest.mark.parametrize("split, name", [("train", "training"), ("t10k", "test")])
+def test_label_equal_to_n_out_is_refused_on_loading(tmp_path, split, name):
+    """Labels 0 … n_out - 1 load; a label n_out (3 for the 3 outputs here) in either
+    split is refused by load_dataset, before any training, in one line."""
+    images = np.zeros((3, 4, 4), dtype=np.uint8)
+    for prefix in ("train", "t10k"):
+        labels = [0, 1, 3] if prefix == split else [0, 1, 2]
+        (tmp_path / f"{prefix}-images-idx3-ubyte").write_bytes(idx_bytes(images))
+        (tmp_path / f"{prefix}-labels-idx1-ubyte").write_bytes(idx_bytes(labels))
+    with pytest.raises(DatasetError) as refused:
+        load_dataset(f"idx:{tmp_path}", small_config(n_in=16))
+    message = str(refused.value)
+    assert f"has {name} labels outside 0 … 2" in message and "\n" not in message
+    # The largest valid label, n_out - 1, is accepted.
+    (tmp_path / f"{split}-labels-idx1-ubyte").write_bytes(idx_bytes([0, 1, 2]))
+    dataset = load_dataset(f"idx:{tmp_path}", small_config(n_in=16))
+    assert dataset.y_train.max() == dataset.y_test.max() == 2
+
+
 def test_empty_split_is_refused(tmp_path):
     write_split(tmp_path, "train", 0, 4)
     write_split(tmp_path, "t10k", 3, 4)

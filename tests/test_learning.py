@@ -66,6 +66,46 @@ def test_margin_skips_the_update():
     assert signals is not None
 
 
+def test_margin_argument_is_the_run_time_register_not_the_config():
+    # The chip's margin register is loaded at run time and may differ from
+    # config.margin: learning_signals must compare against the argument when one is
+    # given. Error [1, -1, 2] (counts [1, 5, 2], label 1, target 6): max |e| = 2.
+    counts = [None, np.zeros(5, int), np.array([1, 5, 2])]
+    config = small_config(target_count=6, margin=0)
+    net = GoldenNet(config)
+    assert learning_signals(config, net.feedback, counts, 1)[1] is not None
+    assert learning_signals(config, net.feedback, counts, 1, margin=2)[1] is None
+    assert learning_signals(config, net.feedback, counts, 1, margin=1)[1] is not None
+    config = small_config(target_count=6, margin=2)
+    assert learning_signals(config, net.feedback, counts, 1)[1] is None
+    assert learning_signals(config, net.feedback, counts, 1, margin=1)[1] is not None
+    assert learning_signals(config, net.feedback, counts, 1, margin=0)[1] is not None
+
+
+def test_net_margin_register_of_T_skips_every_sample():
+    # |e[k]| <= T for counts in 0 … T and target_count <= T, so a margin register of T
+    # skips every sample: a training step reads and writes no weight. config.margin
+    # stays 0, which would update on every one of these samples.
+    config = small_config(init_range=(40, 40), threshold=20, margin=0)
+    net = GoldenNet(config)
+    net.margin = config.timesteps
+    before = [w.copy() for w in net.weights]
+    rng = np.random.default_rng(3)
+    for n in range(4):
+        raster = rng.integers(0, 2, (config.timesteps, config.n_in), dtype=np.uint8)
+        result = net.train(raster, n % config.n_out)
+        assert result.skipped and result.weight_writes == 0
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, before))
+    # The same samples do update under the config's own margin (the test's premise).
+    fresh = GoldenNet(config)
+    rng = np.random.default_rng(3)
+    writes = 0
+    for n in range(4):
+        raster = rng.integers(0, 2, (config.timesteps, config.n_in), dtype=np.uint8)
+        writes += fresh.train(raster, n % config.n_out).weight_writes
+    assert writes > 0
+
+
 def test_feedback_table_sparse_is_balanced_and_signed():
     config = small_config(hidden=(12,), n_out=3, k_fb=2)
     (index, sign), = feedback_table(config)

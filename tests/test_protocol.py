@@ -4,7 +4,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import spikefab.protocol as protocol
 from spikefab.driver import Chip, ChipError
@@ -38,6 +38,17 @@ def test_frame_round_trip_and_damage():
     assert request_frame(Op.TRAIN, 7, b"xy") == encode_frame(bytes([Op.TRAIN, 7]) + b"xy")
 
 
+@pytest.mark.parametrize("extra", [b"\x00", b"\xa5", b"\x00\x00",
+                                   encode_frame(b"\x02")],
+                         ids=["zero", "sof", "two", "second-frame"])
+def test_frame_with_bytes_after_its_crc_is_refused(extra):
+    # The CRC sits right after LEN's body bytes; anything past it (even a whole second
+    # frame) is a malformed frame, not a valid one with junk ignored.
+    frame = encode_frame(b"\x01abc")
+    with pytest.raises(FrameError, match=f"says 4 body bytes, but {4 + len(extra)} arrived"):
+        decode_frame(frame + extra)
+
+
 @pytest.mark.parametrize("lanes", [1, 2, 3, 4])
 @pytest.mark.parametrize("w_bits", [4, 8, 12])
 def test_layout_packs_and_unpacks_weights(lanes, w_bits):
@@ -53,6 +64,51 @@ def test_layout_packs_and_unpacks_weights(lanes, w_bits):
     # Padding lanes (past n_out = 3 in each output-layer row) stay zero.
     rows = words[layout.weight_base[-1]:].reshape(config.hidden[-1], -1)
     assert not rows[:, config.n_out:].any()
+
+
+def rails_round_trip(w_bits, lanes, values):
+    """Words of ``values`` through words_to_bytes and bytes_to_words, unchanged."""
+    config = small_config(w_bits=w_bits, lanes=lanes, init_range=(1, 1), v_bits=24)
+    layout = Layout(config)
+    words = np.array(values, dtype=np.int64).reshape(-1, lanes)
+    raw = layout.words_to_bytes(words)
+    assert len(raw) == words.size * layout.weight_bytes
+    back = layout.bytes_to_words(raw)
+    assert back.shape == words.shape and np.array_equal(back, words), (w_bits, lanes)
+
+
+def rails(w_bits):
+    w_min, w_max = -(1 << (w_bits - 1)), (1 << (w_bits - 1)) - 1
+    return [w_min, w_max, -1, 0, 1, w_min + 1, w_max - 1]
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3, 8])
+@pytest.mark.parametrize("w_bits", [2, 4, 7, 8, 9, 12, 15, 16])
+def test_layout_words_at_the_rails_round_trip(w_bits, lanes):
+    """w_min and w_max (and -1, 0, 1) in every lane position survive the wire. At
+    w_bits 8 and 16, w_min is -2**(bits-1) of the wire's 1 or 2 bytes (0x80, 0x8000):
+    the sign extension's edge."""
+    values = rails(w_bits) * lanes          # each value in each lane of some word
+    rails_round_trip(w_bits, lanes, values)
+    # The edge by hand: 0x80 is -128 in one byte, 0x8000 (little-endian) -32768 in two.
+    if w_bits == 8:
+        layout = Layout(small_config(w_bits=8, lanes=1, init_range=(1, 1)))
+        assert layout.bytes_to_words(b"\x80\x7f\xff").tolist() == [[-128], [127], [-1]]
+    if w_bits == 16:
+        layout = Layout(small_config(w_bits=16, lanes=1, init_range=(1, 1), v_bits=24))
+        assert layout.bytes_to_words(b"\x00\x80\xff\x7f\xff\xff").tolist() == \
+            [[-32768], [32767], [-1]]
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+def test_layout_random_words_with_rails_round_trip(data):
+    w_bits = data.draw(st.integers(2, 16), "w_bits")
+    lanes = data.draw(st.integers(1, 16), "lanes")
+    n = lanes * data.draw(st.integers(1, 4), "words")
+    value = st.sampled_from(rails(w_bits)) | st.integers(-(1 << (w_bits - 1)),
+                                                         (1 << (w_bits - 1)) - 1)
+    rails_round_trip(w_bits, lanes, data.draw(st.lists(value, min_size=n, max_size=n)))
 
 
 def test_sample_payloads():
