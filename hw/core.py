@@ -31,7 +31,7 @@ figures of the last sample.
 
 from types import SimpleNamespace
 
-from amaranth.hdl import Array, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -276,23 +276,24 @@ class LearningCore(wiring.Component):
                                                     depth=layout.max_layer_words, init=[])
         list_r = list_mem.read_port()
         list_w = list_mem.write_port()
+        m.submodules.buffer = buf_mem = Memory(shape=8, depth=self.buffer_depth, init=[])
+        buf_r = buf_mem.read_port()
+        buf_w = buf_mem.write_port()
         n_banks = layout.pixels_per_cycle
+        self._buffer_banks = []
         if n_banks > 1:
-            # Wide: the wide pixel encoder reads a byte of every bank a cycle.
-            banks = []
+            # Wide: a copy of the buffer in banks, from which the wide pixel encoder
+            # reads a byte of every bank a cycle (the host and the event reader keep the
+            # byte-wide buffer: no bank choice behind a RAM on their paths).
             for b in range(n_banks):
                 m.submodules[f"buffer_b{b}"] = bank = Memory(
                     shape=8, depth=self.buffer_depth // n_banks, init=[])
-                banks.append((f"buffer_b{b}", bank.read_port(), bank.write_port()))
-            buf_r, buf_w = None, banks
-        else:
-            m.submodules.buffer = buf_mem = Memory(shape=8, depth=self.buffer_depth, init=[])
-            buf_r = buf_mem.read_port()
-            buf_w = buf_mem.write_port()
+                self._buffer_banks.append((f"buffer_b{b}", bank.read_port(),
+                                           bank.write_port()))
 
         self._memory_ports = [("acc", acc_r, acc_w), ("neurons", n_r, n_w),
                               ("input_counts", cnt_r, cnt_w), ("spike_list", list_r, list_w),
-                              *([("buffer", buf_r, buf_w)] if buf_r is not None else buf_w)]
+                              ("buffer", buf_r, buf_w), *self._buffer_banks]
 
         return acc_r, acc_w, n_r, n_w, cnt_r, cnt_w, list_r, list_w, buf_r, buf_w
 
@@ -302,22 +303,22 @@ class LearningCore(wiring.Component):
         pixels, events, engine, lif = blocks.pixels, blocks.events, blocks.engine, blocks.lif
         update, reader, arbiter = blocks.update, blocks.reader, blocks.arbiter
         running = self.busy
-        if buf_r is None:
-            self._route_banks(m, buf_w, pixels, events, event_mode)
+        if self._buffer_banks:
+            self._route_banks(m, self._buffer_banks, pixels, event_mode)
+            pixel_raddr, pixel_ren = 0, 0
         else:
-            m.d.comb += [
-                buf_w.addr.eq(self.buf_waddr), buf_w.data.eq(self.buf_wdata),
-                buf_w.en.eq(self.buf_we & ~running),
-                buf_r.addr.eq(Mux(running, Mux(event_mode, events.buf_raddr,
-                                                   pixels.buf_raddr),
-                                  self.host.buf_raddr)),
-                # The pixel encoder holds the buffer's output while its pipeline stalls;
-                # the host's port rests while the receiver writes.
-                buf_r.en.eq(Mux(running, event_mode | pixels.buf_ren, ~self.buf_we)),
-                pixels.buf_rdata.eq(buf_r.data), events.buf_rdata.eq(buf_r.data),
-                self.host.buf_rdata.eq(buf_r.data),
-            ]
+            pixel_raddr, pixel_ren = pixels.buf_raddr, pixels.buf_ren
+            m.d.comb += pixels.buf_rdata.eq(buf_r.data)
         m.d.comb += [
+            buf_w.addr.eq(self.buf_waddr), buf_w.data.eq(self.buf_wdata),
+            buf_w.en.eq(self.buf_we & ~running),
+            buf_r.addr.eq(Mux(running, Mux(event_mode, events.buf_raddr, pixel_raddr),
+                              self.host.buf_raddr)),
+            # The pixel encoder holds the buffer's output while its pipeline stalls; the
+            # host's port rests while the receiver writes.
+            buf_r.en.eq(Mux(running, event_mode | pixel_ren, ~self.buf_we)),
+            events.buf_rdata.eq(buf_r.data),
+            self.host.buf_rdata.eq(buf_r.data),
             engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
             lif.n_rdata.eq(n_r.data), update.n_rdata.eq(n_r.data),
             engine.cnt_rdata.eq(cnt_r.data), update.cnt_rdata.eq(cnt_r.data),
@@ -362,33 +363,21 @@ class LearningCore(wiring.Component):
         with m.Elif(~running):
             m.d.comb += arbiter.grant.eq(0b100)
 
-    def _route_banks(self, m, banks, pixels, events, event_mode):
-        """The input buffer in banks (wide configs): byte ``a`` in bank ``a mod n`` at
-        row ``a // n``. The wide pixel encoder reads every bank at its own row; the event
-        reader and the host read a byte, every bank at the byte's row, and take the
-        bank of the byte's low address bits (registered with the read)."""
+    def _route_banks(self, m, banks, pixels, event_mode):
+        """The buffer's copy in banks (wide configs): byte ``a`` in bank ``a mod n`` at
+        row ``a // n``, written with the buffer; the wide pixel encoder reads every bank
+        at its own row."""
         running = self.busy
-        n = len(banks)
-        low = n.bit_length() - 1
-        byte_addr = Mux(running, events.buf_raddr, self.host.buf_raddr)
-        byte_en = Mux(running, event_mode, ~self.buf_we)
-        read_bank = Signal(range(n))
-        with m.If(byte_en):
-            m.d.sync += read_bank.eq(byte_addr[:low])
-        outputs = []
+        low = len(banks).bit_length() - 1
         for b, (_, read, write) in enumerate(banks):
             m.d.comb += [
                 write.addr.eq(self.buf_waddr[low:]), write.data.eq(self.buf_wdata),
                 write.en.eq(self.buf_we & ~running & (self.buf_waddr[:low] == b)),
-                read.addr.eq(Mux(running & ~event_mode, pixels.bank_raddr[b],
-                                 byte_addr[low:])),
+                read.addr.eq(pixels.bank_raddr[b]),
                 # The pixel encoder holds the banks' outputs while its pipeline stalls.
-                read.en.eq(Mux(running & ~event_mode, pixels.buf_ren, byte_en)),
+                read.en.eq(running & ~event_mode & pixels.buf_ren),
                 pixels.bank_rdata[b].eq(read.data),
             ]
-            outputs.append(read.data)
-        byte = Array(outputs)[read_bank]
-        m.d.comb += [events.buf_rdata.eq(byte), self.host.buf_rdata.eq(byte)]
 
     def _count(self, m, engine, update):
         """The host's counters, from the blocks' events."""
