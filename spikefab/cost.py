@@ -73,7 +73,8 @@ def cycle_model(config, weight_latency, *, spikes, rows_updated=None, words_writ
         ``synapse``, ``neuron``, ``update`` and ``total`` cycles (the total leaves out the
         handful of cycles each hand-over between phases costs, and counts the pixel
         encoder's scan in full), and ``least``: the total with the scan hidden behind
-        the synapse engine's rows wherever the spike count allows.
+        the synapse engine's rows wherever the spike count allows (and, for the update,
+        ``update_least``: the writes hidden where they may be).
     """
     layout = Layout(config)
     L, T = weight_latency, config.timesteps
@@ -105,6 +106,7 @@ def cycle_model(config, weight_latency, *, spikes, rows_updated=None, words_writ
         update += signals
         update_least += signals
     return {"synapse": synapse, "neuron": neuron, "update": update,
+            "update_least": update_least,
             "total": synapse + neuron + update,
             "least": synapse_least + neuron + update_least}
 

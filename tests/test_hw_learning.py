@@ -5,11 +5,13 @@ the input counts cleared behind it — at weight-memory latencies 2 and 3, row b
 from ``WIDE_LANES`` lanes on, with its rows overlapped."""
 
 import numpy as np
+import pytest
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from hypothesis import given, settings, strategies as st
 
+from spikefab.cost import cycle_model
 from spikefab.golden.network import GoldenNet, decide, init_weights
 from spikefab.hw.learning import UpdateUnit
 from spikefab.hw.memory import WeightMemory
@@ -65,18 +67,20 @@ def learn_rtl(config, counts, label, weights, latency, train=True):
         ctx.set(unit.start, 1)
         await ctx.tick()
         ctx.set(unit.start, 0)
-        writes = 0
+        writes = cycles = 0
         for _ in range(100_000):
             writes += ctx.get(unit.writes)
             done = ctx.get(unit.done)
             await ctx.tick()
+            cycles += 1
             if done:
                 break
         else:
             raise AssertionError("UpdateUnit never finished")
         words = np.array([[ctx.get(bench.weights.data[i])[q] for q in range(layout.lanes)]
                           for i in range(layout.weight_depth)])
-        got.update(prediction=ctx.get(unit.prediction), skipped=bool(ctx.get(unit.skipped)),
+        got.update(cycles=cycles,
+                   prediction=ctx.get(unit.prediction), skipped=bool(ctx.get(unit.skipped)),
                    writes=writes, weights=layout.unpack_weights(words),
                    inputs=[ctx.get(bench.inputs.data[i]) for i in range(config.n_in)])
 
@@ -121,3 +125,38 @@ def test_inference_reads_out_and_changes_nothing():
     rtl = learn_rtl(config, counts, 0, weights, 2, train=False)
     assert rtl["prediction"] == 1 and rtl["skipped"] and rtl["writes"] == 0
     assert all(np.array_equal(a, b) for a, b in zip(rtl["weights"], weights))
+
+
+#: Cycles of the update the cost model leaves out: start, readout hand-overs, done.
+UPDATE_HANDOVERS = 12
+
+
+@pytest.mark.parametrize("latency", [2, 3])
+@pytest.mark.parametrize("lanes", [2, 4, 8])
+def test_update_cycles_are_the_cost_model_s(lanes, latency):
+    # Row by row (2 lanes) and overlapped (4, 8): the update's cycles lie between the
+    # cost model's update_least and update (spikefab.cost.cycle_model), a few hand-overs
+    # aside, on a dense update (most rows active, many words written).
+    config = small_config(n_in=30, hidden=(20,), n_out=3, timesteps=6, lanes=lanes,
+                          margin=0, lr_shift_out=0, lr_shift_hidden=1,
+                          rounding="stochastic")
+    rng = np.random.default_rng(lanes + latency)
+    counts = [rng.integers(0, 7, n) * (rng.random(n) < 0.8) for n in config.layer_sizes]
+    golden = GoldenNet(config)
+    start = [w.copy() for w in golden.weights]
+    golden.learn(counts, 1)
+    rtl = learn_rtl(config, counts, 1, start, latency)
+    layout = Layout(config)
+    words = 0
+    for old, new, per_row in zip(start, golden.weights, layout.words_per_row):
+        fan_in, fan_out = old.shape
+        changed = np.zeros((fan_in, per_row * lanes), bool)
+        changed[:, :fan_out] = old != new
+        words += int(changed.reshape(fan_in, per_row, lanes).any(axis=2).sum())
+    model = cycle_model(config, latency, spikes=[0, 0],
+                        rows_updated=[int((c > 0).sum()) for c in counts[:-1]],
+                        words_written=words)
+    assert words > 10
+    assert model["update_least"] <= rtl["cycles"] <= model["update"] + UPDATE_HANDOVERS, \
+        f"{rtl['cycles']} update cycles outside the model's [{model['update_least']}, " \
+        f"{model['update']} + {UPDATE_HANDOVERS}] (lanes {lanes}, L {latency})"
