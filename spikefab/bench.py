@@ -272,10 +272,12 @@ def bench_lanes(lanes_list=SWEEP_LANES, out_dir="build/bench", board_name=SWEEP_
         log(f"lanes {lanes:3d}: {cycles:9,.0f} cycles/train sample ({ratio:.3f}× the port "
             f"bound), {p['luts']:,} LUTs, {p['bram']} BRAM, {p['fmax_mhz']:.1f} MHz → "
             f"{p['train_samples_per_s']:,.0f} training samples/s")
-    result = {"board": board_name, "network": "784-128-10 (mnist)", "points": points}
-    with open(os.path.join(out_dir, "lanes.json"), "w") as file:
-        json.dump(result, file, indent=2)
-    plot_lanes(result, os.path.join(out_dir, "lanes.png"))
+        # Written after every point: a sweep stopped midway keeps what it measured.
+        result = {"board": board_name, "network": "784-128-10 (mnist)",
+                  "points": sorted(points, key=lambda q: q["lanes"])}
+        with open(os.path.join(out_dir, "lanes.json"), "w") as file:
+            json.dump(result, file, indent=2)
+        plot_lanes(result, os.path.join(out_dir, "lanes.png"))
     return result
 
 
