@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = {"golden": "spikefab.golden", "hw": "spikefab.hw", "sim": "spikefab.sim",
            "spikefab": "spikefab"}
 #: Host modules allowed to import spikefab.sim, and why.
-SIM_IMPORTERS = {"spikefab/cli.py": "the `sim` command and `train --engine rtl`"}
+SIM_IMPORTERS = {"spikefab/cli.py": "the `sim` command and `train --engine rtl`",
+                 "spikefab/bench.py": "`make bench`'s lanes sweep measures cycles in Verilator"}
 
 
 def modules(root=ROOT):
