@@ -3,18 +3,24 @@
 import sys
 import time
 
+# When the process's first bar began: a run of many short bars (epochs of a fraction of
+# a second) shows them once the run, not each bar, has lasted the delay.
+_first_start = None
+
 
 class Progress:
     """``with Progress(total, label) as bar: bar.advance(n)``.
 
     Draws nothing until ``delay`` seconds have passed, then redraws at most every
-    ``interval`` seconds. ``enabled=False`` (e.g. with ``--json``) silences it. ``unit``
+    ``interval`` seconds; the delay counts from ``since`` (default: when the process's
+    first bar began). ``enabled=False`` (e.g. with ``--json``) silences it. ``unit``
     names what is counted (``"gen"`` for ES generations) after the rate; ``note`` in
     :meth:`advance` is shown after it (ES: the generation and its fitness).
     """
 
     def __init__(self, total, label, *, enabled=True, stream=None, delay=1.0, interval=0.2,
-                 unit=""):
+                 unit="", since=None):
+        global _first_start
         self.total = max(total, 1)
         self.label = label
         self.enabled = enabled
@@ -23,6 +29,9 @@ class Progress:
         self.interval = interval
         self.done = 0
         self.start = time.monotonic()
+        if _first_start is None:
+            _first_start = self.start
+        self.since = _first_start if since is None else since
         self.last_draw = None
         self.unit = f" {unit}" if unit else ""
 
@@ -34,7 +43,7 @@ class Progress:
         if not self.enabled:
             return
         now = time.monotonic()
-        if now - self.start < self.delay:
+        if now - self.since < self.delay:
             return
         if self.last_draw is not None and now - self.last_draw < self.interval \
                 and self.done < self.total:

@@ -139,19 +139,37 @@ def test_ctrl_c_on_a_resumed_run_keeps_its_epochs(capsys, tmp_path, monkeypatch)
 
 
 def test_sigint_exits_130_without_a_traceback(tmp_path):
-    """A real Ctrl-C (SIGINT) to the command line, in the middle of a long run."""
+    """A real Ctrl-C (SIGINT) to the command line, in the middle of a long run: sent once
+    the progress bar shows an epoch under way (a fixed sleep raced the imports on a busy
+    machine)."""
     path = tmp_path / "run.npz"
     process = subprocess.Popen(
-        [sys.executable, "-m", "spikefab.cli", "train", "--json", "--epochs", "500",
-         "--save", str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)
+        [sys.executable, "-m", "spikefab.cli", "train", "--epochs", "500", "--save", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = wait_for(process.stderr, b"epoch ", timeout=120)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    _, rest = process.communicate(timeout=120)
+    err = (err + rest).decode()
     assert process.returncode == 130, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert err.startswith("spikefab: interrupted during epoch ")
+    assert "Traceback" not in err, err
+    # The progress bar redraws with carriage returns; the message is the one line after it.
+    message = err.rsplit("\r", 1)[-1].split("\x1b[K")[-1].strip()
+    assert len(message.splitlines()) == 1, err
+    assert message.startswith("spikefab: interrupted during epoch "), err
     state = checkpoint(path).state
-    assert f"saved the run after epoch {state['epoch']} to {path}" in err
+    assert f"saved the run after epoch {state['epoch']} to {path}" in message
+
+
+def wait_for(stream, marker, *, timeout):
+    """Read ``stream`` until ``marker`` appears; return what was read."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        assert time.monotonic() < deadline, f"no {marker!r} within {timeout} s: {seen!r}"
+        chunk = os.read(stream.fileno(), 4096)
+        assert chunk, f"the process ended before {marker!r}: {seen!r}"
+        seen += chunk
+    return seen
 
 
 # -- what --resume refuses -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The progress bar and the benchmark harness (on tiny sizes, so they do not rot)."""
 
 import io
+import time
 
 import pytest
 
@@ -9,10 +10,19 @@ from spikefab.progress import Progress
 
 def test_progress_is_silent_for_short_runs():
     stream = io.StringIO()
-    with Progress(10, "x", stream=stream, delay=60) as bar:
+    with Progress(10, "x", stream=stream, delay=60, since=time.monotonic()) as bar:
         for _ in range(10):
             bar.advance()
     assert stream.getvalue() == ""
+
+
+def test_short_bars_of_a_long_run_draw_once_the_run_has_lasted_the_delay():
+    """Epochs of a fraction of a second: the delay counts from the run's start."""
+    stream = io.StringIO()
+    with Progress(3, "epoch 7/9", stream=stream, delay=1, interval=0,
+                  since=time.monotonic() - 5) as bar:
+        bar.advance(3)
+    assert "epoch 7/9" in stream.getvalue()
 
 
 def test_progress_draws_after_the_delay():
