@@ -141,7 +141,7 @@ class UpdateUnit(wiring.Component):
             in_flight = delay_line(m, tag_layout(k.shape()), {"valid": reading, "index": k},
                                    self._weight_latency - 1, name="in_flight")
         pending = lanes_.pending
-        writing = pending.valid & lanes_.changed.any()
+        writing = lanes_.write if overlap else pending.valid & lanes_.changed.any()
         drained = ~(lanes_.busy | Cat(*(stage.valid for stage in in_flight)).any())
 
         m.d.comb += [

@@ -73,6 +73,9 @@ class UpdateLanes(wiring.Component):
     load_dither : In(1); row_dither : In(16)
         Stochastic rounding: a row starts its dither at ``row_dither`` (no word in flight).
     pending : Out(tag); new_word : Out(weight word); changed : Out(lanes)
+    write : Out(1)
+        ``per_word`` only: the pending word changed (``pending.valid`` and a lane changed),
+        registered with it.
     busy : Out(1)
         A word between ``taken`` and ``stepped``.
     """
@@ -98,6 +101,7 @@ class UpdateLanes(wiring.Component):
             "pending": Out(tag),
             "new_word": Out(shapes.weight_word),
             "changed": Out(lanes),
+            "write": Out(1),
             "busy": Out(1),
         })
 
@@ -139,6 +143,10 @@ class UpdateLanes(wiring.Component):
             m.d.comb += [new_word[lane].eq(self._saturated(m, lane, old_words, step,
                                                            step_down, changed))]
         m.d.sync += [self.new_word.eq(new_word), self.changed.eq(changed)]
+        if self._per_word:
+            # The pending word is to be written: decided a stage early, so that only a
+            # register stands before the weight port's choice of address.
+            m.d.sync += self.write.eq(stepped.valid & changed.any())
         return m
 
     def _offsets(self, m, advance, word_dither=None):

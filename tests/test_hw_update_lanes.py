@@ -140,6 +140,10 @@ def rows_rtl(config, signals, rows, activities, shift, dithers, gaps):
                                                           (weight_next[1] + 1) * lanes]
                     if weight_next is not None else [config.w_min] * lanes)
             weight_next = item
+            # ``write``: exactly the pending words with a lane changed.
+            assert ctx.get(dut.write) == (ctx.get(dut.pending.valid) and
+                                          ctx.get(dut.changed) != 0), \
+                f"UpdateLanes write flag at cycle {cycle}"
             if ctx.get(dut.pending.valid):
                 addr = ctx.get(dut.pending.addr)
                 changed = ctx.get(dut.changed)
