@@ -305,10 +305,10 @@ class LearningCore(wiring.Component):
         running = self.busy
         if self._buffer_banks:
             self._route_banks(m, self._buffer_banks, pixels, event_mode)
-            pixel_raddr, pixel_ren = 0, 0
+            pixel_raddr, pixel_ren, pixel_rdata = 0, 0, []
         else:
             pixel_raddr, pixel_ren = pixels.buf_raddr, pixels.buf_ren
-            m.d.comb += pixels.buf_rdata.eq(buf_r.data)
+            pixel_rdata = [pixels.buf_rdata.eq(buf_r.data)]
         m.d.comb += [
             buf_w.addr.eq(self.buf_waddr), buf_w.data.eq(self.buf_wdata),
             buf_w.en.eq(self.buf_we & ~running),
@@ -317,7 +317,7 @@ class LearningCore(wiring.Component):
             # The pixel encoder holds the buffer's output while its pipeline stalls; the
             # host's port rests while the receiver writes.
             buf_r.en.eq(Mux(running, event_mode | pixel_ren, ~self.buf_we)),
-            events.buf_rdata.eq(buf_r.data),
+            *pixel_rdata, events.buf_rdata.eq(buf_r.data),
             self.host.buf_rdata.eq(buf_r.data),
             engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
             lif.n_rdata.eq(n_r.data), update.n_rdata.eq(n_r.data),

@@ -57,27 +57,29 @@ class LIFLane(wiring.Component):
         # (each rail's outcome is a constant), so no compare waits on another.
         over = summed > c.v_max
         under = summed < c.v_min
-        at_threshold = summed >= c.threshold
-        above = summed - c.threshold
+        at_threshold = above = None
         if self._registered_tests:
             # Wide configs: the compares and the reset value registered in a stage of
             # their own, so that only multiplexers stand between two registers.
             tests = [Signal.like(value, name=name) for value, name in
-                     ((over, "over"), (under, "under"), (at_threshold, "at_threshold"))]
+                     ((over, "over"), (under, "under"), (summed >= c.threshold, "at_threshold"))]
             kept = Signal.like(summed, name="summed_q")
             above_q = Signal(signed(c.v_bits + 3), name="above_q")
-            m.d.sync += [tests[0].eq(over), tests[1].eq(under), tests[2].eq(at_threshold),
-                         kept.eq(summed), above_q.eq(above)]
+            m.d.sync += [tests[0].eq(over), tests[1].eq(under),
+                         tests[2].eq(summed >= c.threshold), kept.eq(summed),
+                         above_q.eq(summed - c.threshold)]
             over, under, at_threshold = tests
             summed, above = kept, above_q
         m.d.comb += saturated.eq(Mux(over, c.v_max, Mux(under, c.v_min, summed)))
         fires = Mux(over, int(c.v_max >= c.threshold),
-                    Mux(under, int(c.v_min >= c.threshold), at_threshold))
+                    Mux(under, int(c.v_min >= c.threshold),
+                        summed >= c.threshold if at_threshold is None else at_threshold))
         if c.reset == "zero":
             reset = 0
         else:
             reset = Mux(over, c.v_max - c.threshold,
-                        Mux(under, c.v_min - c.threshold, above))
+                        Mux(under, c.v_min - c.threshold,
+                            summed - c.threshold if above is None else above))
         m.d.comb += [
             self.spike.eq(fires),
             self.v_next.eq(Mux(self.spike, reset, saturated)),
@@ -223,6 +225,10 @@ class LIFArray(wiring.Component):
         ]
         with m.If(self.list_we):
             m.d.sync += self.list_length.eq(self.list_length + 1)
-        m.d.comb += self.done.eq(written & ~last_valid & ~summed_valid & ~read_valid
-                                 & ~out_valid & ~running)
+        if tested:
+            m.d.comb += self.done.eq(written & ~tested_valid & ~summed_valid & ~read_valid
+                                     & ~out_valid & ~running)
+        else:
+            m.d.comb += self.done.eq(written & ~summed_valid & ~read_valid & ~out_valid
+                                     & ~running)
         return m

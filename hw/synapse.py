@@ -70,16 +70,14 @@ class SynapseEngine(wiring.Component):
             "cnt_we": Out(1),
         })
 
-    def _row_base(self, index):
+    def _row_base(self, index, weight_base, words_per_row):
         """The weight address of row ``index`` of the current layer. Wide configs work
         out every layer's (a product by a constant: shifts and adds) and choose among
         them, so the layer's choice does not reach a multiplier (100 MHz on the ECP5)."""
-        layout, config = self._layout, self._config
+        layout = self._layout
         if layout.wide:
             return Array(Const(b) + index * w for b, w in
                          zip(layout.weight_base, layout.words_per_row))[self.layer]
-        words_per_row = Array(Const(w) for w in layout.words_per_row)
-        weight_base = Array(Const(b) for b in layout.weight_base)
         return weight_base[self.layer] + index * words_per_row[self.layer]
 
     def elaborate(self, platform):
@@ -151,7 +149,7 @@ class SynapseEngine(wiring.Component):
             m.d.sync += [
                 pend_valid.eq(1),
                 pend_end.eq(self.spikes.p.end),
-                pend_base.eq(self._row_base(index)),
+                pend_base.eq(self._row_base(index, weight_base, words_per_row)),
             ]
             with m.If(~self.spikes.p.end):
                 m.d.comb += self.sops.eq(fan_out[self.layer])
