@@ -120,7 +120,7 @@ class UpdateLanes(wiring.Component):
         m.d.sync += [later.eq(earlier) for earlier, later in zip(old_words, old_words[1:])]
 
         if self._per_word:
-            activity = sized.activity
+            activity = None         # each lane's own copy, registered from ``taken``
             offsets = self._offsets(m, sized.valid, word_dither=sized.dither)
         else:
             activity = self.activity
@@ -136,8 +136,15 @@ class UpdateLanes(wiring.Component):
             step = Signal(prod_bits + 1, name=f"step{lane}")
             step_down = Signal(name=f"step_down{lane}")
             p = signal_word[lane]
+            if self._per_word:
+                # A copy of the activity per lane, beside the lane's multiplier (one
+                # register feeding sixteen DSPs across the die missed 100 MHz).
+                lane_activity = Signal(shapes.count, name=f"activity{lane}")
+                m.d.sync += lane_activity.eq(taken.activity)
+            else:
+                lane_activity = activity
             m.d.sync += [magnitude.eq(abs(p)), lowers.eq(p >= 0),
-                         product.eq(magnitude * activity), product_down.eq(lowers),
+                         product.eq(magnitude * lane_activity), product_down.eq(lowers),
                          step.eq((product + offsets[lane]) >> self.shift),
                          step_down.eq(product_down)]
             m.d.comb += [new_word[lane].eq(self._saturated(m, lane, old_words, step,
