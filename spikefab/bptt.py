@@ -10,9 +10,9 @@ divided by ``threshold``, threshold 1), so Adam's step is relative to the firing
 * **Surrogate** the spike's derivative is the fast sigmoid
   ``1 / (1 + slope · |v - 1|)²`` (snnTorch's ``fast_sigmoid``, slope 25); the reset is
   detached from the graph, as in snnTorch.
-* **Loss** the squared count error ``Σ_k (c_k - target_count · [k = label])²`` averaged
-  over the mini-batch: minus the ES fitness of :mod:`golden.es` (without
-  ``error_clip``), so the three rules climb the same objective. Spike counts are the
+* **Loss** minus the ES fitness of :mod:`golden.es` (rule 5: the count error beyond
+  the margin, squared, the label's four times; ``error_clip`` left out) averaged over
+  the mini-batch, so the three rules climb the same objective. Spike counts are the
   sums of the surrogate-differentiable spikes over the ``T`` timesteps.
 * **Data** the rasters the chip's encoder makes (rate coding: the LFSR rasters);
   mini-batches of ``batch`` samples in the run's order (:func:`golden.es.generation_plan`
@@ -24,6 +24,7 @@ After every step the float32 weights (times ``threshold``) are copied into
 
 import numpy as np
 
+from spikefab.golden.es import ES_LABEL_SHIFT
 from spikefab.golden.float_model import FloatNet
 
 
@@ -122,9 +123,13 @@ class BPTTNet(FloatNet):
         torch = self.torch
         labels_t = torch.as_tensor(np.asarray(labels, dtype=np.int64))
         counts, sops = self._counts(np.asarray(rasters, dtype=np.uint8))
+        rows = torch.arange(len(labels_t))
         target = torch.zeros_like(counts)
-        target[torch.arange(len(labels_t)), labels_t] = float(self.config.target_count)
-        squared = ((counts - target) ** 2).sum()
+        target[rows, labels_t] = float(self.config.target_count)
+        weight = torch.ones_like(counts)
+        weight[rows, labels_t] = float(1 << ES_LABEL_SHIFT)
+        excess = torch.relu((counts - target).abs() - self.config.margin)
+        squared = (weight * excess ** 2).sum()
         self.optimiser.zero_grad()
         (squared / len(labels_t)).backward()
         self.optimiser.step()

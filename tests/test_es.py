@@ -229,7 +229,9 @@ def test_population_pairs_are_antithetic_and_scored_on_the_batch():
                            for r in rasters])
         error = counts.copy()
         error[np.arange(4), labels] -= config.target_count
-        assert fitnesses[m] == -(error ** 2).sum()
+        squares = np.maximum(np.abs(error) - config.margin, 0) ** 2
+        squares[np.arange(4), labels] *= 4
+        assert fitnesses[m] == -squares.sum()
         expected_correct += (counts.argmax(axis=1) == labels).sum()
     assert correct == expected_correct
     # the two members of a pair move each unsaturated weight by opposite amounts
@@ -243,11 +245,15 @@ def test_population_pairs_are_antithetic_and_scored_on_the_batch():
 
 # -- rules 5–6: fitness and pair signals -----------------------------------------------
 
-def test_fitness_is_minus_the_squared_count_error():
+def test_fitness_hand_computed():
     config = small_config(n_out=3, target_count=6)
-    assert fitness(config, [[3, 6, 0], [1, 0, 2]], [1, 2]) == -(9 + 0 + 0 + 1 + 0 + 16)
+    # e = [3, 0, 0] (label 1) and [1, 0, -4] (label 2, counted 4 times)
+    assert fitness(config, [[3, 6, 0], [1, 0, 2]], [1, 2]) == -(9 + 1 + 4 * 16)
+    margin = small_config(n_out=3, target_count=6, margin=1)
+    # beyond the margin: [2, 0, 0] and [0, 0, 3]
+    assert fitness(margin, [[3, 6, 0], [1, 0, 2]], [1, 2]) == -(4 + 4 * 9)
     clipped = small_config(n_out=3, target_count=6, error_clip=2)
-    assert fitness(clipped, [[3, 6, 0]], [0]) == -(4 + 4 + 0)
+    assert fitness(clipped, [[3, 6, 0]], [0]) == -(4 * 4 + 4 + 0)
 
 
 def test_pair_signals_hand_computed():
@@ -509,3 +515,24 @@ def test_bptt_network_is_floatnets_and_a_step_lowers_the_loss(digits_small):
     assert last > first
     assert [list(net.forward(r).output_counts) for r in rasters[:2]] == \
         net._counts(rasters[:2])[0].detach().numpy().astype(int).tolist()
+
+
+def test_cli_saves_eggroll_evaluates_it_and_refuses_to_resume_float_es(capsys, tmp_path):
+    golden = tmp_path / "golden.npz"
+    code, out, err = run_cli(capsys, "--algo", "eggroll", "--limit-train", "16",
+                             "--limit-test", "10", "--epochs", "1", "--json", "--save",
+                             str(golden))
+    assert code == 0, err
+    trained = json.loads(out)["test_accuracy"]
+    assert cli.main(["eval", "--checkpoint", str(golden), "--limit-test", "10", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["test_accuracy"] == trained
+    code, out, err = run_cli(capsys, "--resume", str(golden), "--epochs", "2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["generations"] == 2
+    floats = tmp_path / "float.npz"
+    code, _, err = run_cli(capsys, "--algo", "es", "--limit-train", "16", "--limit-test", "10",
+                           "--epochs", "1", "--json", "--save", str(floats))
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "--resume", str(floats), "--epochs", "2")
+    assert code == 2
+    assert "cannot be resumed: --algo es on float keeps optimiser state" in err
