@@ -262,6 +262,8 @@ def test_pair_signals_hand_computed():
     assert pair_signals([-4, -4, -9, -9]).tolist() == [0, 0]
     # one pair decides: its signal is the largest
     assert pair_signals([0, -1, -7, -7]).tolist() == [3, 0]
+    # (3·4·100 + 103) div 206 = 6, clipped to 3; (12 + 103) div 206 = 0
+    assert pair_signals([0, -100, 1, 0, 0, 1, 5, 4]).tolist() == [3, 0, 0, 0]
 
 
 # -- rules 7–8: the update -------------------------------------------------------------
@@ -485,6 +487,9 @@ def test_cli_eggroll_json_has_the_es_figures(capsys):
             "wall_s", "generations", "population", "rank"} <= set(result)
     assert result["engine"] == "golden" and result["generations"] == 2     # 20 / 16
     assert result["population"] == 64 and result["rank"] == 4
+    # every member's decisions on the samples of its generations
+    assert 0 <= result["train_accuracy"] <= 1
+    assert result["history"][0]["train_accuracy"] == result["train_accuracy"]
 
 
 # -- BPTT ------------------------------------------------------------------------------
