@@ -47,7 +47,8 @@ from spikefab.progress import Progress
 
 
 __all__ = ["ALGOS", "ENGINES", "RESUMABLE_ENGINES", "TRAIN_DEFAULTS", "ALGO_ENGINES",
-           "BATCH_ALGOS", "algo_config", "check_engine", "resumable", "make_model", "run_training", "train_epochs", "evaluate", "TrainState",
+           "BATCH_ALGOS", "algo_config", "check_engine", "resumable", "make_model",
+           "run_training", "train_epochs", "evaluate", "TrainState",
            "TrainingInterrupted", "resolve_options", "resume_state", "dataset_digest",
            "run_meta"]
 
@@ -59,7 +60,6 @@ ALGO_ENGINES = {"sparse-dfa": ("golden", "float", "rtl"), "dfa": ("golden", "flo
                 "eggroll": ("golden", "float"), "es": ("float",), "bptt": ("float",)}
 #: Algorithms that learn a mini-batch at a time (generations), not a sample at a time.
 BATCH_ALGOS = ("eggroll", "es", "bptt")
-ES_ALGOS = ("eggroll", "es")
 CHUNK = 512
 ORDER_SEED_OFFSET = 0x5EED
 # The options of `spikefab train` that define a run, and their defaults for a new one.
