@@ -13,6 +13,10 @@ and ``build/bench/accuracy.json``: the ``mnist`` preset trained on the full Fash
 (when installed) with sparse and dense DFA, golden and float: test accuracy per epoch,
 weight writes per sample and wall time — what fixed point costs and what sparsity saves.
 
+and ``build/bench/es.json`` with ``es.png``: float EGGROLL's seconds and peak memory per
+generation at ranks 1–8 against full-rank ES at the same population, on both presets, and
+golden integer EGGROLL's generations per second (:func:`spikefab.es_bench.bench_ranks`).
+
 and ``build/bench/lanes.json`` with ``lanes.png``: the lanes sweep of the ``mnist`` network
 (784-128-10) on the ULX3S (:func:`bench_lanes`): at each lane count the cycles per training
 sample (measured in Verilator on Fashion-MNIST samples when installed, else the cost
@@ -35,9 +39,13 @@ import time
 import numpy as np
 
 from spikefab.config import preset
+from spikefab.files import write_json
 from spikefab.golden.datasets import DatasetError, Dataset, load_dataset
 from spikefab.golden.encoders import encode
 from spikefab.train import algo_config, make_model, run_training
+
+
+ES_RANKS = tuple(range(1, 9))
 
 
 def pixel_data(config):
@@ -230,8 +238,7 @@ def bench_lanes(lanes_list=SWEEP_LANES, out_dir="build/bench", board_name=SWEEP_
             log(f"lanes {lanes}: place and route of {config.name} for {board_name} "
                 f"(minutes)")
             built = build_bitstream(board_name, config, out_dir=os.path.join(folder, "build"))
-            with open(built_path, "w") as file:
-                json.dump(built, file, indent=1)
+            write_json(built_path, built, indent=1)
         sim_path = os.path.join(folder, f"sim-{config.name}.json")
         measured = _cached(sim_path, config)
         dataset, source = pixel_data(config)
@@ -243,8 +250,7 @@ def bench_lanes(lanes_list=SWEEP_LANES, out_dir="build/bench", board_name=SWEEP_
                                 out_dir=os.path.join(folder, "sim", config.name),
                                 log=lambda *a: None)
             measured = {key: value for key, value in measured.items() if key != "weights"}
-            with open(sim_path, "w") as file:
-                json.dump(measured, file, indent=1)
+            write_json(sim_path, measured, indent=1)
         n = sim_samples or 20
         model = modelled_samples(config, board.weight_latency,
                                  encode(dataset.x_train[:n], config), dataset.y_train[:n])
@@ -281,8 +287,7 @@ def bench_lanes(lanes_list=SWEEP_LANES, out_dir="build/bench", board_name=SWEEP_
         # Written after every point: a sweep stopped midway keeps what it measured.
         result = {"board": board_name, "network": "784-128-10 (mnist)",
                   "points": sorted(points, key=lambda q: q["lanes"])}
-        with open(os.path.join(out_dir, "lanes.json"), "w") as file:
-            json.dump(result, file, indent=2)
+        write_json(os.path.join(out_dir, "lanes.json"), result)
         plot_lanes(result, os.path.join(out_dir, "lanes.png"))
     return result
 
@@ -382,8 +387,7 @@ def main(argv=None):
         results["torch_bptt"] = {"skipped": "torch is not installed (pip install -e '.[bench]')"}
 
     path = os.path.join(args.out, "golden.json")
-    with open(path, "w") as file:
-        json.dump(results, file, indent=2)
+    write_json(path, results)
     for r in results["presets"]:
         print(f"{r['config']:7s} golden train {r['golden']['train_samples_per_s']:9,.0f}/s  "
               f"infer {r['golden']['infer_samples_per_s']:9,.0f}/s   float train "
@@ -397,8 +401,7 @@ def main(argv=None):
     if args.accuracy_epochs:
         accuracy = bench_accuracy(args.accuracy_epochs, data["mnist"], args.accuracy_seeds)
         path = os.path.join(args.out, "accuracy.json")
-        with open(path, "w") as file:
-            json.dump(accuracy, file, indent=2)
+        write_json(path, accuracy)
         for run in accuracy.get("runs", []):
             print(f"fashion-mnist {run['algo']:10s} {run['engine']:6s} seed {run['seed']} "
                   f"test {run['test_accuracy']:.2%}  writes/sample "
@@ -408,6 +411,9 @@ def main(argv=None):
                   f"seeds: test {mean['test_accuracy']:.2%}  writes/sample "
                   f"{mean['weight_writes_per_sample']:7,.0f}")
         print(f"wrote {path}")
+    # Imported here: es_bench takes pixel_data from this module.
+    from spikefab.es_bench import bench_ranks
+    bench_ranks(ES_RANKS, args.out)
     bench_lanes(args.lanes, args.out, sim_samples=args.lanes_sim_samples)
 
 

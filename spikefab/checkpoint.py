@@ -25,7 +25,6 @@ than the caller expects, and weights of the wrong shape or kind: integers within
 config's ``w_bits`` (``golden`` and ``rtl``), or finite reals as well (``float``).
 """
 
-import contextlib
 import io
 import json
 import math
@@ -38,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikefab.config import Config, ConfigError
+from spikefab.files import write_atomically
 
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "check_save_path",
@@ -110,7 +110,7 @@ def save_checkpoint(path, config, weights, *, engine, meta=None, state=None):
     path = os.fspath(path)
     existed = os.path.exists(path)
     try:
-        _write_atomically(_target(path), lambda file: np.savez(file, **members))
+        write_atomically(_target(path), lambda file: np.savez(file, **members))
     except OSError as error:
         kept = "the previous one is left as it was" if existed else "nothing was written"
         raise CheckpointError(f"cannot write checkpoint {path}: "
@@ -120,45 +120,6 @@ def save_checkpoint(path, config, weights, *, engine, meta=None, state=None):
 def _target(path):
     """The file a save replaces: through a symbolic link, the file it points to."""
     return os.path.realpath(path) if os.path.islink(path) else path
-
-
-def _write_atomically(path, write):
-    """Call ``write(file)`` on a temporary file beside ``path``, then rename it over
-    ``path``; on any failure (Ctrl-C included) remove it and leave ``path`` alone."""
-    folder = os.path.dirname(path) or "."
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.",
-                                     suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, _mode_for(path))
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    _sync_folder(folder)
-
-
-def _mode_for(path):
-    """The old file's permissions, or those a new file gets under the umask."""
-    with contextlib.suppress(OSError):
-        return stat.S_IMODE(os.stat(path).st_mode)
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def _sync_folder(folder):
-    """Make the rename durable (best effort: not every file system can sync a folder)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 # -- reading -------------------------------------------------------------------------------

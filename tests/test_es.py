@@ -541,3 +541,24 @@ def test_cli_saves_eggroll_evaluates_it_and_refuses_to_resume_float_es(capsys, t
     code, _, err = run_cli(capsys, "--resume", str(floats), "--epochs", "2")
     assert code == 2
     assert "cannot be resumed: --algo es on float keeps optimiser state" in err
+
+
+def test_rank_sweep_measures_every_rank_and_full_rank_holds_more(tmp_path):
+    """make bench's ES sweep: one point per rank, each with its time and its peak
+    memory; the full-rank population's noise (fan_in × fan_out floats per pair) outweighs
+    EGGROLL's ((fan_in + fan_out) × r), so its peak is the larger at every rank here."""
+    from spikefab.es_bench import _ranks, plot_ranks, rank_sweep
+
+    config = preset("digits")
+    dataset = load_dataset("digits", config).limit(40, 10)
+    sweep = rank_sweep(config, dataset, (1, 2), batch=4, generations=1, repeats=1,
+                       log=lambda line: None)
+    assert [p["rank"] for p in sweep["ranks"]] == [1, 2]
+    for point in sweep["ranks"]:
+        assert point["eggroll_float_s"] > 0 and point["eggroll_golden_s"] > 0
+        assert point["full_rank_bytes_over_eggroll"] > 1.5
+        assert point["eggroll_float_peak_bytes"] > 0
+    assert sweep["population"] == config.es_population and sweep["batch"] == 4
+    plot_ranks({"presets": [sweep]}, tmp_path / "es.png")
+    assert (tmp_path / "es.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _ranks("1-3") == (1, 2, 3) and _ranks("2,8") == (2, 8)
