@@ -20,7 +20,8 @@ import numpy as np
 from numba import njit
 
 
-__all__ = ["XorShift32", "xorshift32", "XORSHIFT32_SHIFTS", "lfsr16_step", "lfsr16_draws"]
+__all__ = ["XorShift32", "xorshift32", "XORSHIFT32_SHIFTS", "XORSHIFT32_ZERO_SEED",
+           "lfsr16_step", "lfsr16_draws"]
 
 
 LFSR16_MASK = 0xB400
@@ -30,6 +31,8 @@ LFSR16_STEPS_PER_DRAW = 8
 #: xorshift32's shifts: ``x ^= x << 13``, ``x ^= x >> 17``, ``x ^= x << 5`` (hardware too).
 XORSHIFT32_SHIFTS = (13, 17, 5)
 _LEFT_A, _RIGHT, _LEFT_B = XORSHIFT32_SHIFTS
+#: What a seed of 0 becomes (2**32 / φ): the all-zero state is xorshift32's fixed point.
+XORSHIFT32_ZERO_SEED = 0x9E3779B9
 
 
 @njit(cache=True, nogil=True)
@@ -45,7 +48,7 @@ class XorShift32:
     """Marsaglia xorshift32; :meth:`next` returns the new 32-bit state."""
 
     def __init__(self, seed):
-        self.state = (seed & 0xFFFFFFFF) or 0x9E3779B9
+        self.state = (seed & 0xFFFFFFFF) or XORSHIFT32_ZERO_SEED
 
     def next(self):
         self.state = int(xorshift32(self.state))

@@ -1,0 +1,83 @@
+"""The member weights of EGGROLL, ``P`` lanes side by side (rules 3 and 4 of
+:mod:`spikefab.golden.es`).
+
+Twin of golden's :func:`~spikefab.golden.es.rank_sums` and ``_perturb`` for one weight
+word: lane ``l`` holds the weight ``w`` of the synapse from the spiking row ``i`` to its
+neuron ``j`` and that neuron's factor bits ``a[j]``; with the row's factor bits ``b[i]``,
+the member's sign ``s`` and ``σ = es_sigma_shift``::
+
+    S  = r - 2 · popcount(a[j] XOR b[i])          in [-r, r]
+    w̃ = clamp(w + s · (S << σ), w_min, w_max)
+
+Without ``enable`` (DFA's samples, and ES's stored weights) the word passes unchanged.
+Combinational: an ``r``-bit XOR, a popcount, a shift and a saturating add per lane; the
+synapse engine registers the result with the word it reads, so no member weight is ever
+stored.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+
+__all__ = ["PerturbLanes", "rank_sum"]
+
+
+def rank_sum(a, b, rank):
+    """``r - 2 · popcount(a XOR b)`` of two ``rank``-bit values, as a signed expression."""
+    differ = a ^ b
+    popcount = sum(differ[t] for t in range(rank))
+    return rank - (popcount << 1)
+
+
+class PerturbLanes(wiring.Component):
+    """Parameters
+    ----------
+    config : :class:`~spikefab.config.Config`
+        ``w_bits``, ``es_rank`` and ``es_sigma_shift``.
+    lanes : int
+
+    Members
+    -------
+    weights : In(lanes × signed(w_bits))
+        The stored word.
+    a : In(lanes × unsigned(r))
+        Each lane's neuron's factor bits (a row of ``A``).
+    b : In(unsigned(r))
+        The spiking row's factor bits (a row of ``B``).
+    negative : In(1)
+        The member's sign is ``-1`` (an odd member).
+    enable : In(1)
+        Perturb; otherwise ``member`` is ``weights``.
+    member : Out(lanes × signed(w_bits))
+    """
+
+    def __init__(self, config, lanes):
+        self._config = config
+        self._lanes = lanes
+        weight = signed(config.w_bits)
+        rank = unsigned(config.es_rank)
+        super().__init__({
+            "weights": In(data.ArrayLayout(weight, lanes)),
+            "a": In(data.ArrayLayout(rank, lanes)),
+            "b": In(rank),
+            "negative": In(1),
+            "enable": In(1),
+            "member": Out(data.ArrayLayout(weight, lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+        rank, sigma = config.es_rank, config.es_sigma_shift
+        # |S << σ| ≤ r · 2**σ < 2**(w_bits + 3): the sum fits w_bits + 5 bits.
+        wide = signed(config.w_bits + 5)
+        for lane in range(self._lanes):
+            shifted = Signal(wide, name=f"shifted{lane}")
+            total = Signal(wide, name=f"total{lane}")
+            m.d.comb += shifted.eq(rank_sum(self.a[lane], self.b, rank) << sigma)
+            m.d.comb += total.eq(self.weights[lane] + Mux(self.negative, -shifted, shifted))
+            clamped = Mux(total > config.w_max, config.w_max,
+                          Mux(total < config.w_min, config.w_min, total))
+            m.d.comb += self.member[lane].eq(Mux(self.enable, clamped, self.weights[lane]))
+        return m
