@@ -9,10 +9,12 @@ from amaranth.sim import Simulator
 from hypothesis import given, settings, strategies as st
 
 from spikefab.golden import es as golden_es
-from spikefab.golden.learning import output_error
+from spikefab.golden.learning import DITHER_STEP, RoundingGenerator, output_error
+from spikefab.golden.rng import xorshift32
 from spikefab.hw.es_factors import FactorStream
 from spikefab.hw.es_fitness import FitnessAccumulator, fitness_bits
 from spikefab.hw.es_perturb import PerturbLanes
+from spikefab.hw.es_update import ESUpdateLanes
 
 from conftest import small_config, with_rails
 from hw_support import simulate
@@ -202,3 +204,90 @@ def test_fitness_holds_the_worst_batch():
     worst = -4 * (16 * 16 + 16 * 16 + (16 * 16 << 2))
     assert fitness_rtl(config, samples, 0)[-1] == worst
     assert fitness_bits(config) >= (-worst).bit_length()
+
+
+# -- ESUpdateLanes: rules 7 and 8 ---------------------------------------------------------
+
+@st.composite
+def update_cases(draw):
+    w_bits = draw(st.sampled_from([4, 8]))
+    init = min(20, (1 << (w_bits - 1)) - 1)
+    rounding = draw(st.sampled_from(["nearest", "stochastic"]))
+    config = small_config(w_bits=w_bits, init_range=(init, init), v_bits=20,
+                          es_rank=draw(st.integers(1, 8)),
+                          es_population=2 * draw(st.integers(1, 5)),
+                          es_max_step=draw(st.integers(1, 1 << (w_bits - 1))),
+                          rounding=rounding,
+                          rounding_seed=draw(st.integers(1, 2**32 - 1)))
+    lanes = draw(st.integers(1, 4))
+    pairs = config.es_population // 2
+    rank_values = st.integers(0, (1 << config.es_rank) - 1)
+    signals = draw(st.lists(st.integers(-3, 3), min_size=pairs, max_size=pairs))
+    a = draw(st.lists(st.lists(rank_values, min_size=lanes, max_size=lanes),
+                      min_size=pairs, max_size=pairs))
+    b = draw(st.lists(rank_values, min_size=pairs, max_size=pairs))
+    weights = draw(st.lists(with_rails(config.w_min, config.w_max),
+                            min_size=lanes, max_size=lanes))
+    shift = draw(st.integers(0, 16 if rounding == "stochastic" else 20))
+    return config, signals, a, b, weights, shift, draw(st.integers(0, 3))
+
+
+def update_rtl(config, signals, a, b, weights, shift, word, row_dither):
+    lanes = len(weights)
+    dut = ESUpdateLanes(config, lanes)
+    out = {}
+
+    async def accumulate(ctx, signals):
+        for d, a_k, b_k in zip(signals, a, b):
+            ctx.set(dut.d, d)
+            ctx.set(dut.a, a_k)
+            ctx.set(dut.b, b_k)
+            ctx.set(dut.accumulate, 1)
+            await ctx.tick()
+        ctx.set(dut.accumulate, 0)
+
+    async def testbench(ctx):
+        await accumulate(ctx, [3] * len(signals))   # a word before this one
+        ctx.set(dut.clear, 1)
+        await ctx.tick()
+        ctx.set(dut.clear, 0)
+        await accumulate(ctx, signals)
+        ctx.set(dut.weights, weights)
+        ctx.set(dut.shift, shift)
+        ctx.set(dut.dither, (row_dither + word * lanes * DITHER_STEP) & 0xFFFF)
+        out["new"] = [ctx.get(dut.new_weights[lane]) for lane in range(lanes)]
+        out["changed"] = [ctx.get(dut.changed[lane]) for lane in range(lanes)]
+
+    simulate(dut, testbench)
+    return out["new"], out["changed"]
+
+
+def update_golden(config, signals, a, b, weights, shift, word):
+    """The word as the ``word``-th of its row (columns before it are zero updates, so
+    only their dithers count): golden's rules 7-8 on the row; and the row's dither."""
+    lanes = len(weights)
+    first = word * lanes
+    per_pair = [[S] for S in golden_es.rank_sums(
+        config.replace(n_in=1, hidden=(first + lanes,)),
+        [(np.array([0] * first + a_k), np.array([b_k])) for a_k, b_k in zip(a, b)])]
+    # rank_sums gives layer 0 only here: one row against first + lanes neurons.
+    Z = golden_es.accumulate_update(config.replace(n_in=1, hidden=(first + lanes,)),
+                                    [[S[0], np.zeros((first + lanes, 1), np.int8)]
+                                     for S in per_pair], signals)[0]
+    Z[0, :first] = 0
+    row = np.array([[0] * first + list(weights)], dtype=np.int64)
+    rounding = RoundingGenerator(config) if config.rounding == "stochastic" else None
+    state = rounding.state.copy() if rounding else None
+    golden_es.apply_es_update(config, [row], [Z], [shift], rounding)
+    row_dither = (xorshift32(int(state[0])) >> 16) if rounding else 0
+    new = row[0, first:].tolist()
+    return new, [int(n != w) for n, w in zip(new, weights)], row_dither
+
+
+@settings(max_examples=60, deadline=None)
+@given(update_cases())
+def test_es_update_lanes_match_golden(case):
+    config, signals, a, b, weights, shift, word = case
+    new, changed, row_dither = update_golden(config, signals, a, b, weights, shift, word)
+    assert update_rtl(config, signals, a, b, weights, shift, word, row_dither) == \
+        (new, changed), f"ESUpdateLanes differs from golden rules 7-8: {case}"
