@@ -77,7 +77,8 @@ class ESUpdateLanes(wiring.Component):
             with m.If(self.clear):
                 m.d.sync += z.eq(0)
             with m.Elif(self.accumulate):
-                m.d.sync += z.eq(z + self.d * rank_sum(self.a[lane], self.b, config.es_rank))
+                rank_sums = rank_sum(self.a[lane], self.b, config.es_rank)
+                m.d.sync += z.eq(z + self.d * rank_sums)
             self._step(m, lane, z)
         return m
 
