@@ -43,6 +43,7 @@ from spikefab.golden.es_float import FloatES
 from spikefab.golden.float_model import FloatNet
 from spikefab.golden.network import GoldenNet
 from spikefab.golden.rng import XorShift32
+from spikefab.metrics import NeuroBenchMeter
 from spikefab.progress import Progress
 
 
@@ -136,22 +137,29 @@ def iter_samples(x, y, kind, config, order):
             yield raster, int(label)
 
 
-def evaluate(model, dataset, split="test", *, progress=True):
-    """Accuracy and per-sample averages of inference on one split."""
+def evaluate(model, dataset, split="test", *, progress=True, metrics=False):
+    """Accuracy and per-sample averages of inference on one split; with ``metrics``
+    also NeuroBench's metrics of that pass (``neurobench``: :mod:`spikefab.metrics`)."""
     x, y = (dataset.x_test, dataset.y_test) if split == "test" else \
         (dataset.x_train, dataset.y_train)
     correct = sops = 0
+    meter = NeuroBenchMeter(model) if metrics else None
     start = time.perf_counter()
     with Progress(len(y), f"eval {split}", enabled=progress) as bar:
         for raster, label in iter_samples(x, y, dataset.kind, model.config, np.arange(len(y))):
             result = model.forward(raster)
             correct += result.prediction == label
             sops += result.sops
+            if meter is not None:
+                meter.add(raster, result.counts, result.sops)
             bar.advance()
     wall = time.perf_counter() - start
     n = max(len(y), 1)
-    return {"accuracy": correct / n, "sops_per_sample": sops / n,
-            "samples_per_s": len(y) / wall if wall > 0 else float("inf")}
+    figures = {"accuracy": correct / n, "sops_per_sample": sops / n,
+               "samples_per_s": len(y) / wall if wall > 0 else float("inf")}
+    if meter is not None:
+        figures["neurobench"] = meter.summary()
+    return figures
 
 
 # -- the state of a run --------------------------------------------------------------------
