@@ -44,6 +44,10 @@ def test_footprint_counts_weights_and_membranes_at_the_config_widths():
     mnist = footprint(preset("mnist"))
     assert (mnist["weight_bytes"], mnist["neuron_state_bytes"]) == (101632, 311)
     assert footprint(DIGITS, integer=False)["footprint_bytes"] == 4 * (9472 + 138)
+    # 3·2 + 2·2 = 10 weights of 5 bits: 50 bits, 7 bytes; 4 membranes of 9 bits: 5 bytes.
+    odd = small_config(n_in=3, hidden=(2,), n_out=2, w_bits=5, v_bits=9, threshold=40,
+                       init_range=(15, 15), k_fb=1)
+    assert footprint(odd)["weight_bytes"] == 7 and footprint(odd)["neuron_state_bytes"] == 5
 
 
 def test_connection_sparsity_is_zeros_over_all_weights():
