@@ -32,7 +32,8 @@ import numpy as np
 from spikefab.golden.lif import lif_step
 
 
-__all__ = ["footprint", "connection_sparsity", "NeuroBenchMeter", "FLOAT_BITS"]
+__all__ = ["footprint", "connection_sparsity", "NeuroBenchMeter", "chip_figures",
+           "FLOAT_BITS"]
 
 #: Bits of a float model's weights and membranes (float32).
 FLOAT_BITS = 32
@@ -124,6 +125,18 @@ class NeuroBenchMeter:
             "membrane_updates": self.membrane_updates / n if integer else None,
             "samples": self.samples,
         }
+
+
+def chip_figures(config, samples, sops, output_spikes, weights=None):
+    """The figures a chip measures itself over ``samples`` inferences: its synaptic
+    operations counter, the output layer's activation sparsity from the spike counts it
+    replies, and the connection sparsity of the ``weights`` read back from it (None
+    without them). Golden's :class:`NeuroBenchMeter` must give the same three."""
+    n = max(samples, 1)
+    slots = config.timesteps * config.n_out * n
+    return {"sops": sops / n,
+            "output_activation_sparsity": (slots - output_spikes) / slots,
+            "connection_sparsity": None if weights is None else connection_sparsity(weights)}
 
 
 def _membrane_updates(lif, rasters, weights):

@@ -404,10 +404,13 @@ def _train_epoch_batches(model, dataset, order, state, epochs, progress):
 def _figures(model, dataset, state, epochs, progress):
     """The figures of the run that ``state`` ends: sample counts, train and test
     accuracy, training speed, weight writes, skips and synaptic operations per sample,
-    and the per-epoch history (what ``spikefab train --json`` prints)."""
+    the per-epoch history and NeuroBench's metrics of the test split (``neurobench``)
+    (what ``spikefab train --json`` prints)."""
     final = dict(state.history[-1]) if state.history else {"train_accuracy": 0.0}
+    # One more pass over the test split, for the final network's metrics.
+    tested = evaluate(model, dataset, progress=progress, metrics=True)
     if "test_accuracy" not in final:
-        final["test_accuracy"] = evaluate(model, dataset, progress=progress)["accuracy"]
+        final["test_accuracy"] = tested["accuracy"]
     total = state.samples
     return {
         "epochs": epochs,
@@ -421,6 +424,7 @@ def _figures(model, dataset, state, epochs, progress):
         "sops_per_train_sample": state.sops / max(total, 1),
         "history": [dict(entry) for entry in state.history],
         **(_batch_figures(model, state) if hasattr(model, "generation") else {}),
+        "neurobench": tested["neurobench"],
     }
 
 

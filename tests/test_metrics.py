@@ -1,6 +1,8 @@
 """NeuroBench's metrics (spikefab.metrics): hand-derived figures, and the same figures
 from the ``neurobench`` package itself on a torch twin of the network."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from neurobench.metrics.workload import (ActivationSparsity, ActivationSparsityB
 from neurobench.models import SNNTorchModel
 from snntorch import SpikingNeuron
 
+from spikefab.cli import main
 from spikefab.config import preset
 from spikefab.golden.datasets import load_dataset
 from spikefab.golden.encoders import encode
@@ -175,7 +178,7 @@ def test_neurobench_on_a_torch_twin_gives_our_figures(trained_digits):
          [ActivationSparsity, ActivationSparsityByLayer, SynapticOperations,
           MembraneUpdates, ClassificationAccuracy]])
     theirs = benchmark.run(quiet=True)
-    print("neurobench:", theirs, "\nours:", ours)
+
 
     # The twin is the same network: it spikes as golden on every sample.
     with torch.no_grad():
@@ -200,3 +203,24 @@ def test_neurobench_on_a_torch_twin_gives_our_figures(trained_digits):
                    ["effective_acs"], "Dense": ours["synaptic_operations"]["dense"]}
     assert ours["synaptic_operations"]["effective_acs"] < ours["synaptic_operations"]["sops"]
     assert theirs["MembraneUpdates"] == ours["membrane_updates"] > 0
+
+
+def test_train_and_eval_json_carry_the_same_metrics(tmp_path, capsys):
+    """`train --json` reports the final network's metrics of the test split, `eval
+    --json` of its checkpoint the same, to the last digit; a float run's footprint is
+    float32 and it has no membrane updates."""
+    def spikefab(*args):
+        assert main(list(args)) == 0
+        return json.loads(capsys.readouterr().out)
+
+    checkpoint = str(tmp_path / "digits.npz")
+    quick = ["--limit-train", "100", "--limit-test", "60", "--epochs", "1", "--json"]
+    trained = spikefab("train", *quick, "--save", checkpoint)
+    evaluated = spikefab("eval", "--checkpoint", checkpoint, "--limit-test", "60", "--json")
+    assert trained["neurobench"] == evaluated["neurobench"]
+    assert trained["neurobench"]["samples"] == 60
+    assert trained["neurobench"]["synaptic_operations"]["sops"] == \
+        evaluated["sops_per_sample"]
+    floats = spikefab("eval", "--checkpoint", checkpoint, "--limit-test", "60",
+                      "--engine", "float", "--json")["neurobench"]
+    assert floats["membrane_updates"] is None and floats["weight_bytes"] == 4 * 9472
