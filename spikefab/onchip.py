@@ -63,8 +63,8 @@ class Figures:
             / max(memory_port_bound(config, train.sops, train.writes), 1 / config.lanes),
             "history": self.history,
             "neurobench": None if self.metrics is None else self.metrics.summary(),
-            "neurobench_chip": chip_figures(config, test.samples, test.sops,
-                                            self.output_spikes, self.chip_weights),
+            "neurobench_chip": None if not test.samples else chip_figures(
+                config, test.samples, test.sops, self.output_spikes, self.chip_weights),
         }
 
 

@@ -2,6 +2,8 @@
 from the ``neurobench`` package itself on a torch twin of the network."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +23,7 @@ from spikefab.golden.encoders import encode
 from spikefab.golden.float_model import FloatNet
 from spikefab.golden.network import GoldenNet
 from spikefab.metrics import NeuroBenchMeter, connection_sparsity, footprint
+from spikefab.sim.simulate import format_table, simulate
 from spikefab.train import evaluate, run_training
 
 from conftest import small_config
@@ -224,3 +227,33 @@ def test_train_and_eval_json_carry_the_same_metrics(tmp_path, capsys):
     floats = spikefab("eval", "--checkpoint", checkpoint, "--limit-test", "60",
                       "--engine", "float", "--json")["neurobench"]
     assert floats["membrane_updates"] is None and floats["weight_bytes"] == 4 * 9472
+
+
+# -- make sim: golden's twin and the chip's own counts ------------------------------------
+
+# The digits chip as `make sim` builds it, shared with tests/test_sim.py (one xdist group).
+SIM_BUILD = Path(__file__).resolve().parents[1] / "build" / "sim"
+
+
+@pytest.mark.xdist_group("digits")
+def test_make_sim_metrics_are_golden_evals_and_the_chip_counts_the_same(tmp_path):
+    """The simulated chip's run reports the metrics that `spikefab eval` gives its final
+    weights on the same test samples; the figures the chip counts itself (SOPs, output
+    spikes, the weights read back) give the same values as golden's."""
+    report = simulate(DIGITS, "digits", epochs=1, seed=1, out_dir=tmp_path,
+                      build_dir=SIM_BUILD, limit_train=10, limit_test=8, float_model=False,
+                      return_weights=True, log=lambda line: None)
+    assert report["bit_exact"], report.get("failure")
+    dataset = load_dataset("digits", DIGITS).limit(10, 8)
+    final = GoldenNet(DIGITS, [np.array(w) for w in report["weights"]])
+    bench = report["neurobench"]
+    assert bench == evaluate(final, dataset, progress=False, metrics=True)["neurobench"]
+    assert report["neurobench_chip"] == {
+        "sops": bench["synaptic_operations"]["sops"],
+        "output_activation_sparsity": bench["activation_sparsity_by_layer"][-1],
+        "connection_sparsity": bench["connection_sparsity"]}
+    assert report["neurobench_chip"]["sops"] == report["sops_per_infer_sample"]
+    table = format_table(report)
+    assert f"{bench['membrane_updates']:,.1f}" in table
+    sparsity = f"{bench['connection_sparsity']:.4f}"
+    assert re.search(rf"connection sparsity +{sparsity} +{sparsity}", table), table
