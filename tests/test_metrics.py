@@ -235,6 +235,7 @@ def test_train_and_eval_json_carry_the_same_metrics(tmp_path, capsys):
 SIM_BUILD = Path(__file__).resolve().parents[1] / "build" / "sim"
 
 
+@pytest.mark.slow   # about 30 s, mostly the simulator's start (make test-slow)
 @pytest.mark.xdist_group("digits")
 def test_make_sim_metrics_are_golden_evals_and_the_chip_counts_the_same(tmp_path):
     """The simulated chip's run reports the metrics that `spikefab eval` gives its final
