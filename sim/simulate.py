@@ -3,7 +3,8 @@
 :func:`simulate` builds the chip for the config, runs :mod:`spikefab.sim.tb_train` on it
 (every sample and every weight compared with golden inside the simulation), trains the
 float model of the same algorithm on the host for comparison, and returns its report
-(:data:`REPORT_KEYS`, plus the per-epoch history, the chip's counters and the
+(:data:`REPORT_KEYS`, plus the per-epoch history, the chip's counters, NeuroBench's
+metrics of the test split (``neurobench``, ``neurobench_chip``) and the
 ``throughput``: training and inference samples per second of the measured cycles at each
 board's target clock, and at the fmax of a bitstream built for the same config).
 :func:`format_table` renders it for people.
@@ -21,7 +22,8 @@ from spikefab.train import make_model, run_training
 from spikefab.sim import runner
 
 
-__all__ = ["simulate", "build_folder", "format_table", "throughput", "REPORT_KEYS"]
+__all__ = ["simulate", "build_folder", "format_table", "neurobench_rows", "throughput",
+           "REPORT_KEYS"]
 
 REPORT_KEYS = ("dataset", "config", "simulator", "epochs", "train_samples", "test_samples",
                "bit_exact", "mismatches", "hw_test_accuracy", "golden_test_accuracy",
@@ -115,6 +117,39 @@ def _percent(value):
     return "—" if value is None else f"{value:.2%}"
 
 
+def neurobench_rows(report):
+    """The table's rows of NeuroBench's metrics of the test split (:mod:`spikefab.metrics`):
+    golden's twin's, and beside them those the chip counts itself."""
+    bench, chip = report.get("neurobench"), report.get("neurobench_chip") or {}
+    if not bench:
+        return []
+    ops = bench["synaptic_operations"]
+
+    def fraction(value):
+        return "" if value is None else f"{value:.4f}"
+
+    return [
+        ("NeuroBench (test split, per sample):", "", "", ""),
+        ("  footprint, bytes (weights + membranes)", "",
+         f"{bench['footprint_bytes']:,} ({bench['weight_bytes']:,} + "
+         f"{bench['neuron_state_bytes']:,})", ""),
+        ("  connection sparsity", fraction(chip.get("connection_sparsity")),
+         fraction(bench["connection_sparsity"]), ""),
+        ("  activation sparsity (hidden + output)", "",
+         fraction(bench["activation_sparsity"]), ""),
+        ("  activation sparsity, output layer",
+         fraction(chip.get("output_activation_sparsity")),
+         fraction(bench["activation_sparsity_by_layer"][-1]), ""),
+        ("  synaptic ops: dense", "", f"{ops['dense']:,.0f}", ""),
+        ("  synaptic ops: effective ACs (MACs: 0)", "", f"{ops['effective_acs']:,.1f}", ""),
+        ("  SOPs performed (fan-out per spike)",
+         "" if chip.get("sops") is None else f"{chip['sops']:,.1f}", f"{ops['sops']:,.1f}",
+         ""),
+        ("  membrane updates", "", "" if bench["membrane_updates"] is None
+         else f"{bench['membrane_updates']:,.1f}", ""),
+    ]
+
+
 def format_table(report):
     """The report as a small text table: hardware, golden and float side by side."""
     rows = [
@@ -137,6 +172,7 @@ def format_table(report):
                      f"({rate['clock']})",
                      f"{rate['train_samples_per_s']:,.0f} / {rate['infer_samples_per_s']:,.0f}",
                      "", ""))
+    rows += neurobench_rows(report)
     header = ("", "hardware (RTL)", "golden", "float")
     widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(4)]
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(header, widths))]

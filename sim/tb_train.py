@@ -36,6 +36,7 @@ async def train_and_evaluate(dut):
     async def after_epoch(epoch):
         weights = await check_weights(dut, chip, board, f"end of epoch {epoch + 1}",
                                       read_back=True)
+        figures.chip_weights = weights
         if job.get("return_weights"):
             result["weights"] = [w.tolist() for w in weights]
 

@@ -231,7 +231,9 @@ def command_train_rtl(args, config):
               / max(report["sim_wall_s"], 1e-9),
               "weight_writes_per_sample": report["weight_writes_per_train_sample"],
               "cycles_per_train_sample": report["cycles_per_train_sample"],
-              "sim_cycles_per_s": report["sim_cycles_per_s"], "wall_s": wall}
+              "sim_cycles_per_s": report["sim_cycles_per_s"], "wall_s": wall,
+              "neurobench": report.get("neurobench"),
+              "neurobench_chip": report.get("neurobench_chip")}
     if args.save:
         _save(args.save, config, [np.asarray(w, dtype=np.int64) for w in report["weights"]],
               "rtl", {k: result[k] for k in ("dataset", "algo", "epochs", "seed",
@@ -361,7 +363,7 @@ def command_eval(args):
                               f"evaluate it with --engine float")
     model = make_model(engine, config, weights)
     dataset = load_dataset(args.dataset, config).limit(None, args.limit_test)
-    figures = evaluate(model, dataset, progress=not args.json)
+    figures = evaluate(model, dataset, progress=not args.json, metrics=True)
     result = {"dataset": args.dataset, "engine": engine, "config": config.name,
               "config_hash": config.hash(), "test_samples": len(dataset.y_test),
               "test_accuracy": figures["accuracy"], **figures}

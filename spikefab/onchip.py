@@ -4,11 +4,14 @@ The loop shared by ``make sim`` (:mod:`sim.tb_train`) and ``spikefab board``: ep
 visits the training set in the order :func:`spikefab.train.run_training` uses
 (``XorShift32(seed + 0x5EED)``) with the annealed learning-rate shifts set over the
 protocol; every reply is compared with golden's; then the test split is inferred. The
-figures are kept in a :class:`Figures` the caller holds, so they survive a mismatch.
+figures are kept in a :class:`Figures` the caller holds, so they survive a mismatch; they
+include NeuroBench's metrics of the test split (:mod:`spikefab.metrics`), golden's twin's
+(``neurobench``) and those the chip counts itself (``neurobench_chip``).
 """
 
 from spikefab.cost import memory_port_bound
 from spikefab.golden.rng import XorShift32
+from spikefab.metrics import NeuroBenchMeter, chip_figures
 
 
 __all__ = ["Totals", "Figures", "train_on_chip"]
@@ -38,6 +41,9 @@ class Figures:
         self.train, self.test = Totals(), Totals()
         self.golden_correct = 0
         self.history = []          # per epoch: online train accuracy
+        self.metrics = None        # NeuroBench's, of the test split on golden's twin
+        self.output_spikes = 0     # the test split's, as the chip replies them
+        self.chip_weights = None   # the weights last read back from the chip
 
     def summary(self, config):
         train, test = self.train, self.test
@@ -56,6 +62,9 @@ class Figures:
             "memory_bound_ratio": train.cycles
             / max(memory_port_bound(config, train.sops, train.writes), 1 / config.lanes),
             "history": self.history,
+            "neurobench": None if self.metrics is None else self.metrics.summary(),
+            "neurobench_chip": None if not test.samples else chip_figures(
+                config, test.samples, test.sops, self.output_spikes, self.chip_weights),
         }
 
 
@@ -94,11 +103,14 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
         figures.history.append({"epoch": epoch + 1, "train_accuracy": accuracy})
         if log is not None:
             log(f"epoch {epoch + 1}: train accuracy {accuracy:.2%}")
+    figures.metrics = NeuroBenchMeter(board.golden)
     for index in range(len(dataset.y_test)):
         sample, label = dataset.x_test[index], int(dataset.y_test[index])
         hw = await chip.infer(sample, events=events)
         golden = board.expect(sample, events=events)
         board.compare(f"test sample {index}", hw, golden)
         figures.test.add(hw, label)
+        figures.metrics.add(board.raster(sample, events), golden.counts, golden.sops)
+        figures.output_spikes += sum(hw.counts)
         figures.golden_correct += golden.prediction == label
     return figures

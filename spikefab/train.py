@@ -43,6 +43,7 @@ from spikefab.golden.es_float import FloatES
 from spikefab.golden.float_model import FloatNet
 from spikefab.golden.network import GoldenNet
 from spikefab.golden.rng import XorShift32
+from spikefab.metrics import NeuroBenchMeter
 from spikefab.progress import Progress
 
 
@@ -136,22 +137,29 @@ def iter_samples(x, y, kind, config, order):
             yield raster, int(label)
 
 
-def evaluate(model, dataset, split="test", *, progress=True):
-    """Accuracy and per-sample averages of inference on one split."""
+def evaluate(model, dataset, split="test", *, progress=True, metrics=False):
+    """Accuracy and per-sample averages of inference on one split; with ``metrics``
+    also NeuroBench's metrics of that pass (``neurobench``: :mod:`spikefab.metrics`)."""
     x, y = (dataset.x_test, dataset.y_test) if split == "test" else \
         (dataset.x_train, dataset.y_train)
     correct = sops = 0
+    meter = NeuroBenchMeter(model) if metrics else None
     start = time.perf_counter()
     with Progress(len(y), f"eval {split}", enabled=progress) as bar:
         for raster, label in iter_samples(x, y, dataset.kind, model.config, np.arange(len(y))):
             result = model.forward(raster)
             correct += result.prediction == label
             sops += result.sops
+            if meter is not None:
+                meter.add(raster, result.counts, result.sops)
             bar.advance()
     wall = time.perf_counter() - start
     n = max(len(y), 1)
-    return {"accuracy": correct / n, "sops_per_sample": sops / n,
-            "samples_per_s": len(y) / wall if wall > 0 else float("inf")}
+    figures = {"accuracy": correct / n, "sops_per_sample": sops / n,
+               "samples_per_s": len(y) / wall if wall > 0 else float("inf")}
+    if meter is not None:
+        figures["neurobench"] = meter.summary()
+    return figures
 
 
 # -- the state of a run --------------------------------------------------------------------
@@ -396,10 +404,13 @@ def _train_epoch_batches(model, dataset, order, state, epochs, progress):
 def _figures(model, dataset, state, epochs, progress):
     """The figures of the run that ``state`` ends: sample counts, train and test
     accuracy, training speed, weight writes, skips and synaptic operations per sample,
-    and the per-epoch history (what ``spikefab train --json`` prints)."""
+    the per-epoch history and NeuroBench's metrics of the test split (``neurobench``)
+    (what ``spikefab train --json`` prints)."""
     final = dict(state.history[-1]) if state.history else {"train_accuracy": 0.0}
+    # One more pass over the test split, for the final network's metrics.
+    tested = evaluate(model, dataset, progress=progress, metrics=True)
     if "test_accuracy" not in final:
-        final["test_accuracy"] = evaluate(model, dataset, progress=progress)["accuracy"]
+        final["test_accuracy"] = tested["accuracy"]
     total = state.samples
     return {
         "epochs": epochs,
@@ -413,6 +424,7 @@ def _figures(model, dataset, state, epochs, progress):
         "sops_per_train_sample": state.sops / max(total, 1),
         "history": [dict(entry) for entry in state.history],
         **(_batch_figures(model, state) if hasattr(model, "generation") else {}),
+        "neurobench": tested["neurobench"],
     }
 
 
