@@ -1,0 +1,255 @@
+"""PNG plots of a run's report: training curves, the test confusion matrix, a spike raster.
+
+:func:`write_plots` draws what a report holds, each as its own PNG in a folder:
+
+* ``training.png`` — accuracy (train dashed, test solid) and weight writes per sample
+  against the epoch, one colour per run: the ``history`` of a ``spikefab train`` report,
+  the chip's and the float model's (``float_history``) of a ``spikefab sim`` report with
+  the final hardware, golden and float test accuracies marked, or every run of
+  ``make bench``'s ``accuracy.json`` (``runs``);
+* ``confusion.png`` — the ``confusion`` counts (rows the true label, columns the
+  prediction), annotated;
+* ``raster.png`` — the ``raster`` of one test sample: its spikes in every layer.
+
+matplotlib is an optional dependency (``pip install 'spikefab[plots]'``), imported when
+first needed with the Agg backend (no display); without it :func:`require_matplotlib`
+raises :class:`PlotsUnavailable` with one line saying how to install it.
+"""
+
+import importlib.util
+import os
+from pathlib import Path
+
+from spikefab.atomic import write_atomically
+
+
+__all__ = ["PlotsUnavailable", "require_matplotlib", "check_plot_folder", "write_plots",
+           "plot_names", "training_runs", "PLOT_FILES"]
+
+#: The file each plot is written to, in the order they are drawn.
+PLOT_FILES = {"training": "training.png", "confusion": "confusion.png",
+              "raster": "raster.png"}
+INSTALL_HINT = "pip install 'spikefab[plots]' (or matplotlib)"
+DPI = 110
+
+
+class PlotsUnavailable(Exception):
+    """matplotlib is not installed, or a report holds nothing to plot."""
+
+
+def require_matplotlib():
+    """Raise :class:`PlotsUnavailable` unless matplotlib can be imported (checked
+    without importing it, so a run can refuse before it starts)."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise PlotsUnavailable(f"plots need matplotlib, which is not installed; "
+                               f"install it with: {INSTALL_HINT}")
+
+
+def check_plot_folder(path):
+    """Refuse, with one line, before any work: no matplotlib, or a ``path`` that cannot
+    be a folder of plots (a file, or under one)."""
+    require_matplotlib()
+    path = Path(path)
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise PlotsUnavailable(f"cannot write plots to {path}: {folder} is not "
+                                       f"a folder")
+            if not os.access(folder, os.W_OK):
+                raise PlotsUnavailable(f"cannot write plots to {path}: {folder} is not "
+                                       f"writable")
+            return
+
+
+def _pyplot():
+    require_matplotlib()
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+# -- what a report holds -------------------------------------------------------------------
+
+def training_runs(report):
+    """``[(label, history)]``: the per-epoch histories a report holds, each a list of
+    ``{"epoch", "train_accuracy", "test_accuracy"?, "weight_writes_per_sample"?}``."""
+    if "runs" in report:                                   # make bench's accuracy.json
+        return [(f"{run['algo']} {run['engine']} seed {run['seed']}", run["history"])
+                for run in report["runs"] if run.get("history")]
+    runs = []
+    if report.get("history"):
+        label = "hardware (RTL)" if "simulator" in report else report.get("engine", "run")
+        runs.append((label, report["history"]))
+    if report.get("float_history"):
+        runs.append(("float", report["float_history"]))
+    return runs
+
+
+def _final_marks(report):
+    """The sim report's test accuracies after training: ``[(label, value, marker)]``."""
+    marks = [("hardware test", report.get("hw_test_accuracy"), "o"),
+             ("golden test", report.get("golden_test_accuracy"), "x"),
+             ("float test", report.get("float_test_accuracy"), "^")]
+    return [mark for mark in marks if mark[1] is not None] if "simulator" in report else []
+
+
+def plot_names(report):
+    """The plots ``report`` holds data for (keys of :data:`PLOT_FILES`)."""
+    names = []
+    if training_runs(report):
+        names.append("training")
+    if report.get("confusion"):
+        names.append("confusion")
+    if report.get("raster"):
+        names.append("raster")
+    return names
+
+
+def _subject(report):
+    """A short title suffix naming the run: dataset and config."""
+    parts = [str(report[key]) for key in ("dataset", "config") if report.get(key)]
+    return f" — {' / '.join(parts)}" if parts else ""
+
+
+# -- the plots -----------------------------------------------------------------------------
+
+def _draw_training(plt, report):
+    figure, (accuracy, writes) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    last_epoch = 1
+    for number, (label, history) in enumerate(training_runs(report)):
+        colour = colours[number % len(colours)]
+        epochs = [entry["epoch"] for entry in history]
+        last_epoch = max(last_epoch, epochs[-1])
+        accuracy.plot(epochs, [100 * e["train_accuracy"] for e in history], "--",
+                      marker=".", color=colour, label=f"{label}: train (online)")
+        tested = [e for e in history if "test_accuracy" in e]
+        if tested:
+            accuracy.plot([e["epoch"] for e in tested],
+                          [100 * e["test_accuracy"] for e in tested], "-", marker="o",
+                          color=colour, label=f"{label}: test")
+        counted = [e for e in history if "weight_writes_per_sample" in e]
+        if counted:
+            writes.plot([e["epoch"] for e in counted],
+                        [e["weight_writes_per_sample"] for e in counted], "-", marker="o",
+                        color=colour, label=label)
+    for label, value, marker in _final_marks(report):
+        accuracy.plot([last_epoch], [100 * value], marker, markersize=10, linestyle="none",
+                      fillstyle="none" if marker == "o" else "full",
+                      label=f"{label} ({value:.2%})")
+    accuracy.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    writes.set(title="Weight writes per training sample", xlabel="epoch",
+               ylabel="weight writes / sample")
+    for axes in (accuracy, writes):
+        axes.grid(alpha=0.3)
+        axes.xaxis.get_major_locator().set_params(integer=True)
+        if axes.get_legend_handles_labels()[0]:
+            axes.legend(fontsize="small")
+    if not writes.lines:
+        writes.text(0.5, 0.5, "not recorded", ha="center", va="center",
+                    transform=writes.transAxes, color="grey")
+    figure.suptitle(f"Training{_subject(report)}")
+    return figure
+
+
+def _draw_confusion(plt, report):
+    import numpy as np
+
+    matrix = np.asarray(report["confusion"])
+    total = int(matrix.sum())
+    accuracy = np.trace(matrix) / max(total, 1)
+    size = max(4.5, 0.45 * len(matrix) + 2.5)
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes, label="test samples")
+    ticks = range(len(matrix))
+    axes.set_xticks(ticks)
+    axes.set_yticks(ticks)
+    threshold = matrix.max() / 2
+    for true in ticks:
+        for predicted in ticks:
+            count = matrix[true, predicted]
+            if count:
+                axes.text(predicted, true, str(count), ha="center", va="center",
+                          fontsize="small", color="white" if count > threshold else "black")
+    who = report.get("confusion_of", "")
+    axes.set(xlabel="predicted label", ylabel="true label",
+             title=f"Test confusion{' (' + who + ')' if who else ''}\n"
+                   f"{total} samples, accuracy {accuracy:.2%}{_subject(report)}")
+    return figure
+
+
+def _layer_names(count):
+    hidden = count - 2
+    middle = ["hidden"] if hidden == 1 else [f"hidden {n + 1}" for n in range(hidden)]
+    return ["input", *middle, "output"]
+
+
+def _draw_raster(plt, report):
+    import numpy as np
+
+    raster = report["raster"]
+    layers, sizes = raster["layers"], raster["sizes"]
+    ratios = [max(1.0, min(4.0, size / 40)) for size in sizes]
+    figure, rows = plt.subplots(len(layers), 1, sharex=True, figsize=(9, 2 + 1.3 * sum(ratios)),
+                                gridspec_kw={"height_ratios": ratios})
+    timesteps = len(layers[0])
+    for axes, layer, size, name in zip(rows, layers, sizes, _layer_names(len(layers))):
+        grid = np.zeros((size, timesteps))          # a cell per neuron and timestep
+        for t, step in enumerate(layer):
+            grid[step, t] = 1
+        axes.imshow(grid, aspect="auto", origin="lower", cmap="Greys", vmin=0, vmax=1,
+                    extent=(-0.5, timesteps - 0.5, -0.5, size - 0.5))
+        axes.set_ylabel(f"{name}\nneuron")
+        if size <= 20:
+            axes.set_yticks(range(size))
+        else:
+            axes.yaxis.get_major_locator().set_params(integer=True)
+        # White lines between timesteps keep neighbouring spikes apart.
+        axes.set_xticks(np.arange(-0.5, timesteps), minor=True)
+        axes.grid(which="minor", axis="x", color="white", linewidth=1)
+        axes.tick_params(which="minor", length=0)
+        axes.set_title(f"{name} layer: {size} neurons, {int(grid.sum())} spikes",
+                       fontsize="small", loc="left")
+    output = rows[-1]
+    output.axhspan(raster["label"] - 0.5, raster["label"] + 0.5, color="tab:green", alpha=0.3)
+    output.set_title(f"{output.get_title(loc='left')}; green: the true label's neuron "
+                     f"({raster['label']})", fontsize="small", loc="left")
+    output.set_xlabel("timestep")
+    output.xaxis.get_major_locator().set_params(integer=True)
+    figure.suptitle(f"Spike raster of test sample {raster['test_index']} (label "
+                    f"{raster['label']}, predicted {raster['prediction']}){_subject(report)}")
+    return figure
+
+
+_DRAW = {"training": _draw_training, "confusion": _draw_confusion, "raster": _draw_raster}
+
+
+def _save(plt, figure, path):
+    """Write ``figure`` to ``path`` atomically (a temporary file beside it, then
+    ``os.replace``), so a reader never sees half a PNG."""
+    figure.tight_layout()
+    try:
+        write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=DPI))
+    finally:
+        plt.close(figure)
+
+
+def write_plots(report, out_dir):
+    """Draw every plot ``report`` holds data for into ``out_dir`` (created); return the
+    paths written. Raises :class:`PlotsUnavailable` without matplotlib or when the
+    report holds nothing to plot."""
+    names = plot_names(report)
+    if not names:
+        raise PlotsUnavailable("the report holds nothing to plot (no per-epoch history, "
+                               "confusion counts or raster)")
+    plt = _pyplot()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        path = out_dir / PLOT_FILES[name]
+        _save(plt, _DRAW[name](plt, report), path)
+        written.append(path)
+    return written
