@@ -268,7 +268,7 @@ def command_train_rtl(args, config):
     report = simulate(config, args.dataset, epochs=args.epochs, seed=args.seed,
                       limit_train=args.limit_train, limit_test=args.limit_test,
                       float_model=False, return_weights=bool(args.save),
-                      log=_progress(args))
+                      log=_progress(args), progress=_live_bar(args))
     if not report["bit_exact"]:
         raise SimulatorError(f"the chip differs from golden: {report.get('failure')}")
     wall = time.perf_counter() - start
@@ -288,6 +288,10 @@ def command_train_rtl(args, config):
         _save(args.save, config, [np.asarray(w, dtype=np.int64) for w in report["weights"]],
               "rtl", {k: result[k] for k in ("dataset", "algo", "epochs", "seed",
                                              "test_accuracy")})
+    if args.plots:
+        _write_train_plots(args, {**result, "history": report["history"],
+                                  "confusion": report.get("confusion"),
+                                  "raster": report.get("raster")})
     if args.json:
         print(json.dumps(result))
     else:
@@ -306,13 +310,33 @@ def command_sim(args):
     report = simulate(config, args.dataset, simulator=args.simulator, epochs=args.epochs,
                       seed=args.seed, out_dir=args.out, waves=args.waves,
                       limit_train=args.limit_train, limit_test=args.limit_test,
-                      log=_progress(args))
+                      log=_progress(args), progress=_live_bar(args))
+    plots = _sim_plots(args, report)
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "weights"}))
     else:
         print(format_table(report))
         print(f"report: {Path(args.out) / 'report.json'}")
+        for path in plots:
+            print(f"plot: {path}")
     return 0 if report["bit_exact"] else 1
+
+
+def _live_bar(args):
+    """Where the simulation's live bar goes: stderr when it is a terminal, not --json."""
+    return sys.stderr if not args.json and sys.stderr.isatty() else None
+
+
+def _sim_plots(args, report):
+    """The PNGs of a sim report, next to report.json; without matplotlib a note, not an
+    error (the report is what the run is for)."""
+    from spikefab.plots import write_plots
+
+    try:
+        return write_plots({k: v for k, v in report.items() if k != "weights"}, args.out)
+    except PlotsUnavailable as reason:
+        _progress(args)(f"spikefab: no plots: {reason}")
+        return []
 
 
 def command_board(args):

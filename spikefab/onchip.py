@@ -37,7 +37,8 @@ class Figures:
     def __init__(self):
         self.train, self.test = Totals(), Totals()
         self.golden_correct = 0
-        self.history = []          # per epoch: online train accuracy
+        self.history = []          # per epoch: online train accuracy, weight writes
+        self.confusion = None      # test split: counts [true label][chip's prediction]
 
     def summary(self, config):
         train, test = self.train, self.test
@@ -56,16 +57,19 @@ class Figures:
             "memory_bound_ratio": train.cycles
             / max(memory_port_bound(config, train.sops, train.writes), 1 / config.lanes),
             "history": self.history,
+            **({"confusion": self.confusion} if self.confusion is not None else {}),
         }
 
 
 async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
-                        after_sample=None, after_epoch=None, log=None):
+                        after_sample=None, after_epoch=None, log=None, on_sample=None):
     """Train ``chip`` and its golden twin ``board`` (a :class:`~spikefab.twin.GoldenTwin`)
     on ``dataset``, then infer its test split; raise ``Mismatch`` at the first difference.
 
     ``after_sample(what)`` and ``after_epoch(epoch)`` are awaited after each training
-    sample and each epoch (weight checks).
+    sample and each epoch (weight checks). ``on_sample(phase, totals)`` is called after
+    every sample is counted (progress): ``phase`` is ``"epoch e/E"`` or ``"test"``,
+    ``totals`` the :class:`Totals` of that epoch or of the test split so far.
     """
     config = chip.config
     events = dataset.kind != "pixels"
@@ -88,17 +92,25 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
                 await after_sample(what)
             figures.train.add(hw, label)
             epoch_totals.add(hw, label)
+            if on_sample is not None:
+                on_sample(f"epoch {epoch + 1}/{epochs}", epoch_totals)
         if after_epoch is not None:
             await after_epoch(epoch)
         accuracy = epoch_totals.per_sample(epoch_totals.correct)
-        figures.history.append({"epoch": epoch + 1, "train_accuracy": accuracy})
+        figures.history.append({"epoch": epoch + 1, "train_accuracy": accuracy,
+                                "weight_writes_per_sample":
+                                epoch_totals.per_sample(epoch_totals.writes)})
         if log is not None:
             log(f"epoch {epoch + 1}: train accuracy {accuracy:.2%}")
+    figures.confusion = [[0] * config.n_out for _ in range(config.n_out)]
     for index in range(len(dataset.y_test)):
         sample, label = dataset.x_test[index], int(dataset.y_test[index])
         hw = await chip.infer(sample, events=events)
         golden = board.expect(sample, events=events)
         board.compare(f"test sample {index}", hw, golden)
         figures.test.add(hw, label)
+        figures.confusion[label][hw.prediction] += 1
         figures.golden_correct += golden.prediction == label
+        if on_sample is not None:
+            on_sample("test", figures.test)
     return figures

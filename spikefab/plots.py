@@ -87,11 +87,15 @@ def training_runs(report):
 
 
 def _final_marks(report):
-    """The sim report's test accuracies after training: ``[(label, value, marker)]``."""
-    marks = [("hardware test", report.get("hw_test_accuracy"), "o"),
-             ("golden test", report.get("golden_test_accuracy"), "x"),
-             ("float test", report.get("float_test_accuracy"), "^")]
-    return [mark for mark in marks if mark[1] is not None] if "simulator" in report else []
+    """The sim report's test accuracies after training, not already on a curve:
+    ``[(label, value, marker, run number whose colour it takes)]``."""
+    if "simulator" not in report:
+        return []
+    marks = [("hardware test", report.get("hw_test_accuracy"), "o", 0),
+             ("golden test", report.get("golden_test_accuracy"), "x", None)]
+    if not report.get("float_history"):
+        marks.append(("float test", report.get("float_test_accuracy"), "^", 1))
+    return [mark for mark in marks if mark[1] is not None]
 
 
 def plot_names(report):
@@ -134,8 +138,9 @@ def _draw_training(plt, report):
             writes.plot([e["epoch"] for e in counted],
                         [e["weight_writes_per_sample"] for e in counted], "-", marker="o",
                         color=colour, label=label)
-    for label, value, marker in _final_marks(report):
-        accuracy.plot([last_epoch], [100 * value], marker, markersize=10, linestyle="none",
+    for label, value, marker, run in _final_marks(report):
+        accuracy.plot([last_epoch], [100 * value], marker, markersize=11, linestyle="none",
+                      color="black" if run is None else colours[run % len(colours)],
                       fillstyle="none" if marker == "o" else "full",
                       label=f"{label} ({value:.2%})")
     accuracy.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
@@ -162,7 +167,8 @@ def _draw_confusion(plt, report):
     size = max(4.5, 0.45 * len(matrix) + 2.5)
     figure, axes = plt.subplots(figsize=(size + 1, size))
     image = axes.imshow(matrix, cmap="Blues")
-    figure.colorbar(image, ax=axes, label="test samples")
+    from matplotlib.ticker import MaxNLocator
+    figure.colorbar(image, ax=axes, label="test samples", ticks=MaxNLocator(integer=True))
     ticks = range(len(matrix))
     axes.set_xticks(ticks)
     axes.set_yticks(ticks)
@@ -173,7 +179,8 @@ def _draw_confusion(plt, report):
             if count:
                 axes.text(predicted, true, str(count), ha="center", va="center",
                           fontsize="small", color="white" if count > threshold else "black")
-    who = report.get("confusion_of", "")
+    who = report.get("confusion_of") or (f"the chip on {report['simulator']}"
+                                         if "simulator" in report else report.get("engine"))
     axes.set(xlabel="predicted label", ylabel="true label",
              title=f"Test confusion{' (' + who + ')' if who else ''}\n"
                    f"{total} samples, accuracy {accuracy:.2%}{_subject(report)}")
