@@ -119,41 +119,52 @@ def _subject(report):
 # -- the plots -----------------------------------------------------------------------------
 
 def _draw_training(plt, report):
-    figure, (accuracy, writes) = plt.subplots(1, 2, figsize=(11, 4.2))
+    from matplotlib.lines import Line2D
+
+    runs = training_runs(report)
+    figure, (accuracy, writes) = plt.subplots(1, 2, figsize=(11, 4.6 + 0.25 * len(runs)),
+                                              layout="constrained")
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    legend = []
     last_epoch = 1
-    for number, (label, history) in enumerate(training_runs(report)):
+    for number, (label, history) in enumerate(runs):
         colour = colours[number % len(colours)]
         epochs = [entry["epoch"] for entry in history]
         last_epoch = max(last_epoch, epochs[-1])
         accuracy.plot(epochs, [100 * e["train_accuracy"] for e in history], "--",
-                      marker=".", color=colour, label=f"{label}: train (online)")
+                      marker=".", color=colour)
         tested = [e for e in history if "test_accuracy" in e]
         if tested:
             accuracy.plot([e["epoch"] for e in tested],
                           [100 * e["test_accuracy"] for e in tested], "-", marker="o",
-                          color=colour, label=f"{label}: test")
+                          color=colour)
         counted = [e for e in history if "weight_writes_per_sample" in e]
         if counted:
             writes.plot([e["epoch"] for e in counted],
                         [e["weight_writes_per_sample"] for e in counted], "-", marker="o",
-                        color=colour, label=label)
+                        color=colour)
+        legend.append(Line2D([], [], color=colour, linewidth=4, label=label))
+    legend += [Line2D([], [], color="grey", linestyle="--", marker=".",
+                      label="train accuracy (online)"),
+               Line2D([], [], color="grey", linestyle="-", marker="o", label="test accuracy")]
     for label, value, marker, run in _final_marks(report):
+        colour = "black" if run is None else colours[run % len(colours)]
+        fill = "none" if marker == "o" else "full"
         accuracy.plot([last_epoch], [100 * value], marker, markersize=11, linestyle="none",
-                      color="black" if run is None else colours[run % len(colours)],
-                      fillstyle="none" if marker == "o" else "full",
-                      label=f"{label} ({value:.2%})")
+                      color=colour, fillstyle=fill)
+        legend.append(Line2D([], [], marker=marker, markersize=11, linestyle="none",
+                             color=colour, fillstyle=fill, label=f"{label} ({value:.2%})"))
     accuracy.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
     writes.set(title="Weight writes per training sample", xlabel="epoch",
                ylabel="weight writes / sample")
     for axes in (accuracy, writes):
         axes.grid(alpha=0.3)
         axes.xaxis.get_major_locator().set_params(integer=True)
-        if axes.get_legend_handles_labels()[0]:
-            axes.legend(fontsize="small")
     if not writes.lines:
         writes.text(0.5, 0.5, "not recorded", ha="center", va="center",
                     transform=writes.transAxes, color="grey")
+    figure.legend(handles=legend, loc="outside lower center", ncol=min(len(legend), 3),
+                  fontsize="small")
     figure.suptitle(f"Training{_subject(report)}")
     return figure
 
@@ -236,17 +247,19 @@ _DRAW = {"training": _draw_training, "confusion": _draw_confusion, "raster": _dr
 def _save(plt, figure, path):
     """Write ``figure`` to ``path`` atomically (a temporary file beside it, then
     ``os.replace``), so a reader never sees half a PNG."""
-    figure.tight_layout()
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
     try:
         write_atomically(path, lambda file: figure.savefig(file, format="png", dpi=DPI))
     finally:
         plt.close(figure)
 
 
-def write_plots(report, out_dir):
-    """Draw every plot ``report`` holds data for into ``out_dir`` (created); return the
-    paths written. Raises :class:`PlotsUnavailable` without matplotlib or when the
-    report holds nothing to plot."""
+def write_plots(report, out_dir, prefix=""):
+    """Draw every plot ``report`` holds data for into ``out_dir`` (created), each file
+    named :data:`PLOT_FILES` after ``prefix``; return the paths written. Raises
+    :class:`PlotsUnavailable` without matplotlib or when the report holds nothing to
+    plot."""
     names = plot_names(report)
     if not names:
         raise PlotsUnavailable("the report holds nothing to plot (no per-epoch history, "
@@ -256,7 +269,7 @@ def write_plots(report, out_dir):
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in names:
-        path = out_dir / PLOT_FILES[name]
+        path = out_dir / f"{prefix}{PLOT_FILES[name]}"
         _save(plt, _DRAW[name](plt, report), path)
         written.append(path)
     return written
