@@ -202,7 +202,7 @@ def _write_train_plots(args, report):
 
 
 def command_plot(args):
-    from spikefab.plots import write_plots
+    from spikefab.plots import ReportError, check_report, write_plots
 
     require_matplotlib()
     try:
@@ -212,16 +212,13 @@ def command_plot(args):
                                f"{error.strerror or error}") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise PlotsUnavailable(f"report {args.report} is not JSON: {error}") from None
-    if not isinstance(report, dict):
-        raise PlotsUnavailable(f"report {args.report} is not a JSON object")
+    try:
+        check_report(report)
+    except ReportError as error:
+        raise ReportError(f"report {args.report} is malformed: {error}") from None
     out = args.out if args.out is not None else Path(args.report).parent
     check_plot_folder(out)
-    try:
-        written = write_plots(report, out)
-    except (KeyError, TypeError, IndexError) as error:
-        raise PlotsUnavailable(f"report {args.report} is malformed for its plots: "
-                               f"{type(error).__name__}: {error}") from None
-    for path in written:
+    for path in write_plots(report, out):
         print(path)
     return 0
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from spikefab.atomic import write_atomically
 
 
-__all__ = ["PlotsUnavailable", "require_matplotlib", "check_plot_folder", "write_plots",
+__all__ = ["PlotsUnavailable", "ReportError", "check_report", "require_matplotlib", "check_plot_folder", "write_plots",
            "plot_names", "training_runs", "PLOT_FILES"]
 
 #: The file each plot is written to, in the order they are drawn.
@@ -35,6 +35,10 @@ DPI = 110
 
 class PlotsUnavailable(Exception):
     """matplotlib is not installed, or a report holds nothing to plot."""
+
+
+class ReportError(ValueError):
+    """A report whose plot data is malformed (names the part)."""
 
 
 def require_matplotlib():
@@ -96,6 +100,73 @@ def _final_marks(report):
     if not report.get("float_history"):
         marks.append(("float test", report.get("float_test_accuracy"), "^", 1))
     return [mark for mark in marks if mark[1] is not None]
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_fraction(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and 0 <= value <= 1
+
+
+def _check_history(name, history):
+    if not isinstance(history, list):
+        raise ReportError(f"{name} must be a list of epochs")
+    for entry in history:
+        if not (isinstance(entry, dict) and _is_count(entry.get("epoch"))
+                and _is_fraction(entry.get("train_accuracy"))
+                and _is_fraction(entry.get("test_accuracy", 0))
+                and isinstance(entry.get("weight_writes_per_sample", 0), (int, float))):
+            raise ReportError(f"{name} holds a malformed epoch: {entry!r:.80}")
+
+
+def _check_confusion(matrix):
+    if not (isinstance(matrix, list) and matrix
+            and all(isinstance(row, list) and len(row) == len(matrix)
+                    and all(_is_count(count) for count in row) for row in matrix)):
+        raise ReportError("confusion must be a square matrix of counts")
+
+
+def _check_raster(raster):
+    if not isinstance(raster, dict) or not all(
+            _is_count(raster.get(key)) for key in ("test_index", "label", "prediction")):
+        raise ReportError("raster needs test_index, label and prediction")
+    sizes, layers = raster.get("sizes"), raster.get("layers")
+    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(map(_is_count, sizes))
+            and isinstance(layers, list) and len(layers) == len(sizes) and layers):
+        raise ReportError("raster needs its layer sizes and one spike list per layer")
+    steps = len(layers[0]) if isinstance(layers[0], list) else 0
+    for layer, size in zip(layers, sizes):
+        if not (isinstance(layer, list) and len(layer) == steps > 0
+                and all(isinstance(step, list) and all(_is_count(n) and n < size
+                                                       for n in step) for step in layer)):
+            raise ReportError("raster: every layer lists, per timestep, neurons below "
+                              "its size")
+    if raster["label"] >= sizes[-1] or raster["prediction"] >= sizes[-1]:
+        raise ReportError("raster: label or prediction outside the output layer")
+
+
+def check_report(report):
+    """Raise :class:`ReportError`, naming the part, unless the plot data ``report``
+    holds (history, float_history, runs, confusion, raster) is well formed."""
+    if not isinstance(report, dict):
+        raise ReportError("a report is a JSON object")
+    for name in ("history", "float_history"):
+        if name in report:
+            _check_history(name, report[name])
+    if "runs" in report:
+        if not isinstance(report["runs"], list):
+            raise ReportError("runs must be a list")
+        for run in report["runs"]:
+            if not (isinstance(run, dict) and all(k in run for k in ("algo", "engine", "seed"))):
+                raise ReportError(f"a run needs algo, engine and seed: {run!r:.80}")
+            _check_history("a run's history", run.get("history", []))
+    if report.get("confusion") is not None:
+        _check_confusion(report["confusion"])
+    if report.get("raster") is not None:
+        _check_raster(report["raster"])
 
 
 def plot_names(report):
@@ -260,6 +331,7 @@ def write_plots(report, out_dir, prefix=""):
     named :data:`PLOT_FILES` after ``prefix``; return the paths written. Raises
     :class:`PlotsUnavailable` without matplotlib or when the report holds nothing to
     plot."""
+    check_report(report)
     names = plot_names(report)
     if not names:
         raise PlotsUnavailable("the report holds nothing to plot (no per-epoch history, "
