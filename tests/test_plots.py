@@ -4,7 +4,6 @@ golden; bad input refused in one line."""
 
 import json
 import struct
-import subprocess
 import sys
 from pathlib import Path
 
@@ -116,12 +115,11 @@ def test_bench_accuracy_report_is_drawn_with_every_run(tmp_path):
         check_png(path)
 
 
-def run_cli(*args, code=""):
-    """The CLI in a fresh interpreter (``code`` runs first): (status, stdout, stderr)."""
-    script = f"import sys\n{code}\nfrom spikefab.cli import main\nsys.exit(main(sys.argv[1:]))"
-    run = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
-    return run.returncode, run.stdout, run.stderr
+def run_cli(capsys, *args):
+    """``spikefab ARGS`` in this process: (status, stdout, stderr)."""
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
 def one_error(stderr, *words):
@@ -131,36 +129,41 @@ def one_error(stderr, *words):
         assert word in lines[0], (word, lines[0])
 
 
-def test_plot_refuses_bad_reports_in_one_line(tmp_path):
+def test_plot_refuses_bad_reports_in_one_line(tmp_path, capsys):
     missing = tmp_path / "missing.json"
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json")
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"dataset": "digits"}))
     broken = tmp_path / "broken.json"
-    broken.write_text(json.dumps({"confusion": [[1, 2], [3]], "raster": {"sizes": [2]}}))
+    broken.write_text(json.dumps({"confusion": [[1, 2], [3]]}))
+    outside = tmp_path / "outside.json"         # a spike of neuron 5 in a layer of 2
+    outside.write_text(json.dumps({"raster": {"test_index": 0, "label": 0, "prediction": 0,
+                                              "sizes": [2, 2], "layers": [[[5]], [[0]]]}}))
     for path, word in ((missing, "cannot read"), (garbage, "not JSON"),
-                       (empty, "nothing to plot"), (broken, "malformed")):
-        status, out, err = run_cli("plot", str(path))
+                       (empty, "nothing to plot"), (broken, "confusion must be"),
+                       (outside, "raster: every layer")):
+        status, out, err = run_cli(capsys, "plot", str(path))
         assert status == 2 and out == ""
         one_error(err, word)
+    assert not list(tmp_path.glob("*.png"))
 
 
-def test_train_plots_into_a_file_is_refused_before_training(tmp_path):
+def test_train_plots_into_a_file_is_refused_before_training(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    status, out, err = run_cli(*RUN, "--plots", str(blocker / "plots"))
+    status, out, err = run_cli(capsys, *RUN, "--plots", str(blocker / "plots"))
     assert status == 2 and out == ""
     one_error(err, "not a folder")
 
 
-def test_without_matplotlib_plots_are_one_error_line(tmp_path):
-    hide = "sys.modules['matplotlib'] = None   # as if not installed"
-    status, out, err = run_cli(*RUN, "--plots", str(tmp_path / "p"), code=hide)
+def test_without_matplotlib_plots_are_one_error_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # how Python marks it missing
+    status, out, err = run_cli(capsys, *RUN, "--plots", str(tmp_path / "p"))
     assert status == 2 and out == "" and not (tmp_path / "p").exists()
     one_error(err, "matplotlib", "pip install")
     report = tmp_path / "r.json"
     report.write_text(json.dumps({"confusion": [[1]]}))
-    status, _, err = run_cli("plot", str(report), code=hide)
+    status, _, err = run_cli(capsys, "plot", str(report))
     assert status == 2
     one_error(err, "matplotlib")

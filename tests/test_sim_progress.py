@@ -77,6 +77,21 @@ def run_on_a_terminal(args):
     return process.returncode, stdout, b"".join(received).decode(errors="replace")
 
 
+def test_the_bar_is_drawn_on_a_terminal_only_and_never_with_json(monkeypatch):
+    from spikefab.cli import _live_bar, build_parser
+
+    controller, terminal = pty.openpty()
+    with open(terminal, "w") as tty, open(os.devnull, "w") as pipe:
+        for stream, flags, drawn in ((tty, [], True), (tty, ["--json"], False),
+                                     (pipe, [], False)):
+            monkeypatch.setattr(sys, "stderr", stream)
+            args = build_parser().parse_args(["sim", *flags])
+            assert (_live_bar(args) is stream) is drawn, (stream, flags)
+            assert _live_bar(args) in (stream, None)
+    os.close(controller)
+
+
+@pytest.mark.slow     # two short simulations: ~55 s of CPU, mostly start-up
 @pytest.mark.xdist_group(DIGITS.name)
 def test_make_sim_shows_a_live_bar_on_a_terminal_and_none_with_json(tmp_path):
     """The digits chip as `make sim` builds it (tests/test_sim.py shares the build): a
