@@ -15,7 +15,10 @@ import json
 import os
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
+
+from spikefab.sim.progress_feed import FeedWatcher
 
 
 __all__ = ["SIMULATORS", "SimulatorError", "Build", "build", "run"]
@@ -135,29 +138,36 @@ def build(config, simulator="verilator", *, directory, waves=False, timeout=None
     return Build(runner, simulator, directory, config, waves, time.perf_counter() - start)
 
 
-def run(built, test_module, job, *, testcase=None, name="run"):
+def run(built, test_module, job, *, testcase=None, name="run", progress=None):
     """Run cocotb ``test_module`` on ``built`` with ``job``; return the result it wrote.
 
     The result gains ``passed`` (every cocotb test passed) and ``log``. A test that failed
     sets ``failure`` in its result, e.g. the first mismatch. Raises
-    :class:`SimulatorError` when the simulation wrote no result at all.
+    :class:`SimulatorError` when the simulation wrote no result at all. With a
+    ``progress`` stream, the job gets a ``progress`` file that a test module may feed
+    (:mod:`spikefab.sim.progress_feed`), drawn live on that stream.
     """
     work = built.directory / name
     work.mkdir(parents=True, exist_ok=True)
     result_path = work / "result.json"
     result_path.unlink(missing_ok=True)
     job = {**job, "config": built.config.to_dict(), "result": str(result_path)}
+    feed = work / "progress.json"
+    if progress is not None:
+        job["progress"] = str(feed)
     job_path = work / "job.json"
     job_path.write_text(json.dumps(job))
     log = work / "sim.log"
     start = time.perf_counter()
     xml = work / "results.xml"
     try:
-        built.runner.test(
-            test_module=test_module, hdl_toplevel="spikefab_tb", hdl_toplevel_lang="verilog",
-            build_dir=built.directory / built.simulator, test_dir=work, testcase=testcase,
-            extra_env={"SPIKEFAB_SIM_JOB": str(job_path)}, waves=built.waves,
-            timescale=TIMESCALE, log_file=log, results_xml=str(xml))
+        with FeedWatcher(feed, progress) if progress is not None else nullcontext():
+            built.runner.test(
+                test_module=test_module, hdl_toplevel="spikefab_tb",
+                hdl_toplevel_lang="verilog", build_dir=built.directory / built.simulator,
+                test_dir=work, testcase=testcase,
+                extra_env={"SPIKEFAB_SIM_JOB": str(job_path)}, waves=built.waves,
+                timescale=TIMESCALE, log_file=log, results_xml=str(xml))
     except SystemExit:
         pass  # under pytest the runner exits on a failed test; the results tell which
     wall = time.perf_counter() - start

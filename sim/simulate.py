@@ -39,13 +39,15 @@ def build_folder(config, root="build/sim"):
 
 def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
              out_dir="build/sim", build_dir=None, waves=False, limit_train=None,
-             limit_test=None, float_model=True, return_weights=False, log=print):
+             limit_test=None, float_model=True, return_weights=False, log=print,
+             progress=None):
     """Train ``config`` on ``dataset_spec`` on the simulated chip; return the report.
 
     ``config`` must already carry the run's ``init_seed`` (the chip is built with those
     initial weights). The report is also written to ``out_dir/report.json``. The chip is
     built under ``build_dir`` (default ``out_dir``), in a folder named by the config's
-    name and hash, so runs of the same chip share one simulator build.
+    name and hash, so runs of the same chip share one simulator build. With a
+    ``progress`` stream (a terminal), a live bar of the simulation is drawn on it.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -61,13 +63,14 @@ def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
     job = {"dataset": dataset_spec, "epochs": epochs, "seed": seed,
            "limit_train": limit_train, "limit_test": limit_test,
            "return_weights": return_weights}
-    rtl = runner.run(built, "spikefab.sim.tb_train", job)
+    rtl = runner.run(built, "spikefab.sim.tb_train", job, progress=progress)
 
-    float_accuracy = None
+    float_accuracy = float_history = None
     if float_model:
         floats = run_training(make_model("float", config), dataset, epochs=epochs, seed=seed,
                               progress=False, eval_each_epoch=False)
         float_accuracy = floats["test_accuracy"]
+        float_history = floats["history"]
 
     report = {
         "dataset": dataset_spec, "config": config.name, "config_hash": config.hash(),
@@ -76,6 +79,7 @@ def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
         "bit_exact": rtl["passed"] and rtl.get("mismatches", 1) == 0
         and rtl.get("compared_samples") == epochs * len(dataset.y_train) + len(dataset.y_test),
         "float_test_accuracy": float_accuracy,
+        **({"float_history": float_history} if float_history is not None else {}),
         "build_s": built.build_s,
         "wall_s": time.perf_counter() - start,
         **{key: value for key, value in rtl.items() if key not in ("passed",)},

@@ -11,10 +11,12 @@ import time
 import cocotb
 from cocotb.simtime import get_sim_time
 
+from spikefab.diagnostics import sample_raster
 from spikefab.golden.datasets import load_dataset
 from spikefab.onchip import Figures, train_on_chip
 
 from spikefab.sim.harness import check_weights, connect, describe, load_job, write_result
+from spikefab.sim.progress_feed import FeedWriter
 from spikefab.sim.scoreboard import Mismatch, Scoreboard
 from spikefab.sim.verilog import CLOCK_PERIOD_NS
 
@@ -41,16 +43,29 @@ async def train_and_evaluate(dut):
             result["weights"] = [w.tolist() for w in weights]
 
     start_wall, start_time = time.perf_counter(), get_sim_time("ns")
+    on_sample, feed = None, None
+    if job.get("progress"):   # the host draws it on the user's terminal (progress_feed)
+        feed = FeedWriter(job["progress"],
+                          job["epochs"] * len(dataset.y_train) + len(dataset.y_test))
+
+        def on_sample(phase, totals):
+            feed.update(done=figures.train.samples + figures.test.samples, phase=phase,
+                        correct=totals.correct, seen=totals.samples,
+                        cycles=(get_sim_time("ns") - start_time) / CLOCK_PERIOD_NS)
     try:
         await train_on_chip(chip, board, dataset, epochs=job["epochs"], seed=job["seed"],
                             figures=figures, after_sample=after_sample,
-                            after_epoch=after_epoch, log=dut._log.info)
+                            after_epoch=after_epoch, log=dut._log.info, on_sample=on_sample)
         result["chip_counters"] = await chip.counters()
+        # Golden's run of one test sample with the trained weights (equal to the chip's).
+        result["raster"] = sample_raster(board.golden, dataset)
     except Exception as error:
         result["mismatches"] = int(isinstance(error, Mismatch))
         result["failure"] = describe(error)
         raise
     finally:
+        if feed is not None:
+            feed.close()
         wall = time.perf_counter() - start_wall
         cycles = (get_sim_time("ns") - start_time) / CLOCK_PERIOD_NS
         result.update(figures.summary(config))

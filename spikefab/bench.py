@@ -11,7 +11,10 @@ Writes ``build/bench/golden.json``:
 
 and ``build/bench/accuracy.json``: the ``mnist`` preset trained on the full Fashion-MNIST
 (when installed) with sparse and dense DFA, golden and float: test accuracy per epoch,
-weight writes per sample and wall time — what fixed point costs and what sparsity saves.
+weight writes per sample and wall time — what fixed point costs and what sparsity saves;
+drawn as ``accuracy-training.png`` (every run's curves), ``accuracy-confusion.png`` and
+``accuracy-raster.png`` (the first golden sparse-DFA run's test confusion and the spikes
+of test sample 0) by :mod:`spikefab.plots`.
 
 and ``build/bench/es.json`` with ``es.png``: float EGGROLL's seconds and peak memory per
 generation at ranks 1–8 against full-rank ES at the same population, on both presets, and
@@ -40,8 +43,10 @@ import numpy as np
 
 from spikefab.config import preset
 from spikefab.files import write_json
+from spikefab.diagnostics import confusion_matrix, sample_raster
 from spikefab.golden.datasets import DatasetError, Dataset, load_dataset
 from spikefab.golden.encoders import encode
+from spikefab.plots import plot_names, write_plots
 from spikefab.train import algo_config, make_model, run_training
 
 
@@ -169,15 +174,21 @@ def bench_accuracy(epochs, data, seeds=(1,)):
         for engine, engine_seeds in (("golden", seeds), ("float", seeds[:1])):
             for seed in engine_seeds:
                 start = time.perf_counter()
-                result = run_training(make_model(engine, config), dataset, epochs=epochs,
-                                      seed=seed, progress=False)
+                model = make_model(engine, config)
+                result = run_training(model, dataset, epochs=epochs, seed=seed,
+                                      progress=False)
                 runs.append({"algo": algo, "engine": engine, "seed": seed,
                              "test_accuracy": result["test_accuracy"],
                              "test_accuracy_per_epoch": [h["test_accuracy"]
                                                          for h in result["history"]],
                              "train_accuracy": result["train_accuracy"],
                              "weight_writes_per_sample": result["weight_writes_per_sample"],
-                             "wall_s": time.perf_counter() - start})
+                             "wall_s": time.perf_counter() - start,
+                             "history": result["history"]})
+                if (algo, engine, seed) == ("sparse-dfa", "golden", seeds[0]):
+                    shown = {"confusion_of": f"{algo} {engine} seed {seed}",
+                             "confusion": confusion_matrix(model, dataset),
+                             "raster": sample_raster(model, dataset)}
     golden_mean = {}
     for algo in ("sparse-dfa", "dfa"):
         mine = [r for r in runs if r["algo"] == algo and r["engine"] == "golden"]
@@ -185,7 +196,7 @@ def bench_accuracy(epochs, data, seeds=(1,)):
             key: float(np.mean([r[key] for r in mine]))
             for key in ("test_accuracy", "weight_writes_per_sample")}
     return {"dataset": "fashion-mnist", "config": "mnist", "epochs": epochs,
-            "seeds": list(seeds), "golden_mean": golden_mean, "runs": runs}
+            "seeds": list(seeds), "golden_mean": golden_mean, "runs": runs, **shown}
 
 
 #: The sweep's lane counts, its board and how many Fashion-MNIST samples each point's
@@ -411,6 +422,9 @@ def main(argv=None):
                   f"seeds: test {mean['test_accuracy']:.2%}  writes/sample "
                   f"{mean['weight_writes_per_sample']:7,.0f}")
         print(f"wrote {path}")
+        if plot_names(accuracy):
+            for path in write_plots(accuracy, args.out, prefix="accuracy-"):
+                print(f"wrote {path}")
     # Imported here: es_bench takes pixel_data from this module.
     from spikefab.es_bench import bench_ranks
     bench_ranks(ES_RANKS, args.out)

@@ -21,6 +21,8 @@ from spikefab.config import ConfigError, PRESETS, load_config
 from spikefab.golden.datasets import DATASET_NAMES, DatasetError, load_dataset
 from spikefab.bitstream import BuildError
 from spikefab.hw.families import BOARDS, DEFAULT_BOARD
+from spikefab.diagnostics import confusion_matrix, sample_raster, save_report
+from spikefab.plots import PlotsUnavailable, check_plot_folder, require_matplotlib
 # The command line fronts the whole kit: its `sim` command and `train --engine rtl` run
 # the simulation (spikefab.sim). No other host module imports it.
 from spikefab.sim.runner import SIMULATORS, SimulatorError
@@ -31,7 +33,7 @@ from spikefab.train import (ALGOS, ENGINES, EngineError, TrainingInterrupted, al
 
 # ValueError covers bad shapes or values that reach the models (ConfigError is one too).
 USER_ERRORS = (ValueError, DatasetError, CheckpointError, EngineError, SimulatorError,
-               BuildError)
+               BuildError, PlotsUnavailable)
 
 
 def build_parser():
@@ -70,6 +72,10 @@ def build_parser():
     train.add_argument("--resume", metavar="CKPT",
                        help="continue the run saved in CKPT (golden and float engines)")
     train.add_argument("--json", action="store_true", help="print one JSON object, no progress")
+    train.add_argument("--plots", metavar="DIR",
+                       help="write DIR/report.json (the figures, the test confusion "
+                            "counts, one test sample's spike raster) and its PNG plots: "
+                            "training.png, confusion.png, raster.png (golden engine)")
 
     evaluate_ = commands.add_parser("eval", help="evaluate a checkpoint")
     evaluate_.add_argument("--checkpoint", required=True, metavar="PATH")
@@ -108,6 +114,12 @@ def build_parser():
     board.add_argument("--json", action="store_true")
 
     boards = ", ".join(f"{name} ({b.family.name})" for name, b in BOARDS.items())
+    plot = commands.add_parser(
+        "plot", help="draw the PNG plots of a report (train --plots, sim, make bench)")
+    plot.add_argument("report", metavar="REPORT.json")
+    plot.add_argument("--out", metavar="DIR",
+                      help="folder for the PNGs (default: the report's folder)")
+
     bits = commands.add_parser("bitstream", help="build an FPGA bitstream and report on it")
     bits.add_argument("--board", default=DEFAULT_BOARD,
                       help=f"one of: {boards} (default: {DEFAULT_BOARD})")
@@ -137,6 +149,8 @@ def command_train(args):
         raise ConfigError(f"--epochs must be at least 0, not {args.epochs}")
     if args.save is not None:
         check_save_path(args.save)  # before training, not after it
+    if args.plots is not None:
+        check_plot_folder(args.plots)
     check_engine(args.algo, args.engine)
     config = _train_config(args, resumed)
     if args.engine == "rtl":
@@ -156,6 +170,9 @@ def command_train(args):
     if args.save:
         _save(args.save, config, state.weights, args.engine,
               run_meta(vars(args), dataset, state), state)
+    if args.plots:
+        _write_train_plots(args, {**result, "confusion": confusion_matrix(model, dataset),
+                                  "raster": sample_raster(model, dataset)})
     if args.json:
         print(json.dumps(result))
     elif "generations" in result:
@@ -171,6 +188,38 @@ def command_train(args):
               f"train {result['train_accuracy']:.2%}, test {result['test_accuracy']:.2%}, "
               f"{result['weight_writes_per_sample']:.1f} weight writes/sample, "
               f"{result['train_samples_per_s']:,.0f} samples/s, {result['wall_s']:.1f} s")
+    return 0
+
+
+def _write_train_plots(args, report):
+    """``train --plots DIR``: DIR/report.json and the PNGs drawn from it."""
+    from spikefab.plots import write_plots
+
+    report = {key: value for key, value in report.items() if value is not None}
+    save_report(report, Path(args.plots) / "report.json")
+    for path in write_plots(report, args.plots):
+        _progress(args)(f"plot: {path}")
+
+
+def command_plot(args):
+    from spikefab.plots import ReportError, check_report, write_plots
+
+    require_matplotlib()
+    try:
+        report = json.loads(Path(args.report).read_text())
+    except OSError as error:
+        raise PlotsUnavailable(f"cannot read report {args.report}: "
+                               f"{error.strerror or error}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise PlotsUnavailable(f"report {args.report} is not JSON: {error}") from None
+    try:
+        check_report(report)
+    except ReportError as error:
+        raise ReportError(f"report {args.report} is malformed: {error}") from None
+    out = args.out if args.out is not None else Path(args.report).parent
+    check_plot_folder(out)
+    for path in write_plots(report, out):
+        print(path)
     return 0
 
 
@@ -216,7 +265,7 @@ def command_train_rtl(args, config):
     report = simulate(config, args.dataset, epochs=args.epochs, seed=args.seed,
                       limit_train=args.limit_train, limit_test=args.limit_test,
                       float_model=False, return_weights=bool(args.save),
-                      log=_progress(args))
+                      log=_progress(args), progress=_live_bar(args))
     if not report["bit_exact"]:
         raise SimulatorError(f"the chip differs from golden: {report.get('failure')}")
     wall = time.perf_counter() - start
@@ -238,6 +287,10 @@ def command_train_rtl(args, config):
         _save(args.save, config, [np.asarray(w, dtype=np.int64) for w in report["weights"]],
               "rtl", {k: result[k] for k in ("dataset", "algo", "epochs", "seed",
                                              "test_accuracy")})
+    if args.plots:
+        _write_train_plots(args, {**result, "history": report["history"],
+                                  "confusion": report.get("confusion"),
+                                  "raster": report.get("raster")})
     if args.json:
         print(json.dumps(result))
     else:
@@ -256,13 +309,33 @@ def command_sim(args):
     report = simulate(config, args.dataset, simulator=args.simulator, epochs=args.epochs,
                       seed=args.seed, out_dir=args.out, waves=args.waves,
                       limit_train=args.limit_train, limit_test=args.limit_test,
-                      log=_progress(args))
+                      log=_progress(args), progress=_live_bar(args))
+    plots = _sim_plots(args, report)
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "weights"}))
     else:
         print(format_table(report))
         print(f"report: {Path(args.out) / 'report.json'}")
+        for path in plots:
+            print(f"plot: {path}")
     return 0 if report["bit_exact"] else 1
+
+
+def _live_bar(args):
+    """Where the simulation's live bar goes: stderr when it is a terminal, not --json."""
+    return sys.stderr if not args.json and sys.stderr.isatty() else None
+
+
+def _sim_plots(args, report):
+    """The PNGs of a sim report, next to report.json; without matplotlib a note, not an
+    error (the report is what the run is for)."""
+    from spikefab.plots import write_plots
+
+    try:
+        return write_plots({k: v for k, v in report.items() if k != "weights"}, args.out)
+    except PlotsUnavailable as reason:
+        _progress(args)(f"spikefab: no plots: {reason}")
+        return []
 
 
 def command_board(args):
@@ -387,6 +460,8 @@ def main(argv=None):
             return command_board(args)
         elif args.command == "program":
             return command_program(args)
+        elif args.command == "plot":
+            return command_plot(args)
         else:
             command_eval(args)
     except USER_ERRORS + (ChipUnreachable,) as error:

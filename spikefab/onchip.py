@@ -40,10 +40,11 @@ class Figures:
     def __init__(self):
         self.train, self.test = Totals(), Totals()
         self.golden_correct = 0
-        self.history = []          # per epoch: online train accuracy
+        self.history = []          # per epoch: online train accuracy, weight writes
         self.metrics = None        # NeuroBench's, of the test split on golden's twin
         self.output_spikes = 0     # the test split's, as the chip replies them
         self.chip_weights = None   # the weights last read back from the chip
+        self.confusion = None      # test split: counts [true label][chip's prediction]
 
     def summary(self, config):
         train, test = self.train, self.test
@@ -65,16 +66,19 @@ class Figures:
             "neurobench": None if self.metrics is None else self.metrics.summary(),
             "neurobench_chip": None if not test.samples else chip_figures(
                 config, test.samples, test.sops, self.output_spikes, self.chip_weights),
+            **({"confusion": self.confusion} if self.confusion is not None else {}),
         }
 
 
 async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
-                        after_sample=None, after_epoch=None, log=None):
+                        after_sample=None, after_epoch=None, log=None, on_sample=None):
     """Train ``chip`` and its golden twin ``board`` (a :class:`~spikefab.twin.GoldenTwin`)
     on ``dataset``, then infer its test split; raise ``Mismatch`` at the first difference.
 
     ``after_sample(what)`` and ``after_epoch(epoch)`` are awaited after each training
-    sample and each epoch (weight checks).
+    sample and each epoch (weight checks). ``on_sample(phase, totals)`` is called after
+    every sample is counted (progress): ``phase`` is ``"epoch e/E"`` or ``"test"``,
+    ``totals`` the :class:`Totals` of that epoch or of the test split so far.
     """
     config = chip.config
     events = dataset.kind != "pixels"
@@ -97,13 +101,18 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
                 await after_sample(what)
             figures.train.add(hw, label)
             epoch_totals.add(hw, label)
+            if on_sample is not None:
+                on_sample(f"epoch {epoch + 1}/{epochs}", epoch_totals)
         if after_epoch is not None:
             await after_epoch(epoch)
         accuracy = epoch_totals.per_sample(epoch_totals.correct)
-        figures.history.append({"epoch": epoch + 1, "train_accuracy": accuracy})
+        figures.history.append({"epoch": epoch + 1, "train_accuracy": accuracy,
+                                "weight_writes_per_sample":
+                                epoch_totals.per_sample(epoch_totals.writes)})
         if log is not None:
             log(f"epoch {epoch + 1}: train accuracy {accuracy:.2%}")
     figures.metrics = NeuroBenchMeter(board.golden)
+    figures.confusion = [[0] * config.n_out for _ in range(config.n_out)]
     for index in range(len(dataset.y_test)):
         sample, label = dataset.x_test[index], int(dataset.y_test[index])
         hw = await chip.infer(sample, events=events)
@@ -112,5 +121,8 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
         figures.test.add(hw, label)
         figures.metrics.add(board.raster(sample, events), golden.counts, golden.sops)
         figures.output_spikes += sum(hw.counts)
+        figures.confusion[label][hw.prediction] += 1
         figures.golden_correct += golden.prediction == label
+        if on_sample is not None:
+            on_sample("test", figures.test)
     return figures
