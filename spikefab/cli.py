@@ -21,6 +21,7 @@ from spikefab.config import ConfigError, PRESETS, load_config
 from spikefab.golden.datasets import DATASET_NAMES, DatasetError, load_dataset
 from spikefab.bitstream import BuildError
 from spikefab.hw.families import BOARDS, DEFAULT_BOARD
+from spikefab.nir_cli import NIR_COMMANDS, add_nir_commands
 # The command line fronts the whole kit: its `sim` command and `train --engine rtl` run
 # the simulation (spikefab.sim). No other host module imports it.
 from spikefab.sim.runner import SIMULATORS, SimulatorError
@@ -127,6 +128,7 @@ def build_parser():
     program.add_argument("--out", default="build", help="build folder (default: build)")
     program.add_argument("--dry-run", action="store_true",
                          help="print the programmer's command line instead of running it")
+    add_nir_commands(commands)
     return parser
 
 
@@ -385,6 +387,8 @@ def main(argv=None):
             return command_board(args)
         elif args.command == "program":
             return command_program(args)
+        elif args.command in NIR_COMMANDS:
+            return NIR_COMMANDS[args.command](args)
         else:
             command_eval(args)
     except USER_ERRORS + (ChipUnreachable,) as error:
