@@ -18,7 +18,8 @@ from spikefab.checkpoint import check_save_path, read_checkpoint, save_checkpoin
 from spikefab.config import load_config
 from spikefab.golden.datasets import load_dataset
 from spikefab.golden.encoders import encode
-from spikefab.nir_io import DEFAULT_DT, NIRError, check_out_path, read_graph, write_graph
+from spikefab.nir_io import (DEFAULT_DT, NIRError, check_out_path, read_foreign_graph,
+                             read_graph, write_graph)
 
 
 __all__ = ["add_nir_commands", "NIR_COMMANDS"]
@@ -94,10 +95,10 @@ def command_import(args):
         raise NIRError(f"--dt must be a positive number of seconds, not {args.dt}")
     check_save_path(args.save)
     config = load_config(args.config).replace(init_seed=args.seed & 0xFFFFFFFF)
-    graph = read_graph(args.graph)
+    graph, type_note = read_foreign_graph(args.graph)
     quantised = quantise_graph(graph, config, args.dt)
     dataset = _dataset(args.dataset, config, args.limit_test)
-    for note in quantised.notes:
+    for note in ([type_note] if type_note else []) + quantised.notes:
         print(f"spikefab: note: {note}", file=sys.stderr)
     rasters = encode(dataset.x_test, config) if dataset.kind == "pixels" else dataset.x_test
     float_accuracy = float((predictions(snntorch_counts(graph, rasters))

@@ -69,12 +69,13 @@ def feed_forward_chain(graph):
     chain = [inputs[0]]
     while chain[-1] != outputs[0]:
         after = successors.get(chain[-1], [])
+        back = [name for name in after if name in chain]
+        if back:
+            raise NIRError(f"edge {chain[-1]} → {back[0]} is recurrent: spikefab's "
+                           f"network is feed-forward")
         if len(after) != 1:
             raise NIRError(f"node {chain[-1]} feeds {len(after)} nodes "
                            f"({', '.join(after) or 'none'}); spikefab maps one chain")
-        if after[0] in chain:
-            raise NIRError(f"edge {chain[-1]} → {after[0]} is recurrent: spikefab's "
-                           f"network is feed-forward")
         chain.append(after[0])
     stray = sorted(set(graph.nodes) - set(chain))
     if stray or len(graph.edges) != len(chain) - 1:

@@ -44,7 +44,7 @@ import tempfile
 import numpy as np
 
 
-__all__ = ["NIRError", "read_graph", "write_graph", "check_out_path", "require_nir",
+__all__ = ["NIRError", "read_graph", "read_foreign_graph", "write_graph", "check_out_path", "require_nir",
            "DEFAULT_DT", "META_PREFIX"]
 
 #: Seconds per chip timestep unless a graph says otherwise (snnTorch's fixed step).
@@ -67,8 +67,9 @@ def require_nir():
     return nir
 
 
-def read_graph(path):
-    """The :class:`nir.NIRGraph` in ``path``, type-checked (``nir.read(type_check=True)``)."""
+def read_graph(path, type_check=True):
+    """The :class:`nir.NIRGraph` in ``path``, type-checked by ``nir.read`` unless
+    ``type_check`` is false."""
     nir = require_nir()
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -76,12 +77,27 @@ def read_graph(path):
     if os.path.isdir(path):
         raise NIRError(f"NIR file {path} is a folder, not a file")
     try:
-        return nir.read(path, type_check=True)
+        return nir.read(path, type_check=type_check)
     # h5py, the NIR node constructors and the type check raise many kinds: all refused.
     except Exception as error:  # noqa: BLE001
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else \
-            type(error).__name__
-        raise NIRError(f"{path} is not a readable NIR graph: {reason}") from None
+        raise NIRError(f"{path} is not a readable NIR graph: {_first_line(error)}") \
+            from None
+
+
+def read_foreign_graph(path):
+    """``(graph, note)``: the graph in ``path``, type-checked where NIR's type inference
+    accepts it; otherwise read without it (``note`` says why), for the import's own
+    checks of every node and shape to judge."""
+    try:
+        return read_graph(path), None
+    except NIRError as typed:
+        graph = read_graph(path, type_check=False)
+        return graph, f"{path} fails NIR's type check ({str(typed).split(': ', 1)[-1]})"
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def check_out_path(path, what="file"):
