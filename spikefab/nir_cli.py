@@ -88,7 +88,6 @@ def command_export(args):
 
 def command_import(args):
     from spikefab.nir_import import quantise_graph
-    from spikefab.nir_snntorch import predictions, snntorch_counts
     from spikefab.train import evaluate, make_model, run_meta, train_epochs
 
     if args.dt <= 0:
@@ -100,9 +99,7 @@ def command_import(args):
     dataset = _dataset(args.dataset, config, args.limit_test)
     for note in ([type_note] if type_note else []) + quantised.notes:
         print(f"spikefab: note: {note}", file=sys.stderr)
-    rasters = encode(dataset.x_test, config) if dataset.kind == "pixels" else dataset.x_test
-    float_accuracy = float((predictions(snntorch_counts(graph, rasters))
-                            == dataset.y_test).mean())
+    float_accuracy = _snntorch_accuracy(graph, config, dataset)
     model = make_model("golden", config, quantised.weights)
     golden_accuracy = evaluate(model, dataset, progress=False)["accuracy"]
     # The state a fresh run has before its first epoch: `train --resume` goes on from it.
@@ -123,10 +120,28 @@ def command_import(args):
         print(json.dumps(result))
     else:
         print(f"{args.graph} → {args.save} (config {config.name}): test accuracy on "
-              f"{args.dataset} {float_accuracy:.2%} in snnTorch (float), "
+              f"{args.dataset} {_percent(float_accuracy)} in snnTorch (float), "
               f"{golden_accuracy:.2%} on golden after quantisation; "
               f"{quantised.clipped} of {quantised.n_weights} weights saturated")
     return 0
+
+
+def _snntorch_accuracy(graph, config, dataset):
+    """The graph's test accuracy in snnTorch (float), or None, with a note, where
+    snnTorch cannot build it (e.g. thresholds that differ between neurons)."""
+    from spikefab.nir_snntorch import predictions, snntorch_counts
+
+    rasters = encode(dataset.x_test, config) if dataset.kind == "pixels" else dataset.x_test
+    try:
+        counts = snntorch_counts(graph, rasters)
+    except NIRError as error:
+        print(f"spikefab: note: {error}; no float accuracy", file=sys.stderr)
+        return None
+    return float((predictions(counts) == dataset.y_test).mean())
+
+
+def _percent(value):
+    return "n/a" if value is None else f"{value:.2%}"
 
 
 def _dataset(name, config, limit_test):

@@ -94,7 +94,8 @@ def _layers(graph, chain):
     layers = []
     for index in range(0, len(body), 2):
         pair = body[index:index + 2]
-        weight, neuron = (graph.nodes[name] for name in (pair + pair)[:2])
+        weight = graph.nodes[pair[0]]
+        neuron = graph.nodes[pair[1]] if len(pair) == 2 else None
         if not isinstance(weight, (nir.Linear, nir.Affine)):
             raise NIRError(f"node {pair[0]} is a {type(weight).__name__}; spikefab maps "
                            f"Linear or Affine nodes each followed by a LIF node")

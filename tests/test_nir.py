@@ -295,3 +295,24 @@ def test_quantisation_folds_gain_and_threshold_rounds_and_saturates():
                                   [[64, -64, 1, 127, -2], [3, -3, 0, -128, 0]])
     np.testing.assert_array_equal(quantised.weights[1], [[2, 0], [0, 2]])
     assert quantised.clipped == 2 and quantised.n_weights == 14
+
+
+def test_a_graph_snntorch_cannot_build_is_imported_without_a_float_figure(tmp_path, capsys):
+    """Thresholds that differ between neurons map (each neuron has its own scale), but
+    snnTorch's importer refuses them: the import says so and still saves."""
+    rng = np.random.default_rng(0)
+    graph = chain_graph(nir.Linear(weight=rng.normal(0, 0.1, (128, 64))),
+                        lif(128, v_threshold=np.linspace(1.0, 2.0, 128)),
+                        nir.Linear(weight=rng.normal(0, 0.1, (10, 128))), lif(10))
+    path, save = tmp_path / "uneven.nir", tmp_path / "uneven.npz"
+    nir.write(path, graph)
+    status, out, err = run(capsys, "import", path, "--config", "digits", "--save", save,
+                           "--json", "--limit-test", "50")
+    assert status == 0, err
+    assert "snnTorch cannot import the graph" in err and "no float accuracy" in err
+    result = json.loads(out)
+    assert result["float_accuracy"] is None and result["test_samples"] == 50
+    weights = read_checkpoint(save).weights[0]
+    expected = np.clip(np.round(graph.nodes["n0"].weight.T * 256 / np.linspace(1, 2, 128)),
+                       -128, 127)
+    np.testing.assert_array_equal(weights, expected)
