@@ -276,6 +276,14 @@ def test_bad_files_and_paths_are_refused(golden_checkpoint, tmp_path, capsys):
     assert_refused(capsys, ["export", "--checkpoint", golden_checkpoint[0], "--out",
                             tmp_path / "n.nir", "--check", "nosuchdata"], "nosuchdata")
     assert not (tmp_path / "n.nir").exists()
+    _, config, weights, _ = golden_checkpoint
+    floats = tmp_path / "float.npz"
+    save_checkpoint(floats, config, [w.astype(np.float32) + 0.25 for w in weights],
+                    engine="float")
+    assert_refused(capsys, ["export", "--checkpoint", floats, "--out", tmp_path / "f.nir"],
+                   "holds float weights")
+    assert_refused(capsys, ["import", tmp_path / "missing.nir", "--config", "digits",
+                            "--save", tmp_path / "x.npz", "--dt", "0"], "--dt")
 
 
 def test_quantisation_folds_gain_and_threshold_rounds_and_saturates():
