@@ -67,7 +67,7 @@ def golden_checkpoint(tmp_path_factory):
 def exported(golden_checkpoint, tmp_path_factory):
     path = tmp_path_factory.mktemp("nir") / "digits.nir"
     status = main(["export", "--checkpoint", str(golden_checkpoint[0]), "--out", str(path),
-                   "--check", "digits", "--json"])
+                   "--json"])
     assert status == 0
     return path
 
