@@ -129,11 +129,14 @@ def command_import(args):
 def _snntorch_accuracy(graph, config, dataset):
     """The graph's test accuracy in snnTorch (float), or None, with a note, where
     snnTorch cannot build it (e.g. thresholds that differ between neurons)."""
+    from spikefab.nir_import import graph_reset
     from spikefab.nir_snntorch import predictions, snntorch_counts
 
     rasters = encode(dataset.x_test, config) if dataset.kind == "pixels" else dataset.x_test
+    # A graph spikefab wrote asks for its reset in the metadata; NIR's own is to zero.
+    reset = "subtract" if graph_reset(graph) == "subtract" else "zero"
     try:
-        counts = snntorch_counts(graph, rasters)
+        counts = snntorch_counts(graph, rasters, reset)
     except NIRError as error:
         print(f"spikefab: note: {error}; no float accuracy", file=sys.stderr)
         return None

@@ -30,7 +30,7 @@ import numpy as np
 from spikefab.nir_io import DEFAULT_DT, META_PREFIX, NIRError, node_array, require_nir
 
 
-__all__ = ["Quantised", "quantise_graph", "feed_forward_chain"]
+__all__ = ["Quantised", "quantise_graph", "feed_forward_chain", "graph_reset"]
 
 LEAK_TOLERANCE = 0.25   # |log2(tau/dt) - shift| beyond this is not the config's leak
 
@@ -198,12 +198,17 @@ def _check_bias(name, weight, scale):
 def _reset_notes(graph, config, neuron_names):
     """What the user should know about resets: NIR's LIF resets to 0 unless the graph
     is spikefab's own and says otherwise."""
-    said = (graph.metadata or {}).get(META_PREFIX + "reset")
-    graph_reset = said if said in ("subtract", "zero") else "zero"
-    if graph_reset == config.reset:
+    reset = graph_reset(graph)
+    if reset == config.reset:
         return []
     how = {"zero": "to 0", "subtract": "by subtraction"}
-    return [f"the graph's neurons ({', '.join(neuron_names)}) reset {how[graph_reset]}; "
+    return [f"the graph's neurons ({', '.join(neuron_names)}) reset {how[reset]}; "
             f"config {config.name} resets {how[config.reset]}: the golden accuracy "
             f"includes that difference"]
 
+
+def graph_reset(graph):
+    """``"subtract"`` or ``"zero"``: what a spikefab graph's metadata says, else NIR's
+    LIF reset (to ``v_reset``, which the import requires to be 0)."""
+    said = (graph.metadata or {}).get(META_PREFIX + "reset")
+    return said if said in ("subtract", "zero") else "zero"

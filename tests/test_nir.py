@@ -115,7 +115,11 @@ def test_our_own_graph_imports_back_to_the_same_weights(golden_checkpoint, expor
     back = read_checkpoint(save)
     for original, imported in zip(weights, back.weights):
         np.testing.assert_array_equal(original, imported)
-    assert json.loads(out)["golden_accuracy"] == accuracy
+    result = json.loads(out)
+    assert result["golden_accuracy"] == accuracy
+    # snnTorch runs it with the subtractive reset its metadata asks for: 96.10 % measured
+    # (95.54 % when reset to zero, as NIR's LIF alone says)
+    assert result["float_accuracy"] == pytest.approx(0.9610, abs=0.002)
 
 
 def snntorch_net(sizes, beta):
