@@ -88,7 +88,7 @@ def command_export(args):
 
 def command_import(args):
     from spikefab.nir_import import quantise_graph
-    from spikefab.train import evaluate, make_model, run_meta, train_epochs
+    from spikefab.train import make_model, run_meta, train_epochs
 
     if args.dt <= 0:
         raise NIRError(f"--dt must be a positive number of seconds, not {args.dt}")
@@ -100,10 +100,11 @@ def command_import(args):
     for note in ([type_note] if type_note else []) + quantised.notes:
         print(f"spikefab: note: {note}", file=sys.stderr)
     float_accuracy = _snntorch_accuracy(graph, config, dataset)
-    model = make_model("golden", config, quantised.weights)
-    golden_accuracy = evaluate(model, dataset, progress=False)["accuracy"]
-    # The state a fresh run has before its first epoch: `train --resume` goes on from it.
-    _, state = train_epochs(model, dataset, epochs=0, seed=args.seed, progress=False)
+    # No epoch: golden's test accuracy, and the state of a fresh run before its first
+    # epoch, from which `train --resume` goes on.
+    figures, state = train_epochs(make_model("golden", config, quantised.weights), dataset,
+                                  epochs=0, seed=args.seed, progress=False)
+    golden_accuracy = figures["test_accuracy"]
     options = {"dataset": args.dataset, "algo": "sparse-dfa", "engine": "golden",
                "seed": args.seed, "epochs": 0, "limit_train": None,
                "limit_test": args.limit_test}
