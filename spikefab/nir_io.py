@@ -44,8 +44,8 @@ import tempfile
 import numpy as np
 
 
-__all__ = ["NIRError", "read_graph", "read_foreign_graph", "write_graph", "check_out_path", "require_nir",
-           "DEFAULT_DT", "META_PREFIX"]
+__all__ = ["NIRError", "read_graph", "read_foreign_graph", "write_graph", "check_out_path",
+           "require_nir", "node_array", "DEFAULT_DT", "META_PREFIX"]
 
 #: Seconds per chip timestep unless a graph says otherwise (snnTorch's fixed step).
 DEFAULT_DT = 1e-4
