@@ -328,3 +328,47 @@ def test_a_graph_snntorch_cannot_build_is_imported_without_a_float_figure(tmp_pa
     expected = np.clip(np.round(graph.nodes["n0"].weight.T * 256 / np.linspace(1, 2, 128)),
                        -128, 127)
     np.testing.assert_array_equal(weights, expected)
+
+
+@pytest.mark.slow
+def test_an_imported_checkpoint_runs_on_the_chip_as_on_golden(snntorch_graph, tmp_path,
+                                                             capsys):
+    """The imported weights, written to the chip in Amaranth's simulator over its host
+    protocol: its counts and decisions on test samples are golden's (and those train on
+    from there: a resumed run on the chip is the golden run)."""
+    from amaranth.sim import Simulator
+
+    from spikefab.driver import Chip
+    from spikefab.hw.top import SpikefabTop
+    from spikefab.sim.amaranth_transport import AmaranthTransport
+
+    path, config_path, config = snntorch_graph
+    save = tmp_path / "imported.npz"
+    assert run(capsys, "import", path, "--config", config_path, "--save", save)[0] == 0
+    weights = read_checkpoint(save).weights
+    golden = GoldenNet(config, weights)
+    dataset = load_dataset("digits", config)
+    top = SpikefabTop(config)
+    replies = []
+
+    async def host(ctx):
+        chip = Chip(AmaranthTransport(ctx, top), config)
+        await chip.check()
+        await chip.write_weights(golden.weights)
+        for pixels in dataset.x_test[:RTL_SAMPLES]:
+            replies.append(await chip.infer(pixels))
+        back = await chip.read_weights()
+        replies.append(all(np.array_equal(a, b) for a, b in zip(back, golden.weights)))
+
+    simulator = Simulator(top)
+    simulator.add_clock(1e-6)
+    simulator.add_testbench(host)
+    simulator.run()
+    assert replies[-1], "the weights read back differ from those written"
+    for n, reply in enumerate(replies[:-1]):
+        ref = golden.forward(encode(dataset.x_test[n:n + 1], config)[0])
+        assert (reply.counts, reply.prediction) == \
+            ([int(c) for c in ref.output_counts], ref.prediction), f"test sample {n}"
+
+
+RTL_SAMPLES = 6
