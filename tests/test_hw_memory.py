@@ -23,14 +23,20 @@ def shapes_and_words(depth, seed=3):
     return Shapes(config, layout), [word() for _ in range(depth)], word, rng
 
 
-# Depth 40 in banks of 16 words: three banks, the last one partly used.
+# Depth 40 of 12-bit words. A 16-bit block RAM as 16 × 1: three banks of 12 RAMs, the
+# last bank partly used; a 128-bit RAM as 64 × 2 (6 RAMs); a 256-bit one as 64 × 4 (3).
+FORMS = {"word-wide": (False, 16, 1), "1-bit slices in banks": (True, 16, 36),
+         "2-bit slices": (True, 128, 6), "4-bit slices": (True, 256, 3)}
+
+
 @pytest.mark.parametrize("latency", [2, 3])
-@pytest.mark.parametrize("bit_sliced", [False, True], ids=["word-wide", "bit-sliced"])
-def test_weight_memory_answers_like_a_single_port_ram(bit_sliced, latency):
+@pytest.mark.parametrize("form", FORMS)
+def test_weight_memory_answers_like_a_single_port_ram(form, latency):
     depth = 40
+    bit_sliced, bank_depth, rams = FORMS[form]
     shapes, init, random_word, rng = shapes_and_words(depth)
     dut = WeightMemory(shapes, depth, init, read_latency=latency, bit_sliced=bit_sliced,
-                       bank_depth=16)
+                       bank_depth=bank_depth)
     model = [list(w) for w in init]
     answers = []      # per cycle: the word a read returns, or None
     ops = []
@@ -59,6 +65,7 @@ def test_weight_memory_answers_like_a_single_port_ram(bit_sliced, latency):
         assert ops.count(1) > 50 and ops.count(2) > 50
 
     simulate(dut, testbench)
+    assert len(dut.memory_ports) == rams, f"{form}: {len(dut.memory_ports)} RAMs"
 
 
 def test_init_wrong_read_latency():
