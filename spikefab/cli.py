@@ -24,6 +24,7 @@ from spikefab.hw.families import BOARDS, DEFAULT_BOARD
 # The command line fronts the whole kit: its `sim` command and `train --engine rtl` run
 # the simulation (spikefab.sim). No other host module imports it.
 from spikefab.sim.runner import SIMULATORS, SimulatorError
+from spikefab.sweep_cli import add_parser as add_sweep_parser, command_sweep
 from spikefab.train import (ALGOS, ENGINES, EngineError, TrainingInterrupted, algo_config,
                             check_engine, evaluate, make_model, resolve_options, resumable,
                             resume_state, run_meta, train_epochs)
@@ -127,6 +128,7 @@ def build_parser():
     program.add_argument("--out", default="build", help="build folder (default: build)")
     program.add_argument("--dry-run", action="store_true",
                          help="print the programmer's command line instead of running it")
+    add_sweep_parser(commands)
     return parser
 
 
@@ -385,6 +387,8 @@ def main(argv=None):
             return command_board(args)
         elif args.command == "program":
             return command_program(args)
+        elif args.command == "sweep":
+            return command_sweep(args)
         else:
             command_eval(args)
     except USER_ERRORS + (ChipUnreachable,) as error:
