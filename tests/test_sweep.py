@@ -171,6 +171,8 @@ def write(path, text):
     (["--board", "icebreaker,de10"], "unknown board 'de10'; valid boards: icebreaker, ulx3s"),
     (["--config", "mnist"], "dataset digits has 64 inputs but config mnist expects "
                             "n_in=784"),
+    (["--grid", "n_in=64,100"], "dataset digits has 64 inputs but config digits expects "
+                                "n_in=100"),
     (["--jobs", "0"], "--jobs must be at least 1, not 0"),
     (["--limit-train", "0"], "--limit-train must be a positive integer, not 0"),
 ])
