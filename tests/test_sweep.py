@@ -28,8 +28,8 @@ from test_checkpoint import assert_one_line_error, run_cli
 # The module fixture runs the pool's sweep once: one xdist worker runs the whole file.
 pytestmark = pytest.mark.xdist_group("test_sweep")
 
-# hidden=64 first: its points take longest, so with two workers the pool finishes the
-# hidden=8 points first and the table's order cannot come from the order of completion.
+# Four points; the continued sweep below runs its missing second point last, so a table
+# in completion order would differ from the grid's order there.
 GRID = ["--grid", "hidden=64,8", "--grid", "k_fb=1,4"]
 QUICK = ["--limit-train", "120", "--limit-test", "60", "--epochs", "1"]
 LABELS = ["hidden=64 k_fb=1 icebreaker", "hidden=64 k_fb=4 icebreaker",
@@ -111,6 +111,7 @@ def test_continued_sweep_runs_only_missing_points(pool_table, tmp_path, capsys):
     assert "sweep: 4/4 points done (3 from the table)" in err
     assert "4 points (3 from the table)" in stdout
     rows = read_table(tmp_path)["rows"]
+    assert [r["config_hash"] for r in rows] == [r["config_hash"] for r in read_table(out)["rows"]]
     kept = [r for i, r in enumerate(read_table(out)["rows"]) if i != 1]
     assert [r for i, r in enumerate(rows) if i != 1] == kept      # timings too: not rerun
     assert comparable([rows[1]]) == comparable([lost])
