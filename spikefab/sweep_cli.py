@@ -33,9 +33,11 @@ def add_parser(commands):
     sweep.add_argument("--board", help=f"boards, comma-separated: {', '.join(BOARDS)} "
                                        f"(default: {DEFAULT_BOARD})")
     sweep.add_argument("--config", default="digits",
-                       help="the base config the grid varies: a preset or a JSON file")
-    sweep.add_argument("--dataset", default="digits")
-    sweep.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+                       help="the base config the grid varies: a preset or a JSON file "
+                            "(default: digits)")
+    sweep.add_argument("--dataset", default="digits", help="(default: digits)")
+    sweep.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
+                       help=f"training epochs of every point (default: {DEFAULT_EPOCHS})")
     sweep.add_argument("--seed", type=int, default=1,
                        help="weight initialisation and training order (default: 1)")
     sweep.add_argument("--limit-train", type=int, metavar="N")
