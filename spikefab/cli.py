@@ -21,10 +21,10 @@ from spikefab.config import ConfigError, PRESETS, load_config
 from spikefab.golden.datasets import DATASET_NAMES, DatasetError, load_dataset
 from spikefab.bitstream import BuildError
 from spikefab.hw.families import BOARDS, DEFAULT_BOARD
+from spikefab.sweep_cli import add_parser as add_sweep_parser, command_sweep
 # The command line fronts the whole kit: its `sim` command and `train --engine rtl` run
 # the simulation (spikefab.sim). No other host module imports it.
 from spikefab.sim.runner import SIMULATORS, SimulatorError
-from spikefab.sweep_cli import add_parser as add_sweep_parser, command_sweep
 from spikefab.train import (ALGOS, ENGINES, EngineError, TrainingInterrupted, algo_config,
                             check_engine, evaluate, make_model, resolve_options, resumable,
                             resume_state, run_meta, train_epochs)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from spikefab.pareto import plot_fronts, sweep_fronts
-from spikefab.sweep_exec import pool_results, ray_results
+from spikefab.sweep_exec import LOCAL_RAY, pool_results, ray_results
 from spikefab.sweep_point import Task
 from spikefab.sweep_table import read_table, reusable_rows, write_table
 
@@ -74,10 +74,10 @@ def run_sweep(grid, dataset, options, out_dir, *, synth=False, pnr=False, jobs=1
     rows = {(row["board"], row["config_hash"]): row for row in (table or {}).get("rows", [])}
     tasks = _tasks(grid, options, done, synth=synth, pnr=pnr,
                    build_dir=Path(out_dir) / "build")
-    executor = f"ray {ray}" if ray else f"pool of {jobs}"
+    executor = _executor_name(ray, jobs)
     progress = _Progress(len(grid.points), len(done), log)
     log(f"sweep: {len(grid.points)} points, {len(done)} already in the table, "
-        f"{sum(len(t.boards) for t in tasks)} to run on the {executor}")
+        f"{sum(len(t.boards) for t in tasks)} to run ({executor})")
     start = time.perf_counter()
     results = (ray_results(tasks, dataset, ray, jobs) if ray
                else pool_results(tasks, dataset, jobs))
@@ -102,6 +102,12 @@ def run_sweep(grid, dataset, options, out_dir, *, synth=False, pnr=False, jobs=1
         plot_fronts(ordered, fronts, labels, plot_path)
     return {**summary, "rows": ordered, "fronts": fronts, "labels": labels,
             "reused": len(done), "plot": str(plot_path) if plot_path else None}
+
+
+def _executor_name(ray, jobs):
+    if ray == LOCAL_RAY:
+        return f"local Ray, {jobs} CPUs"
+    return f"Ray at {ray}" if ray else f"pool of {jobs} worker{'s' * (jobs != 1)}"
 
 
 def _write(out_dir, grid, options, rows):

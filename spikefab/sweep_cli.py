@@ -127,8 +127,8 @@ def _print_table(result):
               + (f"{luts:6,} LUTs  " if luts is not None else "")
               + f"{speed:9,.0f} train samples/s"
               + (f"  front: {', '.join(on)}" if on else ""))
-    print(f"{len(result['rows'])} points ({result['reused']} from the table) on the "
-          f"{result['executor']} in {result['wall_s']:.1f} s")
+    print(f"{len(result['rows'])} points ({result['reused']} from the table) in "
+          f"{result['wall_s']:.1f} s ({result['executor']})")
 
 
 def _stderr(line):

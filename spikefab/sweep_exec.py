@@ -9,6 +9,7 @@ instance with ``--jobs`` CPUs and stops it afterwards; ``--ray ADDRESS`` joins a
 cluster, whose workers must have spikefab installed and the dataset at hand.
 """
 
+import logging
 import multiprocessing
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -50,7 +51,9 @@ def require_ray():
 
 
 def _start_ray(ray, address, jobs):
-    options = {"include_dashboard": False, "log_to_driver": False}
+    # The sweep reports its own progress: Ray's start-up notes would only interleave.
+    options = {"include_dashboard": False, "log_to_driver": False,
+               "logging_level": logging.ERROR}
     try:
         if address == LOCAL_RAY:
             ray.init(num_cpus=jobs, **options)

@@ -93,7 +93,8 @@ def test_ray_gives_the_pool_table(pool_table, tmp_path, capsys):
     code, stdout, err = sweep(capsys, tmp_path, "--ray", "local", "--jobs", "2", "--json")
     assert code == 0, err
     ray_run = json.loads(stdout)
-    assert ray_run["executor"] == "ray local" and printed["executor"] == "pool of 2"
+    assert ray_run["executor"] == "local Ray, 2 CPUs"
+    assert printed["executor"] == "pool of 2 workers"
     assert comparable(read_table(tmp_path)["rows"]) == comparable(read_table(out)["rows"])
     assert ray_run["pareto"] == printed["pareto"]
     assert all(row["wall_s"] > 0 for row in ray_run["rows"])
@@ -107,7 +108,7 @@ def test_continued_sweep_runs_only_missing_points(pool_table, tmp_path, capsys):
     (tmp_path / "sweep.json").write_text(json.dumps(table))
     code, stdout, err = sweep(capsys, tmp_path, "--jobs", "1")
     assert code == 0, err
-    assert "sweep: 4 points, 3 already in the table, 1 to run" in err
+    assert "sweep: 4 points, 3 already in the table, 1 to run (pool of 1 worker)" in err
     assert "sweep: 4/4 points done (3 from the table)" in err
     assert "4 points (3 from the table)" in stdout
     rows = read_table(tmp_path)["rows"]
