@@ -13,7 +13,8 @@ from spikefab.golden.datasets import check_dataset, load_dataset
 from spikefab.hw.families import BOARDS, DEFAULT_BOARD
 from spikefab.sweep_grid import (GridError, make_grid, parse_boards, parse_grid_options,
                                  read_grid_file)
-from spikefab.sweep_table import TABLE_CSV, TABLE_JSON, SweepError, check_out_dir
+from spikefab.sweep_table import (TABLE_CSV, TABLE_JSON, SweepError, check_out_dir,
+                                  read_table)
 
 
 __all__ = ["add_parser", "command_sweep"]
@@ -102,8 +103,15 @@ def command_sweep(args):
             "(pip install 'spikefab[sweep]')")
     options = run_options(args.dataset, args.epochs, args.seed, args.limit_train,
                           args.limit_test)
-    result = run_sweep(grid, dataset, options, args.out, synth=args.synth, pnr=args.pnr,
-                       jobs=args.jobs, ray=args.ray, log=log, plot=plot)
+    try:
+        result = run_sweep(grid, dataset, options, args.out, synth=args.synth,
+                           pnr=args.pnr, jobs=args.jobs, ray=args.ray, log=log, plot=plot)
+    except KeyboardInterrupt:
+        table = read_table(args.out)
+        done = len(table["rows"]) if table else 0
+        _stderr(f"spikefab: interrupted; {done} of {len(grid.points)} points are in "
+                f"{Path(args.out) / TABLE_JSON} (the same command continues the sweep)")
+        return 130
     if args.json:
         print(json.dumps({key: result[key] for key in
                           ("rows", "pareto", "executor", "wall_s", "ran", "reused", "plot")}))
