@@ -24,6 +24,7 @@ from spikefab.hw.families import BOARDS, DEFAULT_BOARD
 from spikefab.diagnostics import confusion_matrix, sample_raster, save_report
 from spikefab.plots import PlotsUnavailable, check_plot_folder, require_matplotlib
 from spikefab.nir_cli import NIR_COMMANDS, add_nir_commands
+from spikefab.sweep_cli import add_parser as add_sweep_parser, command_sweep
 # The command line fronts the whole kit: its `sim` command and `train --engine rtl` run
 # the simulation (spikefab.sim). No other host module imports it.
 from spikefab.sim.runner import SIMULATORS, SimulatorError
@@ -141,6 +142,7 @@ def build_parser():
     program.add_argument("--dry-run", action="store_true",
                          help="print the programmer's command line instead of running it")
     add_nir_commands(commands)
+    add_sweep_parser(commands)
     return parser
 
 
@@ -466,6 +468,8 @@ def main(argv=None):
             return command_plot(args)
         elif args.command in NIR_COMMANDS:
             return NIR_COMMANDS[args.command](args)
+        elif args.command == "sweep":
+            return command_sweep(args)
         else:
             command_eval(args)
     except USER_ERRORS + (ChipUnreachable,) as error:
