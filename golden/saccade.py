@@ -91,15 +91,19 @@ class SaccadeParams:
         After an event a pixel fires nothing for this long (at least one step).
     seed : int
         Seed of the threshold mismatch and the per-image jitter.
+
+    The defaults (a contrast of 2**0.75 ± 9 %, four steps' refractory period) keep an
+    8×8 digit's sample within the chip's 1 KiB input buffer: at most 381 raster events
+    in 16 timesteps (mean 288); half the threshold and period would give 730.
     """
 
     side: int
     margin: int
     steps: int = 16
     saccade_us: int = 100_000
-    threshold: int = 96
-    mismatch: int = 12
-    refractory_us: int = 12_500
+    threshold: int = 192
+    mismatch: int = 24
+    refractory_us: int = 25_000
     seed: int = 1
 
     def __post_init__(self):

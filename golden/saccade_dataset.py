@@ -30,7 +30,7 @@ __all__ = ["load_saccade_dataset", "cache_folder", "SACCADE_SOURCES", "CACHE_MIN
 
 SACCADE_SOURCES = ("digits", "fashion-mnist", "idx:DIR")
 #: Bump when the emulator's output changes, so that old cache files are not read.
-EMULATOR_VERSION = 1
+EMULATOR_VERSION = 2
 #: Splits with fewer image × sensor pixels are made afresh each time (digits: 0.1 s).
 CACHE_MIN_PIXELS = 5_000_000
 

@@ -148,10 +148,10 @@ def test_digits_rasters_are_pinned():
     data = load_dataset("saccade:digits", preset("saccade"))
     digest = hashlib.sha256(np.ascontiguousarray(data.x_test[:40]).tobytes()).hexdigest()
     assert digest[:16] == PINNED_DIGITS_RASTERS
-    assert saccade_dataset.EMULATOR_VERSION == 1
+    assert saccade_dataset.EMULATOR_VERSION == 2
 
 
-PINNED_DIGITS_RASTERS = "bdab8a81b4bf9be0"
+PINNED_DIGITS_RASTERS = "bb2bf75b7ae801f9"
 
 
 # -- interpolation and log ------------------------------------------------------------------
@@ -202,7 +202,7 @@ def test_chunks_do_not_change_the_rasters(digits):
 
 @pytest.mark.parametrize("change, message", [
     ({"threshold": 0}, "threshold must be a positive integer"),
-    ({"mismatch": 96}, "mismatch must be in"),
+    ({"mismatch": 192}, "mismatch must be in"),
     ({"steps": 1.5}, "steps must be a positive integer"),
 ])
 def test_bad_camera_parameters(change, message):
@@ -218,10 +218,23 @@ def test_saccade_digits_fits_the_preset():
     assert data.kind == "events" and data.name == "saccade:digits"
     assert data.x_train.shape == (1438, config.timesteps, 200) == (1438, 16, config.n_in)
     assert data.x_test.shape == (359, 16, 200)
-    assert 300 < data.x_train.sum((1, 2)).mean() < 800
+    assert 200 < data.x_train.sum((1, 2)).mean() < 400
     # Pooled 2×2: a 5×5 sensor.
     pooled = load_dataset("saccade:digits", config.replace(n_in=50))
     assert pooled.x_test.shape == (359, 16, 50)
+
+
+def test_every_saccade_digits_sample_fits_the_chips_input_buffer():
+    """An event sample's payload (header, then each timestep's addresses and an end word,
+    two bytes each) must fit the chip's input buffer, or the chip refuses its frame."""
+    from spikefab.hw.core import default_buffer_depth
+    from spikefab.protocol import SAMPLE_HEADER, event_payload
+    config = preset("saccade")
+    data = load_dataset("saccade:digits", config)
+    events = np.concatenate([data.x_train.sum((1, 2)), data.x_test.sum((1, 2))])
+    worst = data.x_train[np.argmax(data.x_train.sum((1, 2)))]
+    assert SAMPLE_HEADER + len(event_payload(worst)) <= default_buffer_depth(config)
+    assert SAMPLE_HEADER + 2 * (events.max() + config.timesteps) <= default_buffer_depth(config)
 
 
 def test_preset_learns_saccade_digits():
