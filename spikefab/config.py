@@ -431,7 +431,7 @@ PRESETS = {
     # Event mode: `saccade:digits`, the 8×8 digits seen by an emulated event camera
     # (golden.saccade), 10×10 sensor × 2 polarities = 200 inputs, about 290 raster
     # events a sample (at most 381: a sample fits the chip's 1 KiB input buffer). Tuned
-    # against the digits preset on it (61 % after 20 epochs): event inputs drive fewer
+    # against the digits preset on it (56 % after 20 epochs): event inputs drive fewer
     # hidden neurons, so the threshold is halved (at 256 over half stay silent and,
     # their gate closed, never learn); the inputs' counts come in bursts, so the changes
     # are smaller and dithered (stochastic rounding, shifts 6/6, annealed by 1 every 5

@@ -318,8 +318,9 @@ def test_an_unwritable_cache_folder_still_gives_the_rasters(tmp_path, monkeypatc
 
 @pytest.mark.slow
 def test_saccade_preset_on_verilator_is_bit_exact(tmp_path):
-    """The saccade chip in Verilator on saccade:digits (its own build, under build/sim/:
-    minutes, hence slow; README gives the figures)."""
+    """The saccade chip in Verilator on saccade:digits. Slow: no other test builds this
+    config, and its Verilator build (25 s alone, minutes on a shared machine) would come
+    on top of `make test`'s budget; README gives the figures."""
     from pathlib import Path
     from spikefab.sim.simulate import simulate
     root = Path(__file__).resolve().parents[1]
@@ -328,4 +329,4 @@ def test_saccade_preset_on_verilator_is_bit_exact(tmp_path):
                       limit_test=20, float_model=False, log=lambda line: None)
     assert report["bit_exact"], report.get("failure")
     assert report["hw_test_accuracy"] == report["golden_test_accuracy"]
-    assert report["memory_bound_ratio"] <= 1.25
+    assert report["compared_samples"] == 50 and report["mismatches"] == 0
