@@ -256,6 +256,13 @@ def test_bad_specs_are_one_line_errors(capsys, spec, message):
     refused(capsys, spec, message)
 
 
+def test_sim_refuses_a_bad_spec_before_building(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "sim", "--dataset", "saccade:nosuch", "--config", "saccade",
+                           "--out", tmp_path)
+    assert_one_line_error(code, err, "unknown dataset 'saccade:nosuch'")
+    assert not any(tmp_path.iterdir())
+
+
 def refused(capsys, spec, message, folder="", config="saccade"):
     """``spikefab train`` on ``spec + folder`` stops with one line holding ``message``."""
     code, _, err = run_cli(capsys, "train", "--dataset", f"{spec}{folder}", "--config", config)
