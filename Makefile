@@ -29,7 +29,7 @@ SEEDS    ?= 1
 SYSTEM_DEPS := scripts/system-deps.sh
 TEST_TOOLS  := iverilog g++ make perl
 SIM_TOOLS    = g++ make perl $(if $(filter icarus,$(SIM)),iverilog) \
-               $(if $(filter fashion-mnist,$(DATASET)),fashion-mnist)
+               $(if $(filter fashion-mnist saccade:fashion-mnist,$(DATASET)),fashion-mnist)
 
 .PHONY: setup test test-slow sim bitstream program bench mutate clean system-deps-test \
         system-deps-sim

@@ -20,6 +20,10 @@ Dataset names (the ``--dataset`` of every ``spikefab`` command):
     address ``p · (H·W) + y · W + x`` (``H = W = ceil(34 / f)``). The pooling ``f`` is the
     one for which ``2 · H · W`` equals the config's ``n_in`` (2312 for ``f = 1``, 578 for
     ``f = 2``, …).
+``saccade:SOURCE``
+    A pixel dataset of square images (``digits``, ``fashion-mnist``, ``idx:DIR``) turned
+    into event rasters by an emulated event camera making three saccades over each image,
+    as N-MNIST was recorded (:mod:`golden.saccade`, :mod:`golden.saccade_dataset`).
 
 Pixel datasets keep uint8 images ``(N, n_in)``; the chip's encoder turns them into
 rasters. Event datasets hold uint8 rasters ``(N, T, n_in)`` already.
@@ -45,7 +49,7 @@ from spikefab.golden.rng import XorShift32
 __all__ = ["Dataset", "DatasetError", "load_dataset", "check_dataset", "read_idx",
            "DATASET_NAMES"]
 
-DATASET_NAMES = ("digits", "idx:DIR", "fashion-mnist", "nmnist:DIR")
+DATASET_NAMES = ("digits", "idx:DIR", "fashion-mnist", "nmnist:DIR", "saccade:SOURCE")
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 NMNIST_SENSOR = 34
 
@@ -284,6 +288,9 @@ def load_dataset(spec, config):
         dataset = load_idx_dataset(spec[len("idx:"):])
     elif spec.startswith("nmnist:"):
         dataset = load_nmnist_dataset(spec[len("nmnist:"):], config.timesteps, config.n_in)
+    elif spec.startswith("saccade:"):
+        from spikefab.golden.saccade_dataset import load_saccade_dataset
+        dataset = load_saccade_dataset(spec[len("saccade:"):], config)
     else:
         raise DatasetError(f"unknown dataset {spec!r}; valid names: {', '.join(DATASET_NAMES)}")
     check_dataset(dataset, spec, config)
