@@ -16,7 +16,9 @@ from pathlib import Path
 
 from spikefab.cost import samples_per_second
 from spikefab.golden.datasets import load_dataset
+from spikefab.hw.core import default_buffer_depth
 from spikefab.hw.families import BOARDS
+from spikefab.protocol import check_samples_fit
 from spikefab.train import make_model, run_training
 
 from spikefab.sim import runner
@@ -53,6 +55,7 @@ def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
     out_dir = Path(out_dir)
     # Fail on a bad dataset before spending a build on it.
     dataset = load_dataset(dataset_spec, config).limit(limit_train, limit_test)
+    check_samples_fit(dataset, default_buffer_depth(config))
     log(f"building the chip for config {config.name} ({config.hash()}, P={config.lanes}) "
         f"with {simulator}")
     built = runner.build(config, simulator, directory=build_folder(config, build_dir or out_dir),

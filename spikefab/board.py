@@ -12,6 +12,7 @@ import time
 from spikefab.driver import Chip, SerialTransport
 from spikefab.golden.datasets import load_dataset
 from spikefab.onchip import Figures, train_on_chip
+from spikefab.protocol import check_samples_fit
 from spikefab.twin import GoldenTwin
 
 
@@ -20,7 +21,8 @@ __all__ = ["run_board"]
 
 async def _run(chip, dataset, *, epochs, seed, log):
     board = GoldenTwin(chip.config)
-    await chip.check()
+    status = await chip.check()
+    check_samples_fit(dataset, status["buffer_bytes"])
     await chip.write_weights(board.golden.weights)
     await chip.set_margin(board.golden.margin)
     start = time.perf_counter()

@@ -100,7 +100,7 @@ __all__ = ["EVENT_END", "Op", "Status", "Register", "MAGIC", "VERSION", "SOF", "
            "SAMPLE_HEADER", "ERROR_REPLY", "OK_REPLY", "STATUS_REPLY", "SAMPLE_REPLY",
            "COUNTERS_REPLY", "WEIGHTS_REPLY", "REPLIES", "max_read_words", "request_status",
            "crc16", "encode_frame", "decode_frame", "request_frame", "FrameError",
-           "pixel_payload", "event_payload"]
+           "pixel_payload", "event_payload", "largest_sample", "check_samples_fit"]
 
 #: The word that ends a timestep of an event sample (no input has this address).
 EVENT_END = 0xFFFF
@@ -523,3 +523,34 @@ def event_payload(raster):
         words.extend(int(i) for i in np.flatnonzero(row))
         words.append(EVENT_END)
     return np.asarray(words, dtype="<u2").tobytes()
+
+
+def largest_sample(dataset):
+    """``(bytes, split, index, events)`` of the largest INFER/TRAIN payload (header and
+    sample data) of ``dataset``: a pixel sample takes a byte an input, an event sample
+    two bytes an event and an end marker a timestep (:func:`event_payload`)."""
+    largest = (0, "training", 0, 0)
+    for split, x in (("training", dataset.x_train), ("test", dataset.x_test)):
+        if not len(x):
+            continue
+        if dataset.kind == "pixels":
+            sizes, events = np.full(len(x), x.shape[1]), np.zeros(len(x), dtype=np.int64)
+        else:
+            events = np.count_nonzero(x.reshape(len(x), -1), axis=1)
+            sizes = 2 * (events + x.shape[1])
+        index = int(np.argmax(sizes))
+        if SAMPLE_HEADER + int(sizes[index]) > largest[0]:
+            largest = (SAMPLE_HEADER + int(sizes[index]), split, index, int(events[index]))
+    return largest
+
+
+def check_samples_fit(dataset, buffer_bytes):
+    """Refuse, before any sample is sent, a dataset with a sample larger than the chip's
+    input buffer (``buffer_bytes``: the STATUS reply's, or the simulated chip's): the
+    chip cannot take such a request, and the run would stop at that sample."""
+    size, split, index, events = largest_sample(dataset)
+    if size > buffer_bytes:
+        what = f"{events} events over {dataset.x_train.shape[1]} timesteps" \
+            if dataset.kind != "pixels" else f"{size - SAMPLE_HEADER} pixels"
+        raise ValueError(f"{split} sample {index} of {dataset.name} needs {size} bytes on "
+                         f"the wire ({what}); the chip's input buffer holds {buffer_bytes}")

@@ -151,3 +151,29 @@ def test_rtl_engine_refuses_a_missing_dataset_before_building():
 def test_unknown_algorithm_is_refused_by_argparse():
     run = spikefab("train", "--algo", "backprop")
     assert run.returncode == 2 and "invalid choice" in run.stderr
+
+
+def test_sim_refuses_an_event_sample_larger_than_the_chip_buffer(tmp_path):
+    # 578 events at distinct places of a 17 × 17 × 2 pooled sensor: 2 · (578 + 4) + 3 =
+    # 1,167 bytes on the wire, over the 1 KiB input buffer of a 578-input chip. Refused
+    # in one line before the chip is built (nothing under --out).
+    pytest.importorskip("tonic")
+    from test_datasets import write_nmnist
+
+    crowded = [(x, y, 0, p) for x in range(0, 34, 2) for y in range(0, 34, 2) for p in (0, 1)]
+    write_nmnist(tmp_path / "nmnist", [("Train", 1, "00001.bin", crowded),
+                                       ("Test", 2, "00002.bin", crowded[:10])])
+    config = tmp_path / "events.json"
+    config.write_text(preset("saccade").replace(
+        name="events578", n_in=578, timesteps=4, target_count=4, error_clip=4, margin=1,
+        gate_hi=4, v_bits=18).to_json())
+    out = tmp_path / "out"
+    assert_user_error(
+        spikefab("sim", "--dataset", f"nmnist:{tmp_path / 'nmnist'}", "--config",
+                 str(config), "--out", str(out)),
+        "training sample 0 of nmnist:")
+    run = spikefab("sim", "--dataset", f"nmnist:{tmp_path / 'nmnist'}", "--config",
+                   str(config), "--out", str(out))
+    assert "needs 1167 bytes on the wire (578 events over 4 timesteps); the chip's input " \
+           "buffer holds 1024" in run.stderr
+    assert not out.exists()
