@@ -143,9 +143,13 @@ def test_sigint_exits_130_without_a_traceback(tmp_path):
     the progress bar shows an epoch under way (a fixed sleep raced the imports on a busy
     machine)."""
     path = tmp_path / "run.npz"
+    # Ctrl-C as at a terminal, whatever the runner does: a background job of a shell
+    # without job control (nohup, `make test &`) starts with SIGINT ignored, and a child
+    # inherits that, so Python would never see the signal.
     process = subprocess.Popen(
         [sys.executable, "-m", "spikefab.cli", "train", "--epochs", "500", "--save", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     err = wait_for(process.stderr, b"epoch ", timeout=120)
     process.send_signal(signal.SIGINT)
     _, rest = process.communicate(timeout=120)
