@@ -92,9 +92,10 @@ class SaccadeParams:
     seed : int
         Seed of the threshold mismatch and the per-image jitter.
 
-    The defaults (a contrast of 2**0.75 ± 9 %, four steps' refractory period) keep an
-    8×8 digit's sample within the chip's 1 KiB input buffer: at most 381 raster events
-    in 16 timesteps (mean 288); half the threshold and period would give 730.
+    The defaults (threshold 192 ± 24 in 1/256 log2 units, a contrast of
+    2**(0.75 ± 0.094); four steps' refractory period) keep an 8×8 digit's sample within
+    the chip's 1 KiB input buffer: at most 381 raster events in 16 timesteps (mean
+    288); half the threshold and period would give 730.
     """
 
     side: int

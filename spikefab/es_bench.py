@@ -35,7 +35,7 @@ import tracemalloc
 
 from spikefab.config import load_config
 from spikefab.files import write_json
-from spikefab.golden.datasets import load_dataset
+from spikefab.golden.datasets import DatasetError, load_dataset
 from spikefab.golden.encoders import encode
 from spikefab.golden.es import ES_SEED_OFFSET, GoldenES, generation_plan
 from spikefab.golden.es_float import FloatES
@@ -194,21 +194,45 @@ def _ranks(text):
     return ranks
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _batches(text):
+    return tuple(_positive(part) for part in text.split(","))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m spikefab.es_bench",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", default="mnist")
     parser.add_argument("--dataset", default="fashion-mnist")
-    parser.add_argument("--batch", default="8,32", help="mini-batch sizes, comma-separated")
-    parser.add_argument("--population", type=int, help="default: the config's")
-    parser.add_argument("--rank", type=int, help="default: the config's")
+    parser.add_argument("--batch", type=_batches, default=(8, 32),
+                        help="mini-batch sizes, comma-separated")
+    parser.add_argument("--population", type=_positive, help="default: the config's")
+    parser.add_argument("--rank", type=_positive, help="default: the config's")
     parser.add_argument("--ranks", type=_ranks, metavar="1-8",
-                        help="sweep the rank on both presets instead; writes es.json, es.png")
+                        help="sweep the rank on both presets instead (mini-batch 16; "
+                             "--config, --dataset, --batch, --population, --rank and "
+                             "--no-golden do not apply); writes es.json, es.png")
     parser.add_argument("--out", default="build/bench", help="folder of --ranks' files")
-    parser.add_argument("--generations", type=int, default=3)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--generations", type=_positive, default=3)
+    parser.add_argument("--repeats", type=_positive, default=2)
     parser.add_argument("--no-golden", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        _run(args)
+    except (ValueError, DatasetError, OSError) as error:   # ConfigError is a ValueError
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+
+
+def _run(args):
     if args.ranks:
         os.makedirs(args.out, exist_ok=True)
         bench_ranks(args.ranks, args.out, generations=args.generations,
@@ -218,14 +242,13 @@ def main(argv=None):
     changes = {"es_population": args.population, "es_rank": args.rank}
     config = config.replace(**{k: v for k, v in changes.items() if v is not None})
     dataset = load_dataset(args.dataset, config)
-    runs = [compare(config, dataset, int(b), args.generations, args.repeats,
-                    not args.no_golden) for b in args.batch.split(",")]
+    runs = [compare(config, dataset, batch, args.generations, args.repeats,
+                    not args.no_golden) for batch in args.batch]
     print(json.dumps({"config": config.name, "dataset": args.dataset,
                       "layers": list(config.layer_sizes), "timesteps": config.timesteps,
                       "cpu": platform.processor() or platform.machine(),
                       "cpus": os.cpu_count(), "load_avg_1m": os.getloadavg()[0],
                       "runs": runs}))
-
 
 if __name__ == "__main__":
     main()

@@ -12,6 +12,7 @@ Every user error is found before any work is done and is one line.
 """
 
 import json
+import math
 import sys
 
 from spikefab.checkpoint import check_save_path, read_checkpoint, save_checkpoint
@@ -90,7 +91,7 @@ def command_import(args):
     from spikefab.nir_import import quantise_graph
     from spikefab.train import make_model, run_meta, train_epochs
 
-    if args.dt <= 0:
+    if not math.isfinite(args.dt) or args.dt <= 0:
         raise NIRError(f"--dt must be a positive number of seconds, not {args.dt}")
     check_save_path(args.save)
     config = load_config(args.config).replace(init_seed=args.seed & 0xFFFFFFFF)

@@ -25,6 +25,8 @@ caller's, by default 1e-4 s as snnTorch assumes):
   a config that resets by subtraction behaves differently after a spike. A note says so.
 """
 
+import math
+
 import numpy as np
 
 from spikefab.nir_io import DEFAULT_DT, META_PREFIX, NIRError, node_array, require_nir
@@ -121,6 +123,8 @@ def quantise_graph(graph, config, dt=DEFAULT_DT):
     layers = _layers(graph, chain)
     _check_sizes(graph, chain, layers, config)
     dt = float((graph.metadata or {}).get(META_PREFIX + "dt", dt))
+    if not math.isfinite(dt) or dt <= 0:
+        raise NIRError(f"the graph's time step dt = {dt} is not a positive number of seconds")
     weights, clipped, leak_error = [], 0, 0.0
     for weight_name, weight, neuron_name, neuron in layers:
         w, layer_clipped, error = _quantise_layer(weight_name, weight, neuron_name,
@@ -170,7 +174,7 @@ def _quantise_layer(weight_name, weight, neuron_name, neuron, config, dt):
         raise NIRError(f"{where} has a threshold or tau that is not positive")
     shifts = np.log2(tau / dt)
     error = float(np.max(np.abs(shifts - config.leak_shift)))
-    if error > LEAK_TOLERANCE:
+    if not error <= LEAK_TOLERANCE:        # NaN too
         worst = float(shifts[np.argmax(np.abs(shifts - config.leak_shift))])
         raise NIRError(f"{where}: tau = {tau.max():.3g} s at dt = {dt:g} s is a leak "
                        f"shift of {worst:.2f}; config {config.name} has leak_shift "

@@ -39,6 +39,7 @@ and ``nir.write``; every problem with a file is a :class:`NIRError`, one line.
 
 import contextlib
 import os
+import stat
 import tempfile
 
 import numpy as np
@@ -107,6 +108,8 @@ def check_out_path(path, what="file"):
         raise NIRError(f"--out needs a {what} name")
     if os.path.isdir(path):
         raise NIRError(f"cannot write {path}: it is a folder")
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        raise NIRError(f"cannot write {path}: it is not a regular file")
     folder = os.path.dirname(path) or "."
     if not os.path.isdir(folder):
         raise NIRError(f"cannot write {path}: folder {folder} does not exist")

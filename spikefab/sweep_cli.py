@@ -84,8 +84,10 @@ def _check(args, grid):
         check_dataset(dataset, args.dataset, points[0].config)
     dataset = dataset.limit(args.limit_train, args.limit_test)
     if args.ray:
-        from spikefab.sweep_exec import require_ray
+        from spikefab.sweep_exec import LOCAL_RAY, probe_ray_address, require_ray
         require_ray()
+        if args.ray != LOCAL_RAY:
+            probe_ray_address(args.ray)
     check_out_dir(args.out)
     return dataset
 

@@ -11,6 +11,7 @@ cluster, whose workers must have spikefab installed and the dataset at hand.
 
 import logging
 import multiprocessing
+import socket
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from spikefab.sweep_point import run_task, run_worker_task, set_worker_dataset
@@ -48,6 +49,18 @@ def require_ray():
     except ImportError:
         raise SweepError("--ray needs Ray: pip install 'spikefab[sweep]'") from None
     return ray
+
+
+def probe_ray_address(address, timeout=5.0):
+    """Refuse at once a ``HOST:PORT`` (or ``ray://HOST:PORT``) that nothing answers on:
+    ``ray.init`` would retry it for minutes. Other forms (``auto``) are Ray's to check."""
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise SweepError(f"cannot reach Ray at {address!r}: {error}") from None
 
 
 def _start_ray(ray, address, jobs):

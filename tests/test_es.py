@@ -562,3 +562,20 @@ def test_rank_sweep_measures_every_rank_and_full_rank_holds_more(tmp_path):
     plot_ranks({"presets": [sweep]}, tmp_path / "es.png")
     assert (tmp_path / "es.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert _ranks("1-3") == (1, 2, 3) and _ranks("2,8") == (2, 8)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--generations", "0"], "--generations: must be at least 1, not 0"),
+    (["--batch", "8,a"], "--batch: not an integer: 'a'"),
+    (["--population", "3", "--config", "digits", "--dataset", "digits"],
+     "es_population must be even"),
+    (["--config", "digits", "--dataset", "nosuch"], "unknown dataset 'nosuch'"),
+])
+def test_es_bench_refuses_bad_options_in_one_line(capsys, args, message):
+    from spikefab.es_bench import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 2 and "Traceback" not in "\n".join(err)
+    assert message in err[-1] and err[-1].startswith("python -m spikefab.es_bench")

@@ -286,8 +286,11 @@ def test_bad_files_and_paths_are_refused(golden_checkpoint, tmp_path, capsys):
                     engine="float")
     assert_refused(capsys, ["export", "--checkpoint", floats, "--out", tmp_path / "f.nir"],
                    "holds float weights")
-    assert_refused(capsys, ["import", tmp_path / "missing.nir", "--config", "digits",
-                            "--save", tmp_path / "x.npz", "--dt", "0"], "--dt")
+    for dt in ("0", "nan", "inf"):
+        assert_refused(capsys, ["import", tmp_path / "missing.nir", "--config", "digits",
+                                "--save", tmp_path / "x.npz", "--dt", dt], "--dt")
+    assert_refused(capsys, ["export", "--checkpoint", golden_checkpoint[0], "--out",
+                            "/dev/null"], "/dev/null: it is not a regular file")
 
 
 def test_quantisation_folds_gain_and_threshold_rounds_and_saturates():

@@ -203,6 +203,13 @@ def test_bad_grid_files_are_refused(capsys, tmp_path, no_work, name, text, messa
     assert_one_line_error(code, err, message)
 
 
+def test_an_unreachable_ray_address_is_refused_at_once(capsys, tmp_path):
+    # Port 1 on this machine answers nothing: one line, not minutes of Ray's retries.
+    code, _, err = run_cli(capsys, "sweep", "--grid", "k_fb=1", *QUICK, "--ray",
+                           "127.0.0.1:1", "--out", tmp_path / "out")
+    assert_one_line_error(code, err, "cannot reach Ray at '127.0.0.1:1'")
+
+
 def test_missing_grid_file_and_unwritable_out(capsys, tmp_path, no_work):
     code, _, err = run_cli(capsys, "sweep", "--grid-file", tmp_path / "none.toml")
     assert_one_line_error(code, err, "cannot read grid file")
