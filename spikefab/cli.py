@@ -174,7 +174,7 @@ def command_train(args):
     if args.save:
         _save(args.save, config, state.weights, args.engine,
               run_meta(vars(args), dataset, state), state)
-    if args.plots:
+    if args.plots is not None:
         _write_train_plots(args, {**result, "confusion": confusion_matrix(model, dataset),
                                   "raster": sample_raster(model, dataset)})
     if args.json:
@@ -222,7 +222,11 @@ def command_plot(args):
         raise ReportError(f"report {args.report} is malformed: {error}") from None
     out = args.out if args.out is not None else Path(args.report).parent
     check_plot_folder(out)
-    for path in write_plots(report, out):
+    try:
+        paths = write_plots(report, out)
+    except PlotsUnavailable as error:
+        raise PlotsUnavailable(f"report {args.report}: {error}") from None
+    for path in paths:
         print(path)
     return 0
 
@@ -291,7 +295,7 @@ def command_train_rtl(args, config):
         _save(args.save, config, [np.asarray(w, dtype=np.int64) for w in report["weights"]],
               "rtl", {k: result[k] for k in ("dataset", "algo", "epochs", "seed",
                                              "test_accuracy")})
-    if args.plots:
+    if args.plots is not None:
         _write_train_plots(args, {**result, "history": report["history"],
                                   "confusion": report.get("confusion"),
                                   "raster": report.get("raster")})

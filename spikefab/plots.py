@@ -53,6 +53,8 @@ def check_plot_folder(path):
     """Refuse, with one line, before any work: no matplotlib, or a ``path`` that cannot
     be a folder of plots (a file, or under one)."""
     require_matplotlib()
+    if not str(path):
+        raise PlotsUnavailable("--plots needs a folder name")
     path = Path(path)
     for folder in (path, *path.parents):
         if folder.exists():

@@ -62,7 +62,7 @@ def add_parser(commands):
 
 def _grid(args, base):
     axes = parse_grid_options(args.grid)
-    boards = parse_boards(args.board) if args.board else None
+    boards = parse_boards(args.board) if args.board is not None else None
     if args.grid_file:
         file_axes, file_boards = read_grid_file(args.grid_file)
         for field in file_axes:

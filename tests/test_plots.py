@@ -145,7 +145,7 @@ def test_plot_refuses_bad_reports_in_one_line(tmp_path, capsys):
                        (outside, "raster: every layer")):
         status, out, err = run_cli(capsys, "plot", str(path))
         assert status == 2 and out == ""
-        one_error(err, word)
+        one_error(err, str(path), word)      # every message names the report
     assert not list(tmp_path.glob("*.png"))
 
 
@@ -155,6 +155,12 @@ def test_train_plots_into_a_file_is_refused_before_training(tmp_path, capsys):
     status, out, err = run_cli(capsys, *RUN, "--plots", str(blocker / "plots"))
     assert status == 2 and out == ""
     one_error(err, "not a folder")
+
+
+def test_train_plots_with_an_empty_folder_name_is_refused(capsys):
+    status, out, err = run_cli(capsys, *RUN, "--plots", "")
+    assert status == 2 and out == ""
+    one_error(err, "--plots needs a folder name")
 
 
 def test_without_matplotlib_plots_are_one_error_line(tmp_path, capsys, monkeypatch):

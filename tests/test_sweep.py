@@ -171,6 +171,7 @@ def write(path, text):
                                     "entry per weight layer (3), not 2"),
     (["--grid", "rounding=nearest,up"], "grid point rounding=up: rounding must be one of"),
     (["--board", "icebreaker,de10"], "unknown board 'de10'; valid boards: icebreaker, ulx3s"),
+    (["--board", ""], "unknown board ''; valid boards: icebreaker, ulx3s"),
     (["--config", "mnist"], "dataset digits has 64 inputs but config mnist expects "
                             "n_in=784"),
     (["--grid", "n_in=64,100"], "dataset digits has 64 inputs but config digits expects "
