@@ -7,12 +7,11 @@ one test sample's spikes, per layer (input first) a list of ``timesteps`` lists 
 indices of the neurons that fired at that step.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from spikefab.files import write_atomically
+from spikefab.files import write_json
 from spikefab.golden.encoders import encode
 from spikefab.golden.lif import run_layer
 from spikefab.golden.network import GoldenNet, decide
@@ -77,5 +76,4 @@ def save_report(report, path):
     same folder, then ``os.replace``); the folder is created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=1) + "\n"
-    write_atomically(path, lambda file: file.write(text.encode()))
+    write_json(path, report, indent=1)
