@@ -30,14 +30,13 @@ import json
 import math
 import os
 import stat
-import tempfile
 import zipfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from spikefab.config import Config, ConfigError
-from spikefab.files import write_atomically
+from spikefab.files import check_writable, target_of, write_atomically
 
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "check_save_path",
@@ -69,32 +68,9 @@ class Checkpoint:
 # -- writing -------------------------------------------------------------------------------
 
 def check_save_path(path):
-    """Refuse, with one line, a path a checkpoint cannot be written to.
-
-    Called before training, so that a run is not lost to a typo at its end: the folder
-    must exist and take a new file; the path itself must not be a folder or a device.
-    """
-    path = os.fspath(path)
-    if not path:
-        raise CheckpointError("--save needs a file name")
-    target = _target(path)
-    if os.path.isdir(target):
-        raise CheckpointError(f"cannot save a checkpoint to {path}: it is a folder")
-    if os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode):
-        raise CheckpointError(f"cannot save a checkpoint to {path}: it is not a regular file")
-    folder = os.path.dirname(target) or "."
-    if not os.path.exists(folder):
-        raise CheckpointError(f"cannot save a checkpoint to {path}: folder {folder} "
-                              f"does not exist")
-    if not os.path.isdir(folder):
-        raise CheckpointError(f"cannot save a checkpoint to {path}: {folder} is not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".spikefab-probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        raise CheckpointError(f"cannot save a checkpoint to {path}: cannot write in "
-                              f"{folder}: {error.strerror}") from None
+    """Refuse, with one line, a path a checkpoint cannot be written to (before training:
+    :func:`spikefab.files.check_writable`)."""
+    check_writable(path, option="--save", what="a checkpoint", error=CheckpointError)
 
 
 def save_checkpoint(path, config, weights, *, engine, meta=None, state=None):
@@ -110,16 +86,11 @@ def save_checkpoint(path, config, weights, *, engine, meta=None, state=None):
     path = os.fspath(path)
     existed = os.path.exists(path)
     try:
-        write_atomically(_target(path), lambda file: np.savez(file, **members))
+        write_atomically(target_of(path), lambda file: np.savez(file, **members))
     except OSError as error:
         kept = "the previous one is left as it was" if existed else "nothing was written"
         raise CheckpointError(f"cannot write checkpoint {path}: "
                               f"{error.strerror or error}; {kept}") from None
-
-
-def _target(path):
-    """The file a save replaces: through a symbolic link, the file it points to."""
-    return os.path.realpath(path) if os.path.islink(path) else path
 
 
 # -- reading -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import stat
 import tempfile
 
 
-__all__ = ["write_atomically", "write_json", "write_text"]
+__all__ = ["write_atomically", "write_json", "write_text", "check_writable", "target_of"]
 
 
 def write_atomically(path, write):
@@ -64,3 +64,35 @@ def write_text(path, text):
 def write_json(path, data, indent=2):
     """Write ``data`` as JSON to ``path`` atomically."""
     write_text(path, json.dumps(data, indent=indent) + "\n")
+
+
+def target_of(path):
+    """The file a write replaces: through a symbolic link, the file it points to."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
+def check_writable(path, *, option, what, error):
+    """Refuse, with one ``error`` line, a ``path`` that ``what`` (``"a checkpoint"``)
+    cannot be written to: called before any work, so that a run is not lost to a typo at
+    its end. The folder must exist and take a new file; the path (``option``'s value)
+    must not be empty, a folder or a device."""
+    path = os.fspath(path)
+    if not path:
+        raise error(f"{option} needs a file name")
+    where = f"cannot save {what} to {path}"
+    target = target_of(path)
+    if os.path.isdir(target):
+        raise error(f"{where}: it is a folder")
+    if os.path.exists(target) and not stat.S_ISREG(os.stat(target).st_mode):
+        raise error(f"{where}: it is not a regular file")
+    folder = os.path.dirname(target) or "."
+    if not os.path.exists(folder):
+        raise error(f"{where}: folder {folder} does not exist")
+    if not os.path.isdir(folder):
+        raise error(f"{where}: {folder} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".spikefab-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as failure:
+        raise error(f"{where}: cannot write in {folder}: {failure.strerror}") from None

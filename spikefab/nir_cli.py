@@ -63,7 +63,7 @@ def command_export(args):
     if any(w.dtype.kind == "f" for w in checkpoint.weights):
         raise NIRError(f"checkpoint {args.checkpoint} holds float weights; export maps "
                        f"the integer network (golden or rtl checkpoints)")
-    check_out_path(args.out, "NIR file")
+    check_out_path(args.out)
     config = checkpoint.config
     dataset = _dataset(args.check, config, args.limit_test) if args.check else None
     write_graph(args.out, checkpoint_graph(config, checkpoint.weights))

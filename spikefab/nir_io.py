@@ -39,10 +39,11 @@ and ``nir.write``; every problem with a file is a :class:`NIRError`, one line.
 
 import contextlib
 import os
-import stat
 import tempfile
 
 import numpy as np
+
+from spikefab.files import check_writable
 
 
 __all__ = ["NIRError", "read_graph", "read_foreign_graph", "write_graph", "check_out_path",
@@ -101,20 +102,10 @@ def _first_line(error):
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def check_out_path(path, what="file"):
-    """Refuse, before any work, a path that a file cannot be written to."""
-    path = os.fspath(path)
-    if not path:
-        raise NIRError(f"--out needs a {what} name")
-    if os.path.isdir(path):
-        raise NIRError(f"cannot write {path}: it is a folder")
-    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
-        raise NIRError(f"cannot write {path}: it is not a regular file")
-    folder = os.path.dirname(path) or "."
-    if not os.path.isdir(folder):
-        raise NIRError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise NIRError(f"cannot write {path}: folder {folder} is not writable")
+def check_out_path(path):
+    """Refuse, before any work, a path that a file cannot be written to
+    (:func:`spikefab.files.check_writable`)."""
+    check_writable(path, option="--out", what="a NIR graph", error=NIRError)
 
 
 def write_graph(path, graph):
