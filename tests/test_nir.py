@@ -2,6 +2,7 @@
 snnTorch wrote → quantised → golden accuracy → a checkpoint training resumes; refusals."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -289,8 +290,12 @@ def test_bad_files_and_paths_are_refused(golden_checkpoint, tmp_path, capsys):
     for dt in ("0", "nan", "inf"):
         assert_refused(capsys, ["import", tmp_path / "missing.nir", "--config", "digits",
                                 "--save", tmp_path / "x.npz", "--dt", dt], "--dt")
-    assert_refused(capsys, ["export", "--checkpoint", golden_checkpoint[0], "--out",
-                            "/dev/null"], "/dev/null: it is not a regular file")
+    # A FIFO, not /dev/null: were the check broken, the export as root would replace
+    # the device node with a regular file (it did once here, under a mutation).
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert_refused(capsys, ["export", "--checkpoint", golden_checkpoint[0], "--out", fifo],
+                   f"{fifo}: it is not a regular file")
 
 
 def test_quantisation_folds_gain_and_threshold_rounds_and_saturates():
