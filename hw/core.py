@@ -38,11 +38,13 @@ from amaranth.lib.wiring import In, Out
 
 from spikefab.golden.network import init_weights
 from spikefab.hw.encoder import EventReader, PixelEncoder, WidePixelEncoder
+from spikefab.hw.es_unit import ESUnit
 from spikefab.hw.learning import UpdateUnit
 from spikefab.hw.lif import LIFArray
 from spikefab.hw.memory import WeightMemory
 from spikefab.hw.counters import Counters
-from spikefab.hw.ports import COUNTER_BITS, Shapes, host_signature, spike_layout
+from spikefab.hw.ports import (COUNTER_BITS, ES_OP_FACTORS, ES_OP_UPDATE, Shapes,
+                               host_signature, spike_layout)
 from spikefab.hw.skid import SkidBuffer
 from spikefab.hw.spikes import SpikeListReader
 from spikefab.hw.synapse import SynapseEngine
@@ -55,8 +57,11 @@ __all__ = ["LearningCore", "COUNTER_BITS"]
 
 
 def default_buffer_depth(config):
-    """Input buffer bytes: a pixel sample with headroom, at least 1 KiB, a power of two."""
+    """Input buffer bytes: a pixel sample (or with ``es_on_chip`` the pair seeds) with
+    headroom, at least 1 KiB, a power of two."""
     need = max(1024, config.n_in + 64)
+    if config.es_on_chip:
+        need = max(need, 4 * (config.es_population // 2) + 64)
     return 1 << (need - 1).bit_length()
 
 
@@ -126,18 +131,27 @@ class LearningCore(wiring.Component):
         m.submodules.events = events = EventReader(config, self.buffer_depth)
         m.submodules.spike_list_reader = reader = SpikeListReader(config, layout, shapes)
         latency = self.weight_memory.read_latency
+        es = config.es_on_chip
         m.submodules.synapses = engine = SynapseEngine(config, layout, shapes,
-                                                       weight_latency=latency)
+                                                       weight_latency=latency, es=es)
         m.submodules.neuron_array = lif = LIFArray(config, layout, shapes)
         m.submodules.update = update = UpdateUnit(config, layout, shapes,
                                                   weight_latency=latency)
-        # The weight port, in turn: the engine, the update unit, the host (while idle).
-        m.submodules.weight_arbiter = arbiter = WeightArbiter(weights.signature.flip(), 3)
+        # The weight port, in turn: the engine, the update unit, the host (while idle),
+        # the ES update.
+        m.submodules.weight_arbiter = arbiter = WeightArbiter(weights.signature.flip(),
+                                                              4 if es else 3)
         wiring.connect(m, arbiter.memory, weights)
         wiring.connect(m, engine.weights, arbiter.clients[0])
         wiring.connect(m, update.weights, arbiter.clients[1])
         wiring.connect(m, wiring.flipped(self.host.weights), arbiter.clients[2])
         self._port_owners = [weights, pixels, update]
+        es_unit = None
+        if es:
+            m.submodules.es = es_unit = ESUnit(config, layout, shapes, self.buffer_depth,
+                                               weight_latency=latency)
+            wiring.connect(m, es_unit.weights, arbiter.clients[3])
+            self._port_owners.append(es_unit)
 
         t = Signal(range(config.timesteps))
         layer = Signal(range(n_layers))
@@ -147,7 +161,10 @@ class LearningCore(wiring.Component):
         clear_addr = Signal(range(max(config.n_in, layout.max_layer_words) + 1))
         # Whose turn it is at the memories (see _route_ports).
         phases = SimpleNamespace(**{name: Signal(name=f"phase_{name}") for name in
-                                    ("syn", "neu", "upd", "clear_inputs", "clear_acc")})
+                                    ("syn", "neu", "upd", "clear_inputs", "clear_acc",
+                                     "es")})
+        perturb = Signal()          # the sample runs an ES member
+        es_request = Signal()       # the run is an ES request, not a sample
 
         m.d.comb += [
             engine.layer.eq(layer), lif.layer.eq(layer),
@@ -178,9 +195,11 @@ class LearningCore(wiring.Component):
                     source.ready.eq(stage.i.ready),
                 ]
 
+        if es:
+            self._connect_es(m, es_unit, engine, update, perturb)
         running = self.busy
         blocks = SimpleNamespace(pixels=pixels, events=events, engine=engine, lif=lif,
-                                 update=update, reader=reader, arbiter=arbiter)
+                                 update=update, reader=reader, arbiter=arbiter, es=es_unit)
         self._route_ports(m, ports, blocks, phases, event_mode=event_mode,
                           clear_addr=clear_addr)
 
@@ -192,12 +211,15 @@ class LearningCore(wiring.Component):
                     m.d.sync += [
                         train.eq(self.host.train), event_mode.eq(self.host.events),
                         t.eq(0), layer.eq(0), clear_addr.eq(0), self.host.error.eq(0),
+                        es_request.eq(0), perturb.eq(0),
                     ]
                     m.d.comb += [pixels.reload.eq(1), events.reload.eq(1)]
                     with m.If(self.host.train & counting):
                         m.next = "CLEAR_INPUTS"
                     with m.Else():
                         m.next = "SOURCE"
+                    if es:
+                        self._start_es(m, es_unit, perturb, es_request)
             with m.State("CLEAR_INPUTS"):
                 # Counts left by a sample that skipped its update (or was abandoned).
                 m.d.comb += phases.clear_inputs.eq(1)
@@ -243,6 +265,20 @@ class LearningCore(wiring.Component):
                     m.d.sync += counting.eq(0)
                 with m.If(update.done):
                     m.next = "FINISH"
+                    if es:
+                        # A member's sample adds its error to the member's energy.
+                        with m.If(perturb):
+                            m.d.comb += es_unit.fitness_add.eq(1)
+                            m.next = "FITNESS"
+            if es:
+                with m.State("FITNESS"):
+                    with m.If(~es_unit.fitness_busy):
+                        m.next = "FINISH"
+                with m.State("ES"):
+                    m.d.comb += phases.es.eq(1)
+                    with m.If(es_unit.done):
+                        m.d.sync += self.host.error.eq(es_unit.refused)
+                        m.next = "FINISH"
             with m.State("ABANDON"):
                 m.d.comb += phases.clear_acc.eq(1)
                 m.d.sync += clear_addr.eq(clear_addr + 1)
@@ -254,8 +290,41 @@ class LearningCore(wiring.Component):
                 m.next = "IDLE"
         m.d.comb += running.eq(~controller.ongoing("IDLE"))
 
-        self._count(m, engine, update)
+        self._count(m, engine, update, es_unit, phases, es_request)
         return m
+
+    def _start_es(self, m, es_unit, perturb, es_request):
+        """IDLE's ``start`` with ES: an ES request instead of a sample, or a member's
+        sample (its energy cleared on its first)."""
+        host = self.host
+        with m.Switch(host.es_op):
+            with m.Case(ES_OP_FACTORS):
+                m.d.comb += es_unit.factors_start.eq(1)
+                m.d.sync += es_request.eq(1)
+                m.next = "ES"
+            with m.Case(ES_OP_UPDATE):
+                m.d.comb += es_unit.update_start.eq(1)
+                m.d.sync += es_request.eq(1)
+                m.next = "ES"
+            with m.Default():
+                m.d.sync += perturb.eq(host.perturb)
+                m.d.comb += es_unit.fitness_clear.eq(host.perturb & host.first)
+
+    def _connect_es(self, m, es_unit, engine, update, perturb):
+        """The ES unit's connections to the engine, the update unit and the host."""
+        host = self.host
+        m.d.comb += [
+            engine.perturb.eq(perturb), engine.negative.eq(es_unit.negative),
+            engine.a_base.eq(es_unit.a_base), engine.b_base.eq(es_unit.b_base),
+            es_unit.engine_a_raddr.eq(engine.a_raddr), es_unit.engine_a_ren.eq(engine.a_ren),
+            es_unit.engine_b_raddr.eq(engine.b_raddr), es_unit.engine_b_ren.eq(engine.b_ren),
+            engine.a_rdata.eq(es_unit.a_rdata), engine.b_rdata.eq(es_unit.b_rdata),
+            es_unit.member.eq(host.member), es_unit.error.eq(update.error),
+            es_unit.label.eq(host.label), es_unit.margin.eq(host.margin),
+            es_unit.lr_shift.eq(host.lr_shift), es_unit.row_dither.eq(update.row_dither),
+            update.extra_draw.eq(es_unit.draw), host.energy.eq(es_unit.energy),
+            es_unit.data_offset.eq(host.data_offset),
+        ]
 
     def _memories(self, m):
         """The core's memories but the weights: their ports, read and write in pairs."""
@@ -309,14 +378,20 @@ class LearningCore(wiring.Component):
         else:
             pixel_raddr, pixel_ren = pixels.buf_raddr, pixels.buf_ren
             pixel_rdata = [pixels.buf_rdata.eq(buf_r.data)]
+        source_raddr = Mux(event_mode, events.buf_raddr, pixel_raddr)
+        source_ren = event_mode | pixel_ren
+        if blocks.es is not None:
+            # The ES requests read their seeds or signals; they run while no source does.
+            m.d.comb += blocks.es.buf_rdata.eq(buf_r.data)
+            source_raddr = Mux(phases.es, blocks.es.buf_raddr, source_raddr)
+            source_ren = phases.es | source_ren
         m.d.comb += [
             buf_w.addr.eq(self.buf_waddr), buf_w.data.eq(self.buf_wdata),
             buf_w.en.eq(self.buf_we & ~running),
-            buf_r.addr.eq(Mux(running, Mux(event_mode, events.buf_raddr, pixel_raddr),
-                              self.host.buf_raddr)),
+            buf_r.addr.eq(Mux(running, source_raddr, self.host.buf_raddr)),
             # The pixel encoder holds the buffer's output while its pipeline stalls; the
             # host's port rests while the receiver writes.
-            buf_r.en.eq(Mux(running, event_mode | pixel_ren, ~self.buf_we)),
+            buf_r.en.eq(Mux(running, source_ren, ~self.buf_we)),
             *pixel_rdata, events.buf_rdata.eq(buf_r.data),
             self.host.buf_rdata.eq(buf_r.data),
             engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
@@ -360,6 +435,8 @@ class LearningCore(wiring.Component):
             m.d.comb += [cnt_w.addr.eq(clear_addr), cnt_w.data.eq(0), cnt_w.en.eq(1)]
         with m.Elif(phases.clear_acc):
             m.d.comb += [acc_w.addr.eq(clear_addr), acc_w.data.eq(0), acc_w.en.eq(1)]
+        with m.Elif(phases.es):
+            m.d.comb += arbiter.grant.eq(0b1000)
         with m.Elif(~running):
             m.d.comb += arbiter.grant.eq(0b100)
 
@@ -379,13 +456,17 @@ class LearningCore(wiring.Component):
                 pixels.bank_rdata[b].eq(read.data),
             ]
 
-    def _count(self, m, engine, update):
-        """The host's counters, from the blocks' events."""
+    def _count(self, m, engine, update, es_unit, phases, es_request):
+        """The host's counters, from the blocks' events (an ES request is no sample)."""
         m.submodules.counters = counters = Counters(self.config, self.weight_memory.read_latency)
         host = self.host
+        writes = update.writes
+        if es_unit is not None:
+            writes = Mux(phases.es, es_unit.writes, update.writes)
         m.d.comb += [
             counters.busy.eq(self.busy), counters.sops.eq(engine.sops),
-            counters.writes.eq(update.writes), counters.sample_done.eq(host.done & ~host.error),
+            counters.writes.eq(writes),
+            counters.sample_done.eq(host.done & ~host.error & ~es_request),
             counters.clear.eq(host.clear_counters),
             counters.sample_start.eq(host.start & ~self.busy),
             host.cycles.eq(counters.cycles), host.sops.eq(counters.sops_total),

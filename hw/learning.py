@@ -93,6 +93,11 @@ class UpdateUnit(wiring.Component):
             "cnt_waddr": Out(range(config.n_in)),
             "cnt_we": Out(1),
             "weights": Out(WeightPort.Signature(shapes, read_latency=weight_latency)),
+            # The readout's error of the last sample (the ES fitness reads it), and the
+            # rounding generator for another block's draws (the ES update's rows).
+            "error": Out(data.ArrayLayout(shapes.error, config.n_out)),
+            "extra_draw": In(1),
+            "row_dither": Out(16),
         })
         self.memory_ports = []
 
@@ -150,7 +155,8 @@ class UpdateUnit(wiring.Component):
             self.prediction.eq(readout.prediction), self.counts.eq(readout.counts),
             signal_pass.layer.eq(layer), signal_pass.error.eq(readout.error),
             signal_pass.n_rdata.eq(self.n_rdata),
-            rounding.reseed.eq(self.reseed),
+            rounding.reseed.eq(self.reseed), rounding.draw.eq(self.extra_draw),
+            self.row_dither.eq(rounding.row_dither), self.error.eq(readout.error),
             lanes_.arriving.eq(in_flight[-1]), lanes_.signal_data.eq(sig_r.data),
             lanes_.weight_data.eq(self.weights.rdata), lanes_.activity.eq(activity),
             lanes_.shift.eq(shift), lanes_.row_dither.eq(rounding.row_dither),

@@ -11,7 +11,10 @@ from spikefab.hw.weight_port import WeightPort
 
 
 __all__ = ["Shapes", "spike_layout", "host_signature", "COUNTER_BITS", "SAMPLE_COUNT_BITS",
-           "SHIFT_BITS"]
+           "SHIFT_BITS", "ES_OP_SAMPLE", "ES_OP_FACTORS", "ES_OP_UPDATE"]
+
+#: ``host.es_op`` (chips with ``es_on_chip``): what ``start`` runs.
+ES_OP_SAMPLE, ES_OP_FACTORS, ES_OP_UPDATE = 0, 1, 2
 
 #: Totals since ``clear_counters``: 48 bits last 32 days of cycles at 100 MHz; the sample
 #: count's 40 bits, 17 years at 2,000 samples/s. The wire carries each as u64.
@@ -75,7 +78,19 @@ def host_signature(config, shapes, buffer_depth, weight_latency):
     same figures of the last sample.
     """
     n_layers = len(config.weight_shapes)
+    es = {}
+    if config.es_on_chip:
+        from spikefab.hw.es_fitness import fitness_bits
+        es = {
+            # What a start runs: a sample, or the ES factors or update (ES_OPS).
+            "es_op": Out(2),
+            "member": Out(range(config.es_population)),
+            "perturb": Out(1),          # the sample runs member `member`
+            "first": Out(1),            # … and starts its error energy from 0
+            "energy": In(fitness_bits(config)),
+        }
     return wiring.Signature({
+        **es,
         "start": Out(1), "train": Out(1), "events": Out(1),
         "label": Out(range(config.n_out)),
         "data_offset": Out(range(buffer_depth)),

@@ -17,12 +17,21 @@ of the two adds ahead of it writes the same accumulator word takes that sum inst
 (forwarding), so rows of one or two words may follow each other with no hazard.
 
 An ``end`` marker closes the timestep: once every add has landed, ``done`` pulses.
+
+With ``es`` (``Config.es_on_chip``) the engine runs an ES member when ``perturb`` is
+set: the spiking row's factor bits ``b[i]`` are read as its row is loaded and travel with
+each of its words; each word's ``A`` factor word (the lanes' ``a[j]``) is read beside its
+accumulator word; and the word read goes through
+:class:`~spikefab.hw.es_perturb.PerturbLanes` into the add stage's register, so the
+member weight ``clamp(w + s·(S << σ))`` is summed and never stored.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from spikefab.hw.es_perturb import PerturbLanes
+from spikefab.hw.es_unit import factor_shapes
 from spikefab.hw.pipeline import delay_line, tag_layout
 from spikefab.hw.ports import spike_layout
 from spikefab.hw.weight_port import WeightPort
@@ -41,12 +50,23 @@ class SynapseEngine(wiring.Component):
         Cycles from a weight read's address to its data (:class:`~hw.memory.WeightMemory`).
     """
 
-    def __init__(self, config, layout, shapes, *, weight_latency=2):
+    def __init__(self, config, layout, shapes, *, weight_latency=2, es=False):
         self._config = config
         self._layout = layout
         self._shapes = shapes
         self._weight_latency = weight_latency
+        self._es = es
+        es_members = {}
+        if es:
+            a_word, a_addr, b_row, b_addr = factor_shapes(config, layout)
+            es_members = {
+                "perturb": In(1), "negative": In(1),
+                "a_base": In(a_addr), "b_base": In(b_addr),
+                "a_raddr": Out(a_addr), "a_ren": Out(1), "a_rdata": In(a_word),
+                "b_raddr": Out(b_addr), "b_ren": Out(1), "b_rdata": In(b_row),
+            }
         super().__init__({
+            **es_members,
             "spikes": In(stream.Signature(spike_layout(config))),
             "layer": In(range(len(config.weight_shapes))),
             "count_inputs": In(1),
@@ -144,6 +164,9 @@ class SynapseEngine(wiring.Component):
                      cnt_add_valid.eq(cnt_valid), cnt_add_addr.eq(cnt_addr),
                      cnt_word.eq(self.cnt_rdata)]
         m.d.comb += [self.cnt_raddr.eq(cnt_index), self.cnt_ren.eq(cnt_issue)]
+        if self._es:
+            pend_b = Signal.like(self.b_raddr)
+            m.d.comb += [self.b_raddr.eq(pend_b), self.b_ren.eq(load)]
         with m.If(self.spikes.valid & self.spikes.ready):
             index = self.spikes.p.index
             m.d.sync += [
@@ -151,6 +174,9 @@ class SynapseEngine(wiring.Component):
                 pend_end.eq(self.spikes.p.end),
                 pend_base.eq(self._row_base(index, weight_base, words_per_row)),
             ]
+            if self._es:
+                b_layer = Array(Const(b) for b in layout.factor_b_base)[self.layer]
+                m.d.sync += pend_b.eq(self.b_base + b_layer + index)
             with m.If(~self.spikes.p.end):
                 m.d.comb += self.sops.eq(fan_out[self.layer])
                 with m.If(self.count_inputs):
@@ -181,7 +207,7 @@ class SynapseEngine(wiring.Component):
             forward.eq(read_stage_has_k | writes_k_now),
             forward_add.eq(read_stage_has_k),
             add_valid.eq(read_valid), add_k.eq(read_k),
-            weight_word.eq(self.weights.rdata),
+            weight_word.eq(self._member_word(m, load, busy, acc_issue, acc_k)),
             acc_word.eq(Mux(forward, Mux(forward_add, sums, last_sum), self.acc_rdata)),
             last_sum.eq(sums),
         ]
@@ -198,3 +224,27 @@ class SynapseEngine(wiring.Component):
             m.d.comb += self.done.eq(1)
             m.d.sync += pend_valid.eq(0)
         return m
+
+    def _member_word(self, m, load, busy, acc_issue, acc_k):
+        """The word the add stage takes: the weights read, or with ``es`` the member's
+        (``b`` of the word's row carried ``L`` cycles from its issue, ``a`` read beside
+        its accumulator word)."""
+        if not self._es:
+            return self.weights.rdata
+        config, layout = self._config, self._layout
+        first_word = Signal()           # the loaded row's first word issues: its b arrives
+        row_b = Signal.like(self.b_rdata)
+        m.d.sync += first_word.eq(load)
+        with m.If(first_word):
+            m.d.sync += row_b.eq(self.b_rdata)
+        word_b = Mux(first_word, self.b_rdata, row_b)
+        b_at_read = delay_line(m, self.b_rdata.shape(), word_b, self._weight_latency,
+                               name="word_b")[-1]
+        neuron_base = Array(Const(b) for b in layout.neuron_base)[self.layer]
+        m.d.comb += [self.a_raddr.eq(self.a_base + neuron_base + acc_k),
+                     self.a_ren.eq(acc_issue)]
+        m.submodules.perturb = perturb = PerturbLanes(config, layout.lanes)
+        m.d.comb += [perturb.weights.eq(self.weights.rdata), perturb.a.eq(self.a_rdata),
+                     perturb.b.eq(b_at_read), perturb.negative.eq(self.negative),
+                     perturb.enable.eq(self.perturb)]
+        return perturb.member

@@ -123,6 +123,11 @@ class Config:
         The host's schedule for the chip's ES shift registers: ``es_lr_shift`` grows by 1
         every ``es_anneal_generations`` generations of the run (0 disables), by at most
         ``es_anneal_max`` (0 … 8).
+    es_on_chip : bool
+        Hardware only: the chip carries the ES units beside DFA (the factor memories,
+        the member weights in the synapse engine, the fitness and the ES update; the
+        ``EVALUATE``, ``ES_FACTORS`` and ``ES_UPDATE`` requests of
+        :mod:`spikefab.protocol`). Off by default: they cost RAM and logic.
 
     The defaults are tuned on digits (64-128-10): 64 members of rank 4, ``σ`` shift 1,
     16 samples a generation, shift 5 and one step at most, 6 after 1,500 generations.
@@ -167,6 +172,7 @@ class Config:
     es_max_step: int = 1
     es_anneal_generations: int = 1500
     es_anneal_max: int = 1
+    es_on_chip: bool = False
 
     def __post_init__(self):
         # Accept lists (e.g. from JSON) but store tuples so the object stays hashable.
@@ -324,6 +330,8 @@ class Config:
         integer("es_max_step", 1, 1 << (self.w_bits - 1))
         integer("es_anneal_generations", 0, 1 << 24)
         integer("es_anneal_max", 0, 8)
+        need(isinstance(self.es_on_chip, bool),
+             f"es_on_chip must be true or false, not {self.es_on_chip!r}")
         need(self.es_lr_shift + self.es_anneal_max <= self.max_lr_shift,
              f"es_lr_shift plus es_anneal_max={self.es_anneal_max} must stay at most "
              f"{self.max_lr_shift}" + (" with rounding='stochastic'"
@@ -386,7 +394,7 @@ class Config:
 #: Fields added after configs were hashed (checkpoints, bitstreams): the canonical JSON
 #: leaves them out at their defaults, so every older config keeps its hash.
 LATE_FIELDS = ("es_population", "es_rank", "es_sigma_shift", "es_batch", "es_lr_shift",
-               "es_max_step", "es_anneal_generations", "es_anneal_max")
+               "es_max_step", "es_anneal_generations", "es_anneal_max", "es_on_chip")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}
 
 

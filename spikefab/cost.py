@@ -33,7 +33,8 @@ from spikefab.layout import Layout
 
 
 __all__ = ["memory_port_bound", "max_sample_sops", "max_sample_writes", "max_sample_cycles",
-           "sample_counter_bits", "cycle_model", "samples_per_second", "modelled_samples"]
+           "sample_counter_bits", "cycle_model", "samples_per_second", "modelled_samples",
+           "es_update_cycles", "es_factor_cycles"]
 
 
 #: The wire carries a sample's figures as u32.
@@ -123,10 +124,39 @@ def max_sample_cycles(config, weight_latency):
     return 2 * (worst["total"] + config.n_in + layout.max_layer_words)
 
 
+def es_update_cycles(config):
+    """Busy cycles of an ``ES_UPDATE`` (``Config.es_on_chip``): the ``K`` signals checked,
+    then per row of every weight layer a cycle (its dither) and per word of the row
+    ``K + 3`` (the word read, ``K`` pairs summed, the last sum, the write or not), and
+    the core's hand-overs (:data:`ES_UPDATE_OVERHEAD`)."""
+    layout = Layout(config)
+    pairs = config.es_population // 2
+    rows = sum(fan_in * (1 + words * (pairs + 3))
+               for (fan_in, _), words in zip(config.weight_shapes, layout.words_per_row))
+    return ES_UPDATE_OVERHEAD + pairs + rows
+
+
+def es_factor_cycles(config):
+    """Busy cycles of an ``ES_FACTORS``: per pair its seed's 4 bytes read (5 cycles), the
+    generator started, one cycle per factor row (``Σ fan_out + Σ fan_in``), and the
+    core's hand-overs (:data:`ES_FACTORS_OVERHEAD`)."""
+    pairs = config.es_population // 2
+    rows = sum(fan_in + fan_out for fan_in, fan_out in config.weight_shapes)
+    return ES_FACTORS_OVERHEAD + pairs * (6 + rows)
+
+
+#: Cycles of the core's own around an ES request (start, done, finish).
+ES_UPDATE_OVERHEAD = 2
+ES_FACTORS_OVERHEAD = 1
+
+
 def sample_counter_bits(config, weight_latency):
     """Widths of the per-sample counters ``cycles``, ``sops``, ``writes``: as many bits as
     their worst case needs, at most the wire's 32."""
-    bounds = {"cycles": max_sample_cycles(config, weight_latency),
+    cycles = max_sample_cycles(config, weight_latency)
+    if config.es_on_chip:
+        cycles = max(cycles, 2 * es_update_cycles(config), 2 * es_factor_cycles(config))
+    bounds = {"cycles": cycles,
               "sops": max_sample_sops(config), "writes": max_sample_writes(config)}
     return {name: min(SAMPLE_FIGURE_BITS, bound.bit_length())
             for name, bound in bounds.items()}

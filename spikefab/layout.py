@@ -79,6 +79,26 @@ class Layout:
         return min(8, self.lanes // 4)
 
     @property
+    def factor_b_base(self):
+        """ES factor memories (``Config.es_on_chip``): a pair's ``B`` rows of weight layer
+        ``l`` start at this row of the pair's ``B`` block (one ``r``-bit row per
+        presynaptic neuron); its ``A`` rows are words of ``P`` lanes laid out as the
+        neuron memory (:attr:`neuron_base`). Pair ``k``'s blocks start at
+        ``k ·`` :attr:`factor_a_depth` and ``k ·`` :attr:`factor_b_depth`."""
+        return tuple(int(b) for b in
+                     np.cumsum((0,) + tuple(f for f, _ in self.config.weight_shapes[:-1])))
+
+    @property
+    def factor_a_depth(self):
+        """Words of one pair's ``A`` rows (every hidden and output neuron)."""
+        return self.neuron_depth
+
+    @property
+    def factor_b_depth(self):
+        """Rows of one pair's ``B`` (every presynaptic neuron of every layer)."""
+        return sum(f for f, _ in self.config.weight_shapes)
+
+    @property
     def max_layer_words(self):
         """Words of the widest hidden or output layer."""
         return max(self.neuron_words)

@@ -74,6 +74,27 @@ Requests (all integers little-endian) and their replies
 ``READ_COUNTERS``   → :data:`COUNTERS_REPLY`: totals since ``CLEAR_COUNTERS``.
 ``CLEAR_COUNTERS``  → :data:`OK_REPLY`.
 
+Evolution strategies (only a chip built with ``Config.es_on_chip``; any other answers
+``BAD_OPCODE``; the rule is :mod:`spikefab.golden.es`, ``K = es_population / 2`` pairs):
+
+``ES_FACTORS``      :data:`ES_FACTORS_REQUEST`: the generation's ``K`` pair seeds → the
+                      chip generates every pair's factors into its factor memories →
+                      :data:`OK_REPLY`.
+``EVALUATE``        :data:`MEMBER_REQUEST` (mode, label, member ``< N``, ``first``), then
+                      the sample: one forward pass of the member's weights (never
+                      stored), whose fitness adds into the chip's error energy (``first``
+                      = 1 starts it from 0) → :data:`EVALUATE_REPLY`: the sample's figures
+                      and the member's error energy so far (its fitness is minus that).
+``ES_UPDATE``       :data:`ES_UPDATE_REQUEST`: the ``K`` pair signals ``d_k`` in
+                      ``-3 … 3`` (two's complement bytes; any other value ``BAD_VALUE``,
+                      nothing written) → every weight moves by the update of the pairs
+                      whose factors the chip holds, rounded with the layers' lr shift
+                      registers → :data:`ES_UPDATE_REPLY`: its cycles and weight writes.
+
+A repeated ``EVALUATE`` or ``ES_UPDATE`` (the ``seq`` of the last request taken, which
+finished) is answered from the results the chip holds, as a repeated sample: it adds
+no fitness twice and updates once. ``ES_FACTORS`` may simply run again.
+
 Sample payloads
 ---------------
 *Pixels*: ``n_in`` bytes, one intensity per input, row-major.
@@ -97,7 +118,8 @@ import numpy as np
 
 __all__ = ["EVENT_END", "Op", "Status", "Register", "MAGIC", "VERSION", "SOF", "MAX_BODY",
            "Field", "WireLayout", "REQUEST_HEAD", "REPLY_HEAD", "WEIGHTS_HEADER", "REGISTER_REQUEST", "SAMPLE_REQUEST",
-           "SAMPLE_HEADER", "ERROR_REPLY", "OK_REPLY", "STATUS_REPLY", "SAMPLE_REPLY",
+           "SAMPLE_HEADER", "MEMBER_REQUEST", "MEMBER_HEADER", "ES_FACTORS_REQUEST",
+           "ES_UPDATE_REQUEST", "EVALUATE_REPLY", "ES_UPDATE_REPLY", "ERROR_REPLY", "OK_REPLY", "STATUS_REPLY", "SAMPLE_REPLY",
            "COUNTERS_REPLY", "WEIGHTS_REPLY", "REPLIES", "max_read_words", "request_status",
            "crc16", "encode_frame", "decode_frame", "request_frame", "FrameError",
            "pixel_payload", "event_payload", "largest_sample", "check_samples_fit"]
@@ -121,8 +143,11 @@ class Op(enum.IntEnum):
     SET_REGISTER = 0x04
     INFER = 0x10
     TRAIN = 0x11
+    EVALUATE = 0x12
     READ_COUNTERS = 0x20
     CLEAR_COUNTERS = 0x21
+    ES_FACTORS = 0x30
+    ES_UPDATE = 0x31
 
 
 class Status(enum.IntEnum):
@@ -322,6 +347,21 @@ SAMPLE_REQUEST = WireLayout(
     Field("label", "H", doc="below n_out (ignored by INFER)"))
 #: Bytes before an INFER/TRAIN request's sample data.
 SAMPLE_HEADER = SAMPLE_REQUEST.size()
+MEMBER_REQUEST = WireLayout(
+    "EVALUATE header",
+    Field("mode", "B", doc="0 pixels, 1 events"),
+    Field("label", "H", doc="below n_out"),
+    Field("member", "H", doc="below es_population: pair member // 2, sign - for odd"),
+    Field("first", "B", doc="1: the member's first sample (its error energy starts at "
+                            "0), else 0"))
+#: Bytes before an EVALUATE request's sample data.
+MEMBER_HEADER = MEMBER_REQUEST.size()
+ES_FACTORS_REQUEST = WireLayout(
+    "ES_FACTORS",
+    Field("seeds", "I", "pairs", doc="the pair seeds q_k, k = 0 … K-1"))
+ES_UPDATE_REQUEST = WireLayout(
+    "ES_UPDATE",
+    Field("signals", "B", "pairs", doc="d_k, k = 0 … K-1: -3 … 3 as two's complement"))
 
 # Reply bodies: each starts with the reply head.
 REPLY_HEAD = WireLayout(
@@ -355,6 +395,16 @@ SAMPLE_REPLY = WireLayout(
     Field("cycles", "I"),
     Field("sops", "I", doc="synaptic operations"),
     Field("weight_writes", "I"))
+EVALUATE_REPLY = WireLayout(
+    "EVALUATE reply",
+    *SAMPLE_REPLY.fields,
+    Field("energy", "I", doc="the member's error energy since its first sample: "
+                             "-fitness (golden.es rule 5)"))
+ES_UPDATE_REPLY = WireLayout(
+    "ES_UPDATE reply",
+    *REPLY_HEAD.fields,
+    Field("cycles", "I"),
+    Field("weight_writes", "I"))
 COUNTERS_REPLY = WireLayout(
     "READ_COUNTERS reply",
     *REPLY_HEAD.fields,
@@ -370,7 +420,9 @@ WEIGHTS_REPLY = WireLayout(
 REPLIES = {Op.STATUS: STATUS_REPLY, Op.WRITE_WEIGHTS: OK_REPLY,
            Op.READ_WEIGHTS: WEIGHTS_REPLY, Op.SET_REGISTER: OK_REPLY,
            Op.INFER: SAMPLE_REPLY, Op.TRAIN: SAMPLE_REPLY,
-           Op.READ_COUNTERS: COUNTERS_REPLY, Op.CLEAR_COUNTERS: OK_REPLY}
+           Op.READ_COUNTERS: COUNTERS_REPLY, Op.CLEAR_COUNTERS: OK_REPLY,
+           Op.EVALUATE: EVALUATE_REPLY, Op.ES_FACTORS: OK_REPLY,
+           Op.ES_UPDATE: ES_UPDATE_REPLY}
 
 
 def max_read_words(word_bytes):
@@ -436,14 +488,42 @@ def request_status(op, payload, config):
         if op == Op.TRAIN and fields["label"] >= config.n_out:
             return Status.BAD_VALUE
         return Status.OK
+    if op in (Op.EVALUATE, Op.ES_FACTORS, Op.ES_UPDATE) and config.es_on_chip:
+        return _es_request_status(op, payload, config)
     return Status.BAD_OPCODE
+
+
+def _es_request_status(op, payload, config):
+    """:func:`request_status` of the ES requests (a chip with ``es_on_chip``)."""
+    pairs = config.es_population // 2
+    length = len(payload)
+    if op == Op.ES_FACTORS:
+        return Status.OK if length == ES_FACTORS_REQUEST.size(pairs=pairs) \
+            else Status.BAD_LENGTH
+    if op == Op.ES_UPDATE:
+        if length != ES_UPDATE_REQUEST.size(pairs=pairs):
+            return Status.BAD_LENGTH
+        signed = [b - 256 if b >= 128 else b for b in payload]
+        return Status.OK if all(-3 <= d <= 3 for d in signed) else Status.BAD_VALUE
+    if length < MEMBER_HEADER:
+        return Status.BAD_LENGTH
+    fields = MEMBER_REQUEST.unpack(payload[:MEMBER_HEADER])
+    if fields["mode"] > 1:
+        return Status.BAD_VALUE
+    if fields["mode"] == 0 and length != MEMBER_HEADER + config.n_in:
+        return Status.BAD_LENGTH
+    if fields["label"] >= config.n_out or fields["member"] >= config.es_population \
+            or fields["first"] > 1:
+        return Status.BAD_VALUE
+    return Status.OK
 
 
 def _layouts_doc():
     lines = []
     for layout in (REQUEST_HEAD, WEIGHTS_HEADER, REGISTER_REQUEST, SAMPLE_REQUEST,
-                   REPLY_HEAD, ERROR_REPLY, OK_REPLY,
-                   STATUS_REPLY, SAMPLE_REPLY, COUNTERS_REPLY, WEIGHTS_REPLY):
+                   MEMBER_REQUEST, ES_FACTORS_REQUEST, ES_UPDATE_REQUEST,
+                   REPLY_HEAD, ERROR_REPLY, OK_REPLY, STATUS_REPLY, SAMPLE_REPLY,
+                   EVALUATE_REPLY, ES_UPDATE_REPLY, COUNTERS_REPLY, WEIGHTS_REPLY):
         lines.append(f"\n{layout.name}:")
         described = layout.describe()
         head = len(REPLY_HEAD.fields)
