@@ -25,11 +25,11 @@ from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikefab.hw.ports import host_signature
-from spikefab.hw.replies import REPORTED, ReplyBuilder, ReplyKind, WeightsBody, kind_is
+from spikefab.hw.ports import ES_OP_FACTORS, ES_OP_SAMPLE, ES_OP_UPDATE, host_signature
+from spikefab.hw.replies import ReplyBuilder, ReplyKind, WeightsBody, kind_is, reported
 from spikefab.hw.requests import Action, RequestChecks, RequestDispatcher
 from spikefab.hw.weight_writer import WeightWriter
-from spikefab.protocol import SAMPLE_HEADER, Status
+from spikefab.protocol import MEMBER_HEADER, SAMPLE_HEADER, Status
 
 
 __all__ = ["CommandBridge"]
@@ -73,7 +73,8 @@ class CommandBridge(wiring.Component):
 
         checks = m.submodules.checks = RequestChecks(config, layout=layout,
                                                      buffer_depth=buf)
-        dispatch = m.submodules.dispatch = RequestDispatcher()
+        es = config.es_on_chip
+        dispatch = m.submodules.dispatch = RequestDispatcher(es=es)
         writer = m.submodules.writer = WeightWriter(
             config, shapes=shapes, layout=layout, buffer_depth=buf)
         builder = m.submodules.builder = ReplyBuilder(
@@ -105,7 +106,7 @@ class CommandBridge(wiring.Component):
             self.reply_start.eq(builder.reply_start),
             self.reply_length.eq(builder.reply_length),
         ]
-        for name in REPORTED:
+        for name in reported(config):
             m.d.comb += getattr(builder.report, name).eq(getattr(host, name))
         wiring.connect(m, words.body, builder.words_body)
         wiring.connect(m, builder.reply, wiring.flipped(self.reply))
@@ -135,10 +136,13 @@ class CommandBridge(wiring.Component):
             with m.State("DISPATCH"):
                 # Only registered tests decide here.
                 m.d.sync += cursor.eq(header.weights.address)
-                with m.If(~checks.tests.frame_bad):
+                tests = checks.tests
+                answered = tests.is_infer | tests.is_train      # from held results
+                if es:
+                    answered = answered | tests.is_evaluate | tests.is_es_update
+                with m.If(~tests.frame_bad):
                     m.d.sync += [held_seq.eq(self.frame_seq),
-                                 held.eq(checks.tests.repeat
-                                         & (checks.tests.is_infer | checks.tests.is_train))]
+                                 held.eq(tests.repeat & answered)]
                 with m.Switch(dispatch.action):
                     with m.Case(Action.REPLY):
                         reply(dispatch.reply, dispatch.status)
@@ -149,14 +153,26 @@ class CommandBridge(wiring.Component):
                         m.next = "WRITE"
                     with m.Case(Action.RUN_SAMPLE):
                         training = checks.tests.is_train
+                        labelled = training | tests.is_evaluate if es else training
                         m.d.sync += [
                             host.train.eq(training),
                             host.events.eq(checks.tests.events_mode),
-                            host.label.eq(Mux(training, header.sample.label, 0)),
+                            host.label.eq(Mux(labelled, header.sample.label, 0)),
                             host.data_offset.eq(SAMPLE_HEADER),
                             host.data_length.eq(self.frame_length - SAMPLE_HEADER),
                         ]
+                        if es:
+                            self._member_fields(m, tests, header, host, self.frame_length)
                         m.next = "START"
+                    if es:
+                        with m.Case(Action.RUN_ES):
+                            m.d.sync += [
+                                host.es_op.eq(Mux(tests.is_es_update, ES_OP_UPDATE,
+                                                  ES_OP_FACTORS)),
+                                host.perturb.eq(0), host.data_offset.eq(0),
+                                host.data_length.eq(self.frame_length),
+                            ]
+                            m.next = "START"
                 register, value = header.register.register, header.register.value
                 shifts = Array(host.lr_shift[n] for n in range(len(config.weight_shapes)))
                 with m.If(dispatch.set_lr_shift):
@@ -171,11 +187,14 @@ class CommandBridge(wiring.Component):
                 m.next = "RUN"
             with m.State("RUN"):
                 with m.If(host.done):
-                    with m.If(host.error):
-                        reply(ReplyKind.ERROR, Status.BAD_SAMPLE)
-                    with m.Else():
-                        m.d.sync += held.eq(1)
-                        reply(ReplyKind.SAMPLE)
+                    if es:
+                        self._es_reply(m, checks.tests, host, held, reply)
+                    else:
+                        with m.If(host.error):
+                            reply(ReplyKind.ERROR, Status.BAD_SAMPLE)
+                        with m.Else():
+                            m.d.sync += held.eq(1)
+                            reply(ReplyKind.SAMPLE)
             with m.State("WRITE"):
                 with m.If(writer.done):
                     with m.If(writer.bad_value):
@@ -187,3 +206,35 @@ class CommandBridge(wiring.Component):
                     m.d.comb += self.frame_ack.eq(1)
                     m.next = "IDLE"
         return m
+
+    @staticmethod
+    def _member_fields(m, tests, header, host, frame_length):
+        """A sample request's ES fields: an ``EVALUATE`` runs its member."""
+        evaluate = tests.is_evaluate
+        m.d.sync += [
+            host.es_op.eq(ES_OP_SAMPLE), host.perturb.eq(evaluate),
+            host.member.eq(header.member.member), host.first.eq(header.member.first),
+        ]
+        with m.If(evaluate):
+            m.d.sync += [host.data_offset.eq(MEMBER_HEADER),
+                         host.data_length.eq(frame_length - MEMBER_HEADER)]
+
+    @staticmethod
+    def _es_reply(m, tests, host, held, reply):
+        """The reply of a finished run on a chip with ES: a refusal (a malformed sample,
+        an ES_UPDATE signal out of range) or the request's own."""
+        with m.If(host.error):
+            with m.If(tests.is_es_update):
+                reply(ReplyKind.ERROR, Status.BAD_VALUE)
+            with m.Else():
+                reply(ReplyKind.ERROR, Status.BAD_SAMPLE)
+        with m.Else():
+            m.d.sync += held.eq(1)
+            with m.If(tests.is_evaluate):
+                reply(ReplyKind.EVALUATE)
+            with m.Elif(tests.is_es_update):
+                reply(ReplyKind.UPDATE)
+            with m.Elif(tests.is_es_factors):
+                reply(ReplyKind.OK)
+            with m.Else():
+                reply(ReplyKind.SAMPLE)

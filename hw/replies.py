@@ -18,15 +18,16 @@ from amaranth.lib import enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spikefab.hw.ports import Shapes, host_signature
-from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, MAGIC, OK_REPLY, REPLY_HEAD,
-                               SAMPLE_REPLY, STATUS_REPLY, VERSION, WEIGHTS_REPLY,
-                               WireLayout)
+from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, ES_UPDATE_REPLY,
+                               EVALUATE_REPLY, MAGIC, OK_REPLY, REPLY_HEAD, SAMPLE_REPLY,
+                               STATUS_REPLY, VERSION, WEIGHTS_REPLY, WireLayout)
 
 
-__all__ = ["ReplyKind", "kind_is", "REPORTED", "body_bytes", "ReplyBuilder", "WeightsBody"]
+__all__ = ["ReplyKind", "kind_is", "REPORTED", "REPORTED_ES", "reported", "body_bytes",
+           "ReplyBuilder", "WeightsBody"]
 
 
-class ReplyKind(enum.Enum, shape=6):
+class ReplyKind(enum.Enum, shape=8):
     """Which body a reply carries: one-hot, so that choosing a body is an AND-OR."""
     ERROR = 1 << 0
     OK = 1 << 1
@@ -34,6 +35,8 @@ class ReplyKind(enum.Enum, shape=6):
     SAMPLE = 1 << 3
     COUNTERS = 1 << 4
     WEIGHTS = 1 << 5
+    EVALUATE = 1 << 6       # chips with es_on_chip
+    UPDATE = 1 << 7
 
 
 def kind_is(kind, member):
@@ -73,6 +76,13 @@ def body_bytes(layout, values):
 #: The core's figures the replies carry (members of ``host_signature``).
 REPORTED = ("margin", "lr_shift", "prediction", "counts", "sample_cycles", "sample_sops",
             "sample_writes", "cycles", "sops", "writes", "samples")
+#: … and with ``es_on_chip``.
+REPORTED_ES = ("energy",)
+
+
+def reported(config):
+    """The members of ``host_signature`` the replies of a chip for ``config`` carry."""
+    return REPORTED + (REPORTED_ES if config.es_on_chip else ())
 
 
 class ReplyBuilder(wiring.Component):
@@ -121,7 +131,7 @@ class ReplyBuilder(wiring.Component):
             "op": In(8),
             "seq": In(8),
             "report": In(wiring.Signature({name: In(host.members[name].shape)
-                                           for name in REPORTED})),
+                                           for name in reported(config)})),
             "words_body": In(stream.Signature(8)),
             "reply_start": Out(1),
             "reply_length": Out(16),
@@ -133,18 +143,28 @@ class ReplyBuilder(wiring.Component):
         config, layout, report = self._config, self._layout, self.report
         n_layers = len(config.weight_shapes)
         head = {"status": 0, "op": 0, "seq": 0}
+        sample = {"prediction": report.prediction,
+                  "counts": [report.counts[j] for j in range(config.n_out)],
+                  "cycles": report.sample_cycles, "sops": report.sample_sops,
+                  "weight_writes": report.sample_writes}
+        es = {}
+        if config.es_on_chip:
+            es = {
+                ReplyKind.EVALUATE: body_bytes(EVALUATE_REPLY, {
+                    **head, **sample, "energy": report.energy}),
+                ReplyKind.UPDATE: body_bytes(ES_UPDATE_REPLY, {
+                    **head, "cycles": report.sample_cycles,
+                    "weight_writes": report.sample_writes}),
+            }
         return {
+            **es,
             ReplyKind.STATUS: body_bytes(STATUS_REPLY, {
                 **head, "magic": MAGIC, "version": VERSION,
                 "config_hash": bytes.fromhex(config.hash()), "lanes": layout.lanes,
                 "buffer_bytes": self._buffer_depth, "weight_words": layout.weight_depth,
                 "layers": n_layers, "margin": report.margin,
                 "lr_shifts": [report.lr_shift[n] for n in range(n_layers)]}),
-            ReplyKind.SAMPLE: body_bytes(SAMPLE_REPLY, {
-                **head, "prediction": report.prediction,
-                "counts": [report.counts[j] for j in range(config.n_out)],
-                "cycles": report.sample_cycles, "sops": report.sample_sops,
-                "weight_writes": report.sample_writes}),
+            ReplyKind.SAMPLE: body_bytes(SAMPLE_REPLY, {**head, **sample}),
             ReplyKind.COUNTERS: body_bytes(COUNTERS_REPLY, {
                 **head, "cycles": report.cycles, "sops": report.sops,
                 "weight_writes": report.writes, "samples": report.samples}),

@@ -14,9 +14,10 @@ from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from spikefab.protocol import (REGISTER_REQUEST, SAMPLE_HEADER, SAMPLE_REQUEST,
-                               WEIGHTS_HEADER, Op, Register, Status, WireLayout,
-                               max_read_words)
+from spikefab.protocol import (ES_FACTORS_REQUEST, ES_UPDATE_REQUEST, MEMBER_HEADER,
+                               MEMBER_REQUEST, REGISTER_REQUEST, SAMPLE_HEADER,
+                               SAMPLE_REQUEST, WEIGHTS_HEADER, Op, Register, Status,
+                               WireLayout, max_read_words)
 from spikefab.hw.replies import ReplyKind
 
 
@@ -24,7 +25,7 @@ __all__ = ["HEADER_BYTES", "header_layout", "TESTS", "Action", "RequestChecks",
            "RequestDispatcher"]
 
 _HEADERS = {"weights": WEIGHTS_HEADER, "register": REGISTER_REQUEST,
-            "sample": SAMPLE_REQUEST}
+            "sample": SAMPLE_REQUEST, "member": MEMBER_REQUEST}
 #: Payload bytes read into the header registers: the longest header.
 HEADER_BYTES = max(header.size() for header in _HEADERS.values())
 
@@ -62,6 +63,14 @@ TESTS = data.StructLayout({
     "label_bad": 1,
     "repeat": 1,                    # the seq of the last request taken, which was a
                                     # sample that finished: answer from its results
+    # ES requests (a chip with es_on_chip; the mode and label tests above serve EVALUATE,
+    # whose header starts as a sample's).
+    "member_short": 1,              # no room for the EVALUATE header
+    "member_pixels_length_bad": 1,  # an EVALUATE pixel sample not n_in bytes long
+    "member_bad": 1,                # member ≥ es_population
+    "first_bad": 1,                 # first > 1
+    "factors_length_bad": 1,        # ES_FACTORS: not 4 bytes a pair
+    "update_length_bad": 1,         # ES_UPDATE: not a byte a pair
 })
 
 
@@ -70,6 +79,7 @@ class Action(enum.Enum, shape=2):
     REPLY = 0               # reply now (errors included)
     WRITE_WEIGHTS = 1       # run the weight writer, then reply
     RUN_SAMPLE = 2          # run a sample on the core, then reply
+    RUN_ES = 3              # run ES_FACTORS or ES_UPDATE on the core, then reply
 
 
 class RequestChecks(wiring.Component):
@@ -136,6 +146,8 @@ class RequestChecks(wiring.Component):
         weights = self.header.weights
         register, value = self.header.register.register, self.header.register.value
         mode, label = self.header.sample.mode, self.header.sample.label
+        member = self.header.member
+        pairs = config.es_population // 2
 
         arg_index = Signal(range(HEADER_BYTES + 2))
         header_bytes = self.header.as_value()
@@ -190,6 +202,13 @@ class RequestChecks(wiring.Component):
                     tests.pixels_length_bad.eq(length != SAMPLE_HEADER + config.n_in),
                     tests.label_bad.eq(label >= config.n_out),
                     tests.repeat.eq(self.held & (self.frame_seq == self.held_seq)),
+                    tests.member_short.eq(length < MEMBER_HEADER),
+                    tests.member_pixels_length_bad.eq(length != MEMBER_HEADER + config.n_in),
+                    tests.member_bad.eq(member.member >= config.es_population),
+                    tests.first_bad.eq(member.first > 1),
+                    tests.factors_length_bad.eq(
+                        length != ES_FACTORS_REQUEST.size(pairs=pairs)),
+                    tests.update_length_bad.eq(length != ES_UPDATE_REQUEST.size(pairs=pairs)),
                 ]
                 for op in Op:
                     m.d.sync += getattr(tests, f"is_{op.name.lower()}").eq(
@@ -206,7 +225,9 @@ class RequestDispatcher(wiring.Component):
     opcode its length, its address, its value; an unknown opcode last. A refusal is
     ``action`` ``REPLY`` with the ``ERROR`` reply and no write strobe. A sample request
     that passes its checks and is a ``repeat`` gets the ``SAMPLE`` reply (the results
-    held) and does not run.
+    held) and does not run. With ``es`` (``Config.es_on_chip``) the ES requests are
+    decided too (a repeated ``EVALUATE`` or ``ES_UPDATE`` is answered from what is held,
+    ``ES_FACTORS`` runs again); without, they are unknown opcodes.
 
     Members
     -------
@@ -231,6 +252,10 @@ class RequestDispatcher(wiring.Component):
     set_margin: Out(1)
     reseed: Out(1)
     clear_counters: Out(1)
+
+    def __init__(self, *, es=False):
+        self._es = es
+        super().__init__()
 
     def elaborate(self, platform):
         m = Module()
@@ -306,6 +331,37 @@ class RequestDispatcher(wiring.Component):
             with m.Else():
                 m.d.comb += self.clear_counters.eq(1)
                 reply(ReplyKind.OK)
+        if self._es:
+            self._es_requests(m, tests, fail, reply)
         with m.Else():
             fail(Status.BAD_OPCODE)
         return m
+
+    def _es_requests(self, m, tests, fail, reply):
+        """The ES requests' decisions (the checks of :func:`spikefab.protocol.request_status`
+        in its order; an ``ES_UPDATE`` signal out of range is refused by the updater)."""
+        with m.Elif(tests.is_evaluate):
+            with m.If(tests.member_short):
+                fail(Status.BAD_LENGTH)
+            with m.Elif(tests.mode_bad):
+                fail(Status.BAD_VALUE)
+            with m.Elif(~tests.events_mode & tests.member_pixels_length_bad):
+                fail(Status.BAD_LENGTH)
+            with m.Elif(tests.label_bad | tests.member_bad | tests.first_bad):
+                fail(Status.BAD_VALUE)
+            with m.Elif(tests.repeat):
+                reply(ReplyKind.EVALUATE)
+            with m.Else():
+                m.d.comb += self.action.eq(Action.RUN_SAMPLE)
+        with m.Elif(tests.is_es_factors):
+            with m.If(tests.factors_length_bad):
+                fail(Status.BAD_LENGTH)
+            with m.Else():
+                m.d.comb += self.action.eq(Action.RUN_ES)
+        with m.Elif(tests.is_es_update):
+            with m.If(tests.update_length_bad):
+                fail(Status.BAD_LENGTH)
+            with m.Elif(tests.repeat):
+                reply(ReplyKind.UPDATE)
+            with m.Else():
+                m.d.comb += self.action.eq(Action.RUN_ES)

@@ -31,11 +31,12 @@ from amaranth.sim import Simulator
 from hypothesis import HealthCheck, event, given, settings, strategies as st
 
 from spikefab.hw.ports import Shapes
-from spikefab.hw.replies import REPORTED, ReplyBuilder, ReplyKind, WeightsBody
+from spikefab.hw.replies import ReplyBuilder, ReplyKind, WeightsBody
 from spikefab.hw.requests import HEADER_BYTES, Action, RequestChecks, RequestDispatcher
 from spikefab.hw.weight_writer import WeightWriter
 from spikefab.layout import Layout
-from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, MAGIC, OK_REPLY,
+from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, ES_UPDATE_REPLY, EVALUATE_REPLY,
+                               MAGIC, MEMBER_REQUEST, OK_REPLY,
                                REGISTER_REQUEST, SAMPLE_REPLY, SAMPLE_REQUEST, STATUS_REPLY,
                                VERSION, WEIGHTS_HEADER, WEIGHTS_REPLY, Op, Register, Status,
                                max_read_words, request_status)
@@ -54,6 +55,9 @@ CONFIGS = {
     "narrow": small_config(n_in=5, hidden=(4,), n_out=3, timesteps=5, lanes=3, w_bits=12,
                            v_bits=20,
                            rounding="stochastic"),
+    # With the ES units: three pairs (12 seed bytes, 3 signal bytes).
+    "es": small_config(n_in=7, hidden=(5,), n_out=4, lanes=2, es_on_chip=True,
+                       es_population=6),
 }
 
 
@@ -79,7 +83,7 @@ def buffer_process(dut, buffer):
 class Front(Elaboratable):
     def __init__(self, config):
         self.checks = RequestChecks(config, layout=Layout(config), buffer_depth=BUFFER)
-        self.dispatch = RequestDispatcher()
+        self.dispatch = RequestDispatcher(es=config.es_on_chip)
 
     def elaborate(self, platform):
         m = Module()
@@ -100,8 +104,8 @@ def dispatch_golden(config, op, payload, frame_status, repeat=False):
     if frame_status != Status.OK:
         return refused
     status = request_status(op, payload, config)
-    if op == Op.WRITE_WEIGHTS and status == Status.BAD_VALUE:
-        status = Status.OK                      # the values are the writer's to check
+    if op in (Op.WRITE_WEIGHTS, Op.ES_UPDATE) and status == Status.BAD_VALUE:
+        status = Status.OK              # the values are the writer's (updater's) to check
     if status != Status.OK:
         return {**refused, "status": status}
     out = {"status": Status.OK, "action": Action.REPLY, "reply": ReplyKind.OK,
@@ -114,11 +118,18 @@ def dispatch_golden(config, op, payload, frame_status, repeat=False):
         out["reply"] = ReplyKind.WEIGHTS
     elif op == Op.WRITE_WEIGHTS:
         out["action"] = Action.WRITE_WEIGHTS
-    elif op in (Op.INFER, Op.TRAIN):
+    elif op in (Op.INFER, Op.TRAIN, Op.EVALUATE):
         if repeat:
-            out["reply"] = ReplyKind.SAMPLE
+            out["reply"] = ReplyKind.EVALUATE if op == Op.EVALUATE else ReplyKind.SAMPLE
         else:
             out["action"] = Action.RUN_SAMPLE
+    elif op == Op.ES_FACTORS:
+        out["action"] = Action.RUN_ES
+    elif op == Op.ES_UPDATE:
+        if repeat:
+            out["reply"] = ReplyKind.UPDATE
+        else:
+            out["action"] = Action.RUN_ES
     elif op == Op.CLEAR_COUNTERS:
         out["clear_counters"] = 1
     elif op == Op.SET_REGISTER:
@@ -169,7 +180,7 @@ def front_rtl(config, requests, seqs):
 
 
 HEADERS = {"weights": WEIGHTS_HEADER, "register": REGISTER_REQUEST,
-           "sample": SAMPLE_REQUEST}
+           "sample": SAMPLE_REQUEST, "member": MEMBER_REQUEST}
 
 
 @st.composite
@@ -217,6 +228,22 @@ def requests(draw, config):
                     | st.integers(0, 20))
         payload = SAMPLE_REQUEST.pack(mode=mode, label=label) + bytes(size)
         payload = payload[:draw(st.sampled_from([len(payload)] * 8 + [0, 1, 2]))]
+    elif op == Op.EVALUATE:
+        mode = draw(st.sampled_from([0, 1] * 3 + [2, 255]))
+        label = draw(st.sampled_from([0, config.n_out - 1] * 2 + [config.n_out, 0xFFFF]))
+        n = config.es_population
+        member = draw(st.sampled_from([0, n - 1] * 2 + [n, 0xFFFF]))
+        first = draw(st.sampled_from([0, 1] * 3 + [2, 255]))
+        size = draw(st.sampled_from([config.n_in] * 6 + [config.n_in - 1, config.n_in + 1])
+                    | st.integers(0, 20))
+        payload = MEMBER_REQUEST.pack(mode=mode, label=label, member=member,
+                                      first=first) + bytes(size)
+        payload = payload[:draw(st.sampled_from([len(payload)] * 8 + [0, 3, 5]))]
+    elif op in (Op.ES_FACTORS, Op.ES_UPDATE):
+        size = (4 if op == Op.ES_FACTORS else 1) * (config.es_population // 2)
+        payload = draw(st.binary(min_size=size, max_size=size))
+        payload = payload[:draw(st.sampled_from([len(payload)] * 6 + [0, size - 1]))]
+        payload += draw(st.sampled_from([b""] * 8 + [b"\x00"]))
     else:
         payload = draw(st.sampled_from([b""] * 3 + [b"\x00", b"\x01\x02"]))
     frame_status = draw(st.sampled_from([Status.OK] * 6 + [Status.BAD_CRC, Status.BAD_LENGTH,
@@ -369,7 +396,7 @@ async def take_reply(ctx, dut, rng, ready_p, *, block, limit=2000):
 def report_values(dut, rng):
     """Random figures for every reported member, as wide as the member."""
     values = {}
-    for name in REPORTED:
+    for name in dut.report.signature.members:
         member = getattr(dut.report, name)
         shape = dut.report.signature.members[name].shape
         if hasattr(shape, "length"):                       # an ArrayLayout
@@ -394,6 +421,15 @@ def body_golden(config, kind, status, op, seq, values):
             buffer_bytes=BUFFER, weight_words=layout.weight_depth,
             layers=len(config.weight_shapes), margin=values["margin"],
             lr_shifts=values["lr_shift"])
+    if kind == ReplyKind.EVALUATE:
+        return EVALUATE_REPLY.pack(
+            **head, prediction=values["prediction"], counts=values["counts"],
+            cycles=values["sample_cycles"] & 0xFFFFFFFF,
+            sops=values["sample_sops"] & 0xFFFFFFFF,
+            weight_writes=values["sample_writes"] & 0xFFFFFFFF, energy=values["energy"])
+    if kind == ReplyKind.UPDATE:
+        return ES_UPDATE_REPLY.pack(**head, cycles=values["sample_cycles"] & 0xFFFFFFFF,
+                                    weight_writes=values["sample_writes"] & 0xFFFFFFFF)
     if kind == ReplyKind.SAMPLE:
         return SAMPLE_REPLY.pack(
             **head, prediction=values["prediction"], counts=values["counts"],
@@ -415,7 +451,8 @@ def test_reply_builder_sends_each_layout_under_stalls(kinds, status, op, seq, wo
     # The weights source below offers one READ_WEIGHTS body per run.
     if ReplyKind.WEIGHTS in kinds:
         kinds = [k for k in kinds if k != ReplyKind.WEIGHTS] + [ReplyKind.WEIGHTS]
-    config = CONFIGS["wide"]
+    # With the ES units: every kind of reply (EVALUATE and UPDATE are theirs).
+    config = CONFIGS["wide"].replace(es_on_chip=True)
     layout = Layout(config)
     dut = ReplyBuilder(config, layout=layout, buffer_depth=BUFFER, weight_latency=2)
     rng = np.random.default_rng(seed)
