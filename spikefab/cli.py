@@ -92,6 +92,9 @@ def build_parser():
         "sim", help="train on the chip in RTL simulation and compare with golden and float")
     sim.add_argument("--dataset", default="digits")
     sim.add_argument("--config", default="digits")
+    sim.add_argument("--algo", default="sparse-dfa", choices=("sparse-dfa", "dfa", "eggroll"),
+                     help="the chip's rule: DFA (the config's k_fb, or dense), or EGGROLL "
+                          "on a chip built with its ES units (es_on_chip)")
     sim.add_argument("--simulator", default="verilator", choices=SIMULATORS)
     sim.add_argument("--epochs", type=int, default=3)
     sim.add_argument("--seed", type=int, default=1)
@@ -273,7 +276,7 @@ def command_train_rtl(args, config):
     report = simulate(config, args.dataset, epochs=args.epochs, seed=args.seed,
                       limit_train=args.limit_train, limit_test=args.limit_test,
                       float_model=False, return_weights=bool(args.save),
-                      log=_progress(args), progress=_live_bar(args))
+                      log=_progress(args), progress=_live_bar(args), algo=args.algo)
     if not report["bit_exact"]:
         raise SimulatorError(f"the chip differs from golden: {report.get('failure')}")
     wall = time.perf_counter() - start
@@ -313,11 +316,12 @@ def command_sim(args):
         raise ConfigError(f"--epochs must be at least 0, not {args.epochs}")
     from spikefab.sim.simulate import format_table, simulate
 
-    config = load_config(args.config).replace(init_seed=args.seed & 0xFFFFFFFF)
+    config = algo_config(load_config(args.config), args.algo)
+    config = config.replace(init_seed=args.seed & 0xFFFFFFFF)
     report = simulate(config, args.dataset, simulator=args.simulator, epochs=args.epochs,
                       seed=args.seed, out_dir=args.out, waves=args.waves,
                       limit_train=args.limit_train, limit_test=args.limit_test,
-                      log=_progress(args), progress=_live_bar(args))
+                      log=_progress(args), progress=_live_bar(args), algo=args.algo)
     plots = _sim_plots(args, report)
     if args.json:
         print(json.dumps({k: v for k, v in report.items() if k != "weights"}))

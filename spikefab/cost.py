@@ -146,8 +146,8 @@ def es_factor_cycles(config):
 
 
 #: Cycles of the core's own around an ES request (start, done, finish).
-ES_UPDATE_OVERHEAD = 2
-ES_FACTORS_OVERHEAD = 1
+ES_UPDATE_OVERHEAD = 3
+ES_FACTORS_OVERHEAD = 2
 
 
 def sample_counter_bits(config, weight_latency):

@@ -20,8 +20,9 @@ import struct
 import numpy as np
 
 from spikefab.layout import Layout
-from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, MAGIC,
-                               REGISTER_REQUEST, REPLIES, SAMPLE_REPLY, SAMPLE_REQUEST, SOF,
+from spikefab.protocol import (COUNTERS_REPLY, ERROR_REPLY, ES_FACTORS_REQUEST,
+                               ES_UPDATE_REPLY, ES_UPDATE_REQUEST, EVALUATE_REPLY, MAGIC,
+                               MEMBER_REQUEST, REGISTER_REQUEST, REPLIES, SAMPLE_REPLY, SAMPLE_REQUEST, SOF,
                                STATUS_REPLY, VERSION, WEIGHTS_HEADER, WEIGHTS_REPLY,
                                FrameError, Op, Register, Status, crc16, decode_frame,
                                event_payload, pixel_payload, request_frame)
@@ -288,6 +289,33 @@ class Chip:
 
     async def train(self, sample, label, *, events=False):
         return await self._sample(Op.TRAIN, sample, int(label), events)
+
+    # -- evolution strategies (a chip built with Config.es_on_chip) ----------------------
+
+    async def es_factors(self, seeds):
+        """The generation's ``K`` pair seeds: the chip generates every pair's factors."""
+        await self.request(Op.ES_FACTORS,
+                           ES_FACTORS_REQUEST.pack(seeds=[int(s) for s in seeds]))
+
+    async def evaluate(self, sample, label, member, *, first, events=False):
+        """One sample through ES member ``member``'s weights: its :class:`SampleResult`
+        and the member's error energy since its ``first`` sample (fitness = -energy)."""
+        data = event_payload(sample) if events else pixel_payload(sample, self.config)
+        header = MEMBER_REQUEST.pack(mode=int(events), label=int(label), member=int(member),
+                                     first=int(bool(first)))
+        reply = await self.request(Op.EVALUATE, header + data, reply=EVALUATE_REPLY,
+                                   n_out=self.config.n_out)
+        result = SampleResult(reply["prediction"], list(reply["counts"]), reply["cycles"],
+                              reply["sops"], reply["weight_writes"])
+        return result, reply["energy"]
+
+    async def es_update(self, signals):
+        """Apply the generation's update of pair signals ``d_k`` (-3 … 3): its
+        ``cycles`` and ``weight_writes``."""
+        reply = await self.request(
+            Op.ES_UPDATE, ES_UPDATE_REQUEST.pack(signals=[int(d) & 0xFF for d in signals]),
+            reply=ES_UPDATE_REPLY)
+        return {"cycles": reply["cycles"], "weight_writes": reply["weight_writes"]}
 
     async def counters(self):
         reply = await self.request(Op.READ_COUNTERS, reply=COUNTERS_REPLY)

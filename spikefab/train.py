@@ -58,7 +58,7 @@ ENGINES = ("golden", "float", "rtl")
 RESUMABLE_ENGINES = ("golden", "float")
 #: The engines each algorithm runs on (the first is its default).
 ALGO_ENGINES = {"sparse-dfa": ("golden", "float", "rtl"), "dfa": ("golden", "float", "rtl"),
-                "eggroll": ("golden", "float"), "es": ("float",), "bptt": ("float",)}
+                "eggroll": ("golden", "float", "rtl"), "es": ("float",), "bptt": ("float",)}
 #: Algorithms that learn a mini-batch at a time (generations), not a sample at a time.
 BATCH_ALGOS = ("eggroll", "es", "bptt")
 CHUNK = 512
@@ -93,8 +93,7 @@ def check_engine(algo, engine):
     engines = ALGO_ENGINES[algo]
     if engine not in engines:
         hint = {("es", "golden"): "; the integer ES is --algo eggroll",
-                ("eggroll", "rtl"): "; the chip learns with DFA only for now",
-                ("es", "rtl"): "; the chip learns with DFA only for now",
+                ("es", "rtl"): "; the chip's ES is the low-rank one: --algo eggroll",
                 ("bptt", "golden"): " (backpropagation is no integer rule)",
                 ("bptt", "rtl"): " (backpropagation is no on-chip rule)"}.get((algo, engine), "")
         raise EngineError(f"--algo {algo} runs on --engine {' or '.join(engines)}, "

@@ -466,7 +466,8 @@ def run_cli(capsys, *args):
 @pytest.mark.parametrize("algo, engine, message", [
     ("es", "golden", "--algo es runs on --engine float, not golden"),
     ("bptt", "golden", "--algo bptt runs on --engine float, not golden"),
-    ("eggroll", "rtl", "--algo eggroll runs on --engine golden or float, not rtl"),
+    ("es", "rtl", "--algo es runs on --engine float, not rtl; the chip's ES is the "
+                  "low-rank one: --algo eggroll"),
     ("bptt", "rtl", "--algo bptt runs on --engine float, not rtl"),
 ])
 def test_cli_refuses_an_engine_the_algorithm_lacks(capsys, algo, engine, message):

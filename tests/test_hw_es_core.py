@@ -40,7 +40,9 @@ async def start(ctx, core, es_op, length, **fields):
     await ctx.tick()
     ctx.set(host.start, 0)
     await ctx.tick().until(host.done)
-    return {"error": ctx.get(host.error), "cycles": ctx.get(host.sample_cycles),
+    error = ctx.get(host.error)
+    await ctx.tick()                    # the counters add each cycle's count a cycle late
+    return {"error": error, "cycles": ctx.get(host.sample_cycles),
             "writes": ctx.get(host.sample_writes), "energy": ctx.get(host.energy),
             "counts": [ctx.get(host.counts[j]) for j in range(core.config.n_out)]}
 

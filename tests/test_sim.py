@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from spikefab.config import Config, PRESETS
+from spikefab.cost import es_update_cycles
 from spikefab.sim import runner
 from spikefab.sim.simulate import REPORT_KEYS, build_folder, simulate
 
@@ -198,6 +199,32 @@ def test_a_mismatch_names_the_sample_layer_neuron_and_values():
     assert not result["passed"]
     assert result["failure"].startswith("step 0 (infer): layer 1 weight from input 2 to "
                                         "neuron 3 is "), result["failure"]
+
+
+# The digits chip with its ES units, and a population and mini-batch small enough for
+# a generation to take a second on Verilator (64 members of 16 samples take 22 M cycles).
+DIGITS_ES = DIGITS.replace(name="digits-es", es_on_chip=True, es_population=4, es_batch=2)
+
+
+@pytest.mark.parametrize("simulator", [
+    "verilator", pytest.param("icarus", marks=pytest.mark.slow)])
+@group(DIGITS_ES)
+def test_eggroll_on_the_chip_equals_golden(simulator, tmp_path):
+    """EGGROLL on the chip (tb_es): every member's fitness, every update's writes, the
+    weights after every generation and the test split equal golden's; the figures are
+    the generations' (Icarus: one generation of 4 members × 2 samples, about 70 s)."""
+    samples = {"verilator": (6, 6), "icarus": (2, 1)}[simulator]
+    report = simulate(DIGITS_ES, "digits", simulator=simulator, epochs=1, seed=3,
+                      out_dir=tmp_path, build_dir=BUILD, limit_train=samples[0],
+                      limit_test=samples[1], float_model=False, log=lambda line: None,
+                      algo="eggroll")
+    assert report["bit_exact"], report.get("failure")
+    assert report["generations"] == samples[0] // 2
+    assert report["hw_test_accuracy"] == report["golden_test_accuracy"]
+    assert set(REPORT_KEYS) <= set(report)
+    # A generation: every member's evaluation of every sample, and the update.
+    assert report["cycles_per_generation"] > 4 * 2 * report["cycles_per_infer_sample"] / 2
+    assert report["update_cycles_per_generation"] == es_update_cycles(DIGITS_ES)
 
 
 @pytest.mark.slow
