@@ -280,9 +280,11 @@ def run_compare(pairs, datasets, options, out_dir, *, table=None, log=lambda lin
         rows[(dataset, algo)] = row
         _write(out_dir, _table(options, rows), plot)
         log(f"{where}: done: {_summary(row)}")
-    result = _table(options, rows)
+    # The wall time of this invocation: the rows it ran (0 when all were in the table).
+    result = {**_table(options, rows), "run_wall_s": time.perf_counter() - start}
     _write(out_dir, result, plot)
-    result["wall_s"] = time.perf_counter() - start
+    log(f"compare: {len(todo)} row{'s' * (len(todo) != 1)} run in "
+        f"{result['run_wall_s']:.1f} s")
     return result
 
 
@@ -380,6 +382,7 @@ def rtl_cycles(algo, config, dataset, options, out_dir, *, log=lambda line: None
         return {column: None, "rtl_samples": samples, "n/a": {column: reason}}
     measured = {column: report["cycles_per_train_sample"], "rtl_samples": samples,
                 "rtl_wall_s": wall}
+    cache.parent.mkdir(parents=True, exist_ok=True)
     write_json(str(cache), {"algo": algo, "dataset": dataset, "config_hash": config.hash(),
                             "seed": seed, **measured,
                             "rtl_train_samples": report["train_samples"],
@@ -460,18 +463,21 @@ def plot_table(table, path):
         accuracy.bar_label(bars, fmt="%.1f", fontsize=7, padding=1)
         values = [by_dataset[d]["weight_writes_per_sample"] if d in by_dataset else math.nan
                   for d in datasets]
-        writes.bar(xs, values, width, label=label, color=colours(index),
-                   hatch="//" if engine == "float" else None, edgecolor="white")
+        bars = writes.bar(xs, values, width, label=label, color=colours(index),
+                          hatch="//" if engine == "float" else None, edgecolor="white")
+        writes.bar_label(bars, fmt="%.0f", fontsize=7, padding=1)
     options = table["options"]
-    accuracy.set(ylabel="test accuracy (%)", ylim=(0, 105),
+    accuracy.set(ylabel="test accuracy (%)", ylim=(0, 108),
                  title=f"Test accuracy after {options['epochs']} epoch"
                        f"{'s' * (options['epochs'] != 1)}")
-    writes.set(ylabel="weight writes per training sample (log)", yscale="log",
-               title="Weight writes per sample (hatched: float weights changed)")
+    writes.set(ylabel="per training sample (log)", yscale="log",
+               title="Weight writes (hatched: float weights changed)")
     for axis in (accuracy, writes):
         axis.set_xticks(range(len(datasets)), datasets)
         axis.grid(True, axis="y", which="both", alpha=0.3)
-    accuracy.legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
+    handles, labels = accuracy.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(algos), fontsize=8,
+                  frameon=False)
+    figure.tight_layout(rect=(0, 0.07, 1, 1))
     write_atomically(str(path), lambda file: figure.savefig(file, format="png", dpi=100))
     plt.close(figure)
