@@ -92,13 +92,15 @@ def test_the_table_holds_every_rule_with_its_engine_and_figures(table):
                                  "limit_test": 40, "rtl_samples": 0}
 
 
-def test_a_row_is_the_run_spikefab_train_makes(table, capsys):
-    """Same functions, same figures: train --json with the same options."""
-    _, result = table
-    for algo, row in zip(("sparse-dfa", "eggroll", "es"), result["rows"]):
+def test_a_row_is_the_run_spikefab_train_makes(tmp_path, capsys):
+    """Same functions, same figures: train --json with the same options (a seed other
+    than the config's default initialisation seed)."""
+    code, stdout, stderr = compare_run(*QUICK, "--seed", 2, "--out", tmp_path, "--json")
+    assert code == 0, stderr
+    for algo, row in zip(("sparse-dfa", "eggroll", "es"), json.loads(stdout)["rows"]):
         code, stdout, stderr = run_cli(capsys, "train", "--algo", algo, "--dataset", "digits",
                                        "--limit-train", 60, "--limit-test", 40, "--epochs",
-                                       1, "--json")
+                                       1, "--seed", 2, "--json")
         assert code == 0, stderr
         trained = json.loads(stdout)
         for key in ("engine", "test_accuracy", "train_accuracy",
@@ -290,5 +292,5 @@ def test_rtl_cycles_of_sparse_dfa_on_digits(tmp_path):
     cycles = measured["rtl_cycles_per_train_sample"]
     assert measured["n/a"] == {} and measured["rtl_samples"] == 4
     # A digits training sample takes some 25,000 cycles at P = 2.
-    assert 5_000 < cycles < 100_000
+    assert 15_000 < cycles < 40_000
     assert len(list((tmp_path / "rtl").glob("digits-sparse-dfa-*.json"))) == 1
