@@ -37,7 +37,8 @@ from pathlib import Path
 from spikefab.config import load_config
 from spikefab.files import write_atomically, write_json, write_text
 from spikefab.golden.datasets import load_dataset
-from spikefab.host_bytes import (NotOnChip, host_bytes_breakdown, sample_payload_sizes)
+from spikefab.host_bytes import (NO_CHIP_REASONS, NotOnChip, host_bytes_breakdown,
+                                 sample_payload_sizes)
 from spikefab.train import (ALGO_ENGINES, ALGOS, TrainingInterrupted, algo_config,
                             check_engine, make_model, train_epochs)
 
@@ -349,8 +350,7 @@ def rtl_cycles(algo, config, dataset, options, out_dir, *, log=lambda line: None
     samples, seed = options["rtl_samples"], options["seed"]
     column = "rtl_cycles_per_train_sample"
     if "rtl" not in ALGO_ENGINES[algo]:
-        reason = ("no chip rule (float only)" if ALGO_ENGINES[algo] == ("float",)
-                  else f"--algo {algo} has no rtl engine yet")
+        reason = NO_CHIP_REASONS.get(algo, f"--algo {algo} has no rtl engine yet")
         return {column: None, "n/a": {column: reason}}
     if not samples:
         return {column: None, "n/a": {column: "not measured (--rtl-samples 0)"}}

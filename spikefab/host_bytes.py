@@ -30,7 +30,7 @@ from spikefab.protocol import (OK_REPLY, REPLY_HEAD, REQUEST_HEAD, SAMPLE_REPLY,
                                SAMPLE_REQUEST, Field, WireLayout, encode_frame)
 
 
-__all__ = ["NotOnChip", "host_bytes_per_train_sample", "host_bytes_breakdown",
+__all__ = ["NotOnChip", "NO_CHIP_REASONS", "host_bytes_per_train_sample", "host_bytes_breakdown",
            "frame_bytes", "sample_payload_sizes", "es_layouts"]
 
 # TODO(issue 14): the chip-side ES protocol is being added to spikefab.protocol; once
@@ -63,7 +63,8 @@ _FALLBACK_ES_LAYOUTS = {
 # The reply to ES_FACTORS is the plain OK reply in both.
 _DFA_ALGOS = ("sparse-dfa", "dfa")
 _ES_ALGOS = ("eggroll",)
-_NO_CHIP = {"es": "no chip rule: full-rank ES is a float reference only",
+#: Why a rule has no chip figures: it has no chip protocol (float only).
+NO_CHIP_REASONS = {"es": "no chip rule: full-rank ES is a float reference only",
             "bptt": "no chip rule: backpropagation through time is a float (PyTorch) "
                     "rule only"}
 
@@ -119,8 +120,8 @@ def host_bytes_breakdown(algo, config, sample_bytes):
     per training sample (:func:`sample_payload_sizes`), of which the mean is taken
     (frame sizes are linear in it, so the mean is exact). :class:`NotOnChip` for ``es``
     and ``bptt``."""
-    if algo in _NO_CHIP:
-        raise NotOnChip(_NO_CHIP[algo])
+    if algo in NO_CHIP_REASONS:
+        raise NotOnChip(NO_CHIP_REASONS[algo])
     payload = _mean_payload(sample_bytes)
     overhead = frame_bytes(1) - 1                       # SOF, LEN, CRC
     head = REQUEST_HEAD.size()
