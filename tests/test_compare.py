@@ -14,7 +14,7 @@ import pytest
 import spikefab.cli as cli
 import spikefab.compare as compare
 import spikefab.golden.datasets as datasets
-from spikefab import protocol, train
+from spikefab import train
 from spikefab.config import preset
 from spikefab.golden.datasets import Dataset
 from spikefab.host_bytes import (NotOnChip, host_bytes_breakdown,
