@@ -25,6 +25,7 @@ from spikefab.diagnostics import confusion_matrix, sample_raster, save_report
 from spikefab.plots import PlotsUnavailable, check_plot_folder, require_matplotlib
 from spikefab.nir_cli import NIR_COMMANDS, add_nir_commands
 from spikefab.sweep_cli import add_parser as add_sweep_parser, command_sweep
+from spikefab.compare import add_parser as add_compare_parser, command_compare
 # The command line fronts the whole kit: its `sim` command and `train --engine rtl` run
 # the simulation (spikefab.sim). No other host module imports it.
 from spikefab.sim.runner import SIMULATORS, SimulatorError
@@ -146,6 +147,7 @@ def build_parser():
                          help="print the programmer's command line instead of running it")
     add_nir_commands(commands)
     add_sweep_parser(commands)
+    add_compare_parser(commands)
     return parser
 
 
@@ -478,6 +480,8 @@ def main(argv=None):
             return NIR_COMMANDS[args.command](args)
         elif args.command == "sweep":
             return command_sweep(args)
+        elif args.command == "compare":
+            return command_compare(args)
         else:
             command_eval(args)
     except USER_ERRORS + (ChipUnreachable,) as error:

@@ -21,7 +21,9 @@ FOLDERS = {"golden": "spikefab.golden", "hw": "spikefab.hw", "sim": "spikefab.si
            "spikefab": "spikefab"}
 #: Host modules allowed to import spikefab.sim, and why.
 SIM_IMPORTERS = {"spikefab/cli.py": "the `sim` command and `train --engine rtl`",
-                 "spikefab/bench.py": "`make bench`'s lanes sweep measures cycles in Verilator"}
+                 "spikefab/bench.py": "`make bench`'s lanes sweep measures cycles in Verilator",
+                 "spikefab/compare.py": "`spikefab compare` measures each chip rule's cycles "
+                                        "per training sample in Verilator"}
 
 
 def modules(root=ROOT):
