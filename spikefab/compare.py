@@ -27,7 +27,6 @@ keeps the finished rows.
 """
 
 import importlib.util
-import inspect
 import json
 import math
 import sys
@@ -369,12 +368,11 @@ def rtl_cycles(algo, config, dataset, options, out_dir, *, log=lambda line: None
     log(f"compare: {algo} on {dataset}: measuring cycles on {samples} training samples "
         f"in Verilator")
     from spikefab.sim.simulate import simulate
-    extra = {"algo": algo} if "algo" in inspect.signature(simulate).parameters else {}
     start = time.perf_counter()
     report = simulate(config, dataset, epochs=1, seed=seed, limit_train=samples,
                       limit_test=1, float_model=False, out_dir=Path(out_dir) / RTL_FOLDER / key,
                       build_dir=build_root, log=lambda line: log(f"compare:   {line.strip()}"),
-                      **extra)
+                      algo=algo)
     wall = time.perf_counter() - start
     if not report["bit_exact"]:
         reason = f"the chip differed from golden: {report.get('failure')}"

@@ -26,41 +26,14 @@ when the schedule changes for EGGROLL), and retries on a noisy link.
 import numpy as np
 
 from spikefab import protocol
-from spikefab.protocol import (OK_REPLY, REPLY_HEAD, REQUEST_HEAD, SAMPLE_REPLY,
-                               SAMPLE_REQUEST, Field, WireLayout, encode_frame)
+from spikefab.protocol import (OK_REPLY, REQUEST_HEAD, SAMPLE_REPLY, SAMPLE_REQUEST,
+                               encode_frame)
 
 
 __all__ = ["NotOnChip", "NO_CHIP_REASONS", "host_bytes_per_train_sample", "host_bytes_breakdown",
            "frame_bytes", "sample_payload_sizes", "es_layouts"]
 
-# TODO(issue 14): the chip-side ES protocol is being added to spikefab.protocol; once
-# it holds ES_FACTORS_REQUEST, MEMBER_REQUEST, EVALUATE_REPLY, ES_UPDATE_REQUEST and
-# ES_UPDATE_REPLY, es_layouts() takes them from there and these local copies of the
-# description in issue 14 can go.
-_FALLBACK_ES_LAYOUTS = {
-    "ES_FACTORS_REQUEST": WireLayout(
-        "ES_FACTORS request (local fallback)",
-        Field("seeds", "I", "pairs", doc="the K = es_population / 2 pair seeds")),
-    "MEMBER_REQUEST": WireLayout(
-        "EVALUATE header (local fallback)",
-        Field("mode", "B", doc="0 pixels, 1 events"),
-        Field("label", "H"),
-        Field("member", "H"),
-        Field("first", "B", doc="1 on the generation's first sample")),
-    "EVALUATE_REPLY": WireLayout(
-        "EVALUATE reply (local fallback)",
-        *SAMPLE_REPLY.fields,
-        Field("error_energy", "I")),
-    "ES_UPDATE_REQUEST": WireLayout(
-        "ES_UPDATE request (local fallback)",
-        Field("signals", "s", "pairs", doc="K signed bytes, the pair signals")),
-    "ES_UPDATE_REPLY": WireLayout(
-        "ES_UPDATE reply (local fallback)",
-        *REPLY_HEAD.fields,
-        Field("cycles", "I"),
-        Field("weight_writes", "I")),
-}
-# The reply to ES_FACTORS is the plain OK reply in both.
+# The reply to ES_FACTORS is the plain OK reply.
 _DFA_ALGOS = ("sparse-dfa", "dfa")
 _ES_ALGOS = ("eggroll",)
 #: Why a rule has no chip figures: it has no chip protocol (float only).
@@ -74,12 +47,11 @@ class NotOnChip(ValueError):
 
 
 def es_layouts():
-    """The EGGROLL layouts by name, and where they come from (``"protocol"`` or
-    ``"fallback"``): :mod:`spikefab.protocol`'s when it declares all of them."""
-    names = tuple(_FALLBACK_ES_LAYOUTS)
-    if all(isinstance(getattr(protocol, name, None), WireLayout) for name in names):
-        return {name: getattr(protocol, name) for name in names}, "protocol"
-    return dict(_FALLBACK_ES_LAYOUTS), "fallback"
+    """The EGGROLL request and reply layouts of :mod:`spikefab.protocol` by name, and
+    where they come from."""
+    names = ("ES_FACTORS_REQUEST", "MEMBER_REQUEST", "EVALUATE_REPLY", "ES_UPDATE_REQUEST",
+             "ES_UPDATE_REPLY")
+    return {name: getattr(protocol, name) for name in names}, "protocol"
 
 
 def frame_bytes(body_bytes):
