@@ -88,6 +88,9 @@ class LearningCore(wiring.Component):
         init_words = [[int(v) for v in word] for word in layout.pack_weights(weights)]
         self.weight_memory = WeightMemory(shapes, layout.weight_depth, init_words,
                                           read_latency=weight_latency)
+        # The ES units (es_on_chip): factor memories, fitness, update.
+        self.es_unit = ESUnit(config, layout, shapes, self.buffer_depth,
+                              weight_latency=weight_latency) if config.es_on_chip else None
         self._memory_ports = []
         self._port_owners = []
         buf = self.buffer_depth
@@ -148,8 +151,7 @@ class LearningCore(wiring.Component):
         self._port_owners = [weights, pixels, update]
         es_unit = None
         if es:
-            m.submodules.es = es_unit = ESUnit(config, layout, shapes, self.buffer_depth,
-                                               weight_latency=latency)
+            m.submodules.es = es_unit = self.es_unit
             wiring.connect(m, es_unit.weights, arbiter.clients[3])
             self._port_owners.append(es_unit)
 

@@ -154,3 +154,41 @@ def test_es_update_refuses_a_bad_signal_and_writes_nothing():
             assert np.array_equal(a, b), "ES updater: a refused update wrote"
 
     simulate(core, testbench)
+
+
+def factor_memories(ctx, core, config, layout, pair):
+    """Pair ``pair``'s factor bits as the core holds them: ``[(a, b)]`` per layer."""
+    a_mem, b_mem = core.es_unit.factor_memories
+    out = []
+    for layer, (fan_in, fan_out) in enumerate(config.weight_shapes):
+        words = [ctx.get(a_mem.data[pair * layout.factor_a_depth + layout.neuron_base[layer]
+                                    + w]) for w in range(layout.neuron_words[layer])]
+        a = [word[q] for word in words for q in range(layout.lanes)][:fan_out]
+        b = [ctx.get(b_mem.data[pair * layout.factor_b_depth + layout.factor_b_base[layer]
+                                + i]) for i in range(fan_in)]
+        out.append((a, b))
+    return out
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_factor_writer_fills_the_memories_with_every_pairs_factors(name):
+    """ES_FACTORS twice (the second over the first's memories, after an update that
+    read the buffer): every row of A and B equals golden's pair_factors."""
+    config = es_config(name)
+    core = LearningCore(config)
+    layout = core.layout
+    pairs = config.es_population // 2
+    seeds = [[0, 0xFFFFFFFF, 0x12345678, 7][:pairs], [1, 2, 3, 4][:pairs]]
+
+    async def testbench(ctx):
+        for n, generation in enumerate(seeds):
+            if n:
+                await es_update(ctx, core, [0] * pairs)
+            await es_factors(ctx, core, generation)
+            for pair, seed in enumerate(generation):
+                want = [(list(a), list(b)) for a, b in pair_factors(config, seed)]
+                got = factor_memories(ctx, core, config, layout, pair)
+                assert got == want, f"factor writer: seeds {generation}, pair {pair} " \
+                                    f"(seed {seed:#x}): {got} != golden's {want}"
+
+    simulate(core, testbench)
