@@ -156,10 +156,12 @@ class ESUpdater(wiring.Component):
     buffer) and refuses (``done`` with ``refused``, nothing written) unless each is in
     ``-ES_SIGNAL_MAX … ES_SIGNAL_MAX``. Then for every weight layer, input side first,
     every row ``i`` (drawing the row's dither with stochastic rounding) and every word of
-    the row: the word is read; over ``K`` cycles the pairs' ``d_k``, ``a_k`` word and
-    ``b_k[i]`` are read and summed by :class:`~spikefab.hw.es_update.ESUpdateLanes`; the
-    word is written when a lane of a real neuron changed (padding lanes never are).
-    Cycles: :func:`spikefab.cost.es_update_cycles`.
+    the row: the word is read; the pairs' ``d_k``, ``a_k`` word and ``b_k[i]`` are read one
+    pair a cycle, registered, and summed by :class:`~spikefab.hw.es_update.ESUpdateLanes`;
+    the new word and its changed lanes are registered; the word is written when a lane
+    of a real neuron changed (padding lanes never are). Every memory output and every
+    sum meets a register before it goes on (100 MHz on the ECP5). Cycles:
+    :func:`spikefab.cost.es_update_cycles`.
 
     Members
     -------
@@ -213,31 +215,37 @@ class ESUpdater(wiring.Component):
         a_word_base = Signal.like(self.a_raddr)   # neuron_base[layer] + word
         b_row_base = Signal.like(self.b_raddr)    # factor_b_base[layer] + row
         waddr = Signal.like(self.weights.addr)
-        summing = Signal()                        # pair data arrive this cycle
+        shift = Signal(SHIFT_BITS)
+        real = Signal(lanes)                      # the word's lanes of real neurons
+        # A pair's data: read (fetched: they arrive), registered (summed next cycle).
+        fetched, summing = Signal(), Signal()
+        signal = Signal(signed(8))
+        d, a, b = Signal.like(update.d), Signal.like(self.a_rdata), Signal.like(self.b_rdata)
+        checking = Signal()                       # a signal byte arrives to be checked
         arrived = Signal()                        # the word is in `stored`
         stored = Signal.like(self.weights.rdata)
+        new_word = Signal.like(update.new_weights)
+        changed = Signal(lanes)
         dither = Signal(16)
         last_row = Array(Const(f - 1) for f, _ in config.weight_shapes)[layer]
         last_word = Array(Const(w - 1) for w in layout.words_per_row)[layer]
-        # Lanes of real neurons in a row's last word.
         tail = Array(Const((1 << (f - (w - 1) * lanes)) - 1, lanes)
                      for (_, f), w in zip(config.weight_shapes, layout.words_per_row))[layer]
-        real = Mux(word == last_word, tail, Const((1 << lanes) - 1, lanes))
-        changed = update.changed & real
-        signal = Signal(signed(8))
         m.d.comb += signal.eq(self.buf_rdata)
 
         weight_arrives = [Signal(name=f"weight_arrives{n}") for n in range(self._latency)]
-        m.d.sync += [weight_arrives[0].eq(0), summing.eq(0)]
-        m.d.sync += [b.eq(a) for a, b in zip(weight_arrives, weight_arrives[1:])]
+        m.d.sync += [weight_arrives[0].eq(0), fetched.eq(0), checking.eq(0)]
+        m.d.sync += [later.eq(earlier) for earlier, later in zip(weight_arrives,
+                                                                  weight_arrives[1:])]
         with m.If(weight_arrives[-1]):
             m.d.sync += [stored.eq(self.weights.rdata), arrived.eq(1)]
+        m.d.sync += [summing.eq(fetched), d.eq(signal), a.eq(self.a_rdata),
+                     b.eq(self.b_rdata)]
         m.d.comb += [
-            update.d.eq(signal), update.a.eq(self.a_rdata), update.b.eq(self.b_rdata),
-            update.accumulate.eq(summing), update.weights.eq(stored),
-            update.shift.eq(self.lr_shift[layer]), update.dither.eq(dither),
+            update.d.eq(d), update.a.eq(a), update.b.eq(b), update.accumulate.eq(summing),
+            update.weights.eq(stored), update.shift.eq(shift), update.dither.eq(dither),
             self.a_raddr.eq(a_pair + a_word_base), self.b_raddr.eq(b_pair + b_row_base),
-            self.weights.wdata.eq(update.new_weights),
+            self.weights.addr.eq(waddr), self.weights.wdata.eq(new_word),
         ]
 
         with m.FSM():
@@ -249,7 +257,7 @@ class ESUpdater(wiring.Component):
                 # Signal k arrives the cycle after its address (the buffer's address is
                 # driven only while read: the factor writer shares it).
                 m.d.comb += self.buf_raddr.eq(addr)
-                m.d.sync += [addr.eq(addr + 1), pair.eq(pair + 1), summing.eq(1)]
+                m.d.sync += [addr.eq(addr + 1), pair.eq(pair + 1), checking.eq(1)]
                 with m.If(pair == pairs - 1):
                     m.next = "CHECKED"
             with m.State("CHECKED"):
@@ -263,51 +271,57 @@ class ESUpdater(wiring.Component):
                 with m.Else():
                     m.next = "ROW"
             with m.State("ROW"):
+                m.d.sync += shift.eq(self.lr_shift[layer])
                 if config.rounding == "stochastic":
                     m.d.comb += self.draw.eq(1)
                     m.d.sync += dither.eq(self.row_dither)
                 m.next = "WORD"
             with m.State("WORD"):
-                m.d.comb += [self.weights.addr.eq(waddr), self.weights.en.eq(1),
-                             update.clear.eq(1)]
+                m.d.comb += [self.weights.en.eq(1), update.clear.eq(1)]
                 m.d.sync += [weight_arrives[0].eq(1), arrived.eq(0), pair.eq(0),
-                             a_pair.eq(0), b_pair.eq(0), addr.eq(self.offset)]
+                             a_pair.eq(0), b_pair.eq(0), addr.eq(self.offset),
+                             real.eq(Mux(word == last_word, tail, (1 << lanes) - 1))]
                 m.next = "PAIRS"
             with m.State("PAIRS"):
                 m.d.comb += [self.f_ren.eq(1), self.buf_raddr.eq(addr)]
-                m.d.sync += [summing.eq(1), pair.eq(pair + 1), addr.eq(addr + 1),
+                m.d.sync += [fetched.eq(1), pair.eq(pair + 1), addr.eq(addr + 1),
                              a_pair.eq(a_pair + layout.factor_a_depth),
                              b_pair.eq(b_pair + layout.factor_b_depth)]
                 with m.If(pair == pairs - 1):
-                    m.next = "SUM"
+                    m.next = "DRAIN"
+            with m.State("DRAIN"):
+                # The last pair's data are registered now, summed the next cycle.
+                m.next = "SUM"
             with m.State("SUM"):
-                # The last pair's data are summed now.
-                m.next = "APPLY"
-            with m.State("APPLY"):
+                m.next = "STEP"
+            with m.State("STEP"):
                 with m.If(arrived):
-                    with m.If(changed.any()):
-                        m.d.comb += [self.weights.addr.eq(waddr), self.weights.we.eq(1),
-                                     self.writes.eq(sum(changed[q] for q in range(lanes)))]
-                    m.d.sync += [waddr.eq(waddr + 1), word.eq(word + 1),
-                                 a_word_base.eq(a_word_base + 1),
-                                 dither.eq(dither + lanes * DITHER_STEP)]
-                    with m.If(word != last_word):
-                        m.next = "WORD"
-                    with m.Else():
-                        self._next_row(m, layer, row, word, a_word_base, b_row_base,
-                                       last_row, n_layers)
+                    m.d.sync += [new_word.eq(update.new_weights),
+                                 changed.eq(update.changed & real)]
+                    m.next = "APPLY"
+            with m.State("APPLY"):
+                with m.If(changed.any()):
+                    m.d.comb += [self.weights.we.eq(1),
+                                 self.writes.eq(sum(changed[q] for q in range(lanes)))]
+                m.d.sync += [waddr.eq(waddr + 1), word.eq(word + 1),
+                             a_word_base.eq(a_word_base + 1),
+                             dither.eq(dither + lanes * DITHER_STEP)]
+                with m.If(word != last_word):
+                    m.next = "WORD"
+                with m.Else():
+                    self._next_row(m, layer, row, word, a_word_base, b_row_base,
+                                   last_row, n_layers)
 
-        # The signals' check: every byte read in CHECK arrives while `summing`.
-        with m.If(summing & ~((signal >= -ES_SIGNAL_MAX) & (signal <= ES_SIGNAL_MAX))):
+        # The signals' check: every byte read in CHECK arrives while `checking`.
+        with m.If(checking & ~((signal >= -ES_SIGNAL_MAX) & (signal <= ES_SIGNAL_MAX))):
             m.d.sync += bad.eq(1)
         return m
 
     def _next_row(self, m, layer, row, word, a_word_base, b_row_base, last_row, n_layers):
         layout = self._layout
         m.d.sync += [word.eq(0), row.eq(row + 1), b_row_base.eq(b_row_base + 1)]
-        next_neuron_base = Array(Const(b) for b in layout.neuron_base)[layer]
         # The row's A words start again at its layer's neuron base.
-        m.d.sync += a_word_base.eq(next_neuron_base)
+        m.d.sync += a_word_base.eq(Array(Const(b) for b in layout.neuron_base)[layer])
         with m.If(row == last_row):
             m.d.sync += row.eq(0)
             with m.If(layer == n_layers - 1):

@@ -26,6 +26,8 @@ accumulator word; and the word read goes through
 member weight ``clamp(w + s·(S << σ))`` is summed and never stored.
 """
 
+from types import SimpleNamespace
+
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -207,7 +209,7 @@ class SynapseEngine(wiring.Component):
             forward.eq(read_stage_has_k | writes_k_now),
             forward_add.eq(read_stage_has_k),
             add_valid.eq(read_valid), add_k.eq(read_k),
-            weight_word.eq(self._member_word(m, load, busy, acc_issue, acc_k)),
+            weight_word.eq(self._member_word(m, load, busy, k, issued)),
             acc_word.eq(Mux(forward, Mux(forward_add, sums, last_sum), self.acc_rdata)),
             last_sum.eq(sums),
         ]
@@ -225,10 +227,11 @@ class SynapseEngine(wiring.Component):
             m.d.sync += pend_valid.eq(0)
         return m
 
-    def _member_word(self, m, load, busy, acc_issue, acc_k):
+    def _member_word(self, m, load, busy, k, issued):
         """The word the add stage takes: the weights read, or with ``es`` the member's
-        (``b`` of the word's row carried ``L`` cycles from its issue, ``a`` read beside
-        its accumulator word)."""
+        (``b`` of the word's row carried ``L`` cycles from its issue; the word's ``A``
+        word read ``L - 2`` cycles after its issue and registered, so that no block-RAM
+        output feeds the perturbation)."""
         if not self._es:
             return self.weights.rdata
         config, layout = self._config, self._layout
@@ -241,10 +244,14 @@ class SynapseEngine(wiring.Component):
         b_at_read = delay_line(m, self.b_rdata.shape(), word_b, self._weight_latency,
                                name="word_b")[-1]
         neuron_base = Array(Const(b) for b in layout.neuron_base)[self.layer]
-        m.d.comb += [self.a_raddr.eq(self.a_base + neuron_base + acc_k),
-                     self.a_ren.eq(acc_issue)]
+        a_issue = issued[self._weight_latency - 3] if self._weight_latency > 2 else \
+            SimpleNamespace(valid=busy, index=k)
+        a_word = Signal.like(self.a_rdata)
+        m.d.comb += [self.a_raddr.eq(self.a_base + neuron_base + a_issue.index),
+                     self.a_ren.eq(a_issue.valid)]
+        m.d.sync += a_word.eq(self.a_rdata)
         m.submodules.perturb = perturb = PerturbLanes(config, layout.lanes)
-        m.d.comb += [perturb.weights.eq(self.weights.rdata), perturb.a.eq(self.a_rdata),
+        m.d.comb += [perturb.weights.eq(self.weights.rdata), perturb.a.eq(a_word),
                      perturb.b.eq(b_at_read), perturb.negative.eq(self.negative),
                      perturb.enable.eq(self.perturb)]
         return perturb.member

@@ -127,11 +127,12 @@ def max_sample_cycles(config, weight_latency):
 def es_update_cycles(config):
     """Busy cycles of an ``ES_UPDATE`` (``Config.es_on_chip``): the ``K`` signals checked,
     then per row of every weight layer a cycle (its dither) and per word of the row
-    ``K + 3`` (the word read, ``K`` pairs summed, the last sum, the write or not), and
+    ``K + 5`` (the word read, ``K`` pairs read, their last registered and summed, the
+    new word registered, the write or not), and
     the core's hand-overs (:data:`ES_UPDATE_OVERHEAD`)."""
     layout = Layout(config)
     pairs = config.es_population // 2
-    rows = sum(fan_in * (1 + words * (pairs + 3))
+    rows = sum(fan_in * (1 + words * (pairs + 5))
                for (fan_in, _), words in zip(config.weight_shapes, layout.words_per_row))
     return ES_UPDATE_OVERHEAD + pairs + rows
 

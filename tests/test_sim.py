@@ -203,7 +203,8 @@ def test_a_mismatch_names_the_sample_layer_neuron_and_values():
 
 # The digits chip with its ES units, and a population and mini-batch small enough for
 # a generation to take a second on Verilator (64 members of 16 samples take 22 M cycles).
-DIGITS_ES = DIGITS.replace(name="digits-es", es_on_chip=True, es_population=4, es_batch=2)
+DIGITS_ES = DIGITS.replace(name="digits-es-small", es_on_chip=True, es_population=4,
+                           es_batch=2)
 
 
 @pytest.mark.parametrize("simulator", [
@@ -255,6 +256,28 @@ def test_train_engine_rtl_matches_the_golden_engine(tmp_path):
     evaluated = spikefab("eval", "--checkpoint", str(checkpoint), "--engine", "golden",
                          "--limit-test", "12", "--json")
     assert evaluated["test_accuracy"] == rtl["test_accuracy"]
+
+
+@pytest.mark.slow
+def test_train_engine_rtl_runs_eggroll_as_the_golden_engine(tmp_path):
+    """`train --algo eggroll --engine rtl` (a chip with its ES units) gives the golden
+    engine's accuracies and weight writes."""
+    config_file = tmp_path / "digits-es-small.json"
+    config_file.write_text(DIGITS_ES.to_json())
+
+    def spikefab(*args):
+        run = subprocess.run([sys.executable, "-m", "spikefab.cli", *args], cwd=ROOT,
+                             capture_output=True, text=True, timeout=900)
+        assert run.returncode == 0, run.stderr
+        return json.loads(run.stdout)
+
+    quick = ["--algo", "eggroll", "--config", str(config_file), "--limit-train", "6",
+             "--limit-test", "8", "--epochs", "2", "--json"]
+    rtl = spikefab("train", "--engine", "rtl", *quick)
+    golden = spikefab("train", "--engine", "golden", *quick)
+    for key in ("train_accuracy", "test_accuracy", "weight_writes_per_sample"):
+        assert rtl[key] == golden[key], key
+    assert rtl["engine"] == "rtl" and rtl["cycles_per_train_sample"] > 0
 
 
 # Two banks of two SPRAM columns: 340 × 50 + 150 × 2 three-lane 24-bit words.
