@@ -7,12 +7,13 @@ run-time margin, ::
     f = -Σ_samples Σ_k (max(|e[k]| - margin, 0)² << (ES_LABEL_SHIFT if k = label else 0))
 
 ``clear`` starts a member (``f = 0``). ``add`` takes a sample's errors and label; the
-block then works through the outputs one a cycle (``busy`` meanwhile, ``n_out``
-cycles), squaring the excess with one multiplier, and ``fitness`` holds the running sum.
+block then works through the outputs one a cycle (``busy`` meanwhile, ``n_out + 2``
+cycles: the excess, its square and the sum are registered in turn), squaring the excess
+with one multiplier, and ``fitness`` holds the running sum.
 The sum is kept as the positive ``Σ`` (the error energy) and negated on the way out.
 """
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -64,31 +65,43 @@ class FitnessAccumulator(wiring.Component):
         m = Module()
         config = self._config
         n_out = config.n_out
-        errors = Array(Signal.like(self.error[k], name=f"error{k}") for k in range(n_out))
+        # The sample's errors in a shift register: the output worked on is always the
+        # first (no select in front of the arithmetic).
+        errors = [Signal.like(self.error[k], name=f"error{k}") for k in range(n_out)]
         label = Signal.like(self.label)
         output = Signal(range(n_out))
+        walking = Signal()
         energy = Signal(unsigned(self._energy_bits))
         m.d.comb += self.fitness.eq(-energy)
 
-        current = errors[output]
+        # Three registered stages (a 100 MHz path on the ECP5): the output's excess over
+        # the margin, its square (the label's shifted), the sum.
+        current = errors[0]
         # |e| ≤ T (a count, or a count minus the target), but no narrower than e itself.
         magnitude = Signal(len(current), name="magnitude")
+        m.d.comb += magnitude.eq(Mux(current < 0, -current, current))
         excess = Signal(len(current), name="excess")
-        m.d.comb += [
-            magnitude.eq(Mux(current < 0, -current, current)),
+        excess_valid, excess_label = Signal(), Signal()
+        term = Signal(2 * len(current) + ES_LABEL_SHIFT, name="term")
+        term_valid = Signal()
+        m.d.sync += [
             excess.eq(Mux(magnitude > self.margin, magnitude - self.margin, 0)),
+            excess_valid.eq(walking), excess_label.eq(output == label),
+            term.eq(Mux(excess_label, (excess * excess) << ES_LABEL_SHIFT, excess * excess)),
+            term_valid.eq(excess_valid),
         ]
-        square = excess * excess
-        term = Mux(output == label, square << ES_LABEL_SHIFT, square)
+        m.d.comb += self.busy.eq(walking | excess_valid | term_valid)
 
         with m.If(self.clear):
             m.d.sync += energy.eq(0)
-        with m.If(self.busy):
+        with m.Elif(term_valid):
             m.d.sync += energy.eq(energy + term)
+        with m.If(walking):
             m.d.sync += output.eq(output + 1)
+            m.d.sync += [errors[k].eq(errors[k + 1]) for k in range(n_out - 1)]
             with m.If(output == n_out - 1):
-                m.d.sync += [self.busy.eq(0), output.eq(0)]
-        with m.Elif(self.add):
-            m.d.sync += [self.busy.eq(1), label.eq(self.label), output.eq(0)]
+                m.d.sync += [walking.eq(0), output.eq(0)]
+        with m.Elif(self.add & ~self.busy):
+            m.d.sync += [walking.eq(1), label.eq(self.label), output.eq(0)]
             m.d.sync += [errors[k].eq(self.error[k]) for k in range(n_out)]
         return m

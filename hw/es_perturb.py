@@ -20,7 +20,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["PerturbLanes", "rank_sum"]
+__all__ = ["PerturbLanes", "RankSums", "MemberWeights", "rank_sum", "perturbation_shape"]
 
 
 def rank_sum(a, b, rank):
@@ -30,12 +30,90 @@ def rank_sum(a, b, rank):
     return rank - (popcount << 1)
 
 
+class RankSums(wiring.Component):
+    """Rule 3, shifted and signed: ``s · (S << σ)`` of every lane, from its neuron's
+    factor bits ``a``, the row's ``b`` and the member's sign (``negative``)
+    (combinational; the synapse engine registers it).
+
+    Members
+    -------
+    a : In(lanes × unsigned(r)); b : In(unsigned(r)); negative : In(1)
+    shifted : Out(lanes × signed(w_bits + 5))
+    """
+
+    def __init__(self, config, lanes):
+        self._config = config
+        self._lanes = lanes
+        rank = unsigned(config.es_rank)
+        super().__init__({
+            "a": In(data.ArrayLayout(rank, lanes)),
+            "b": In(rank),
+            "negative": In(1),
+            "shifted": Out(data.ArrayLayout(perturbation_shape(config), lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+        for lane in range(self._lanes):
+            shifted = Signal(perturbation_shape(config), name=f"shifted{lane}")
+            m.d.comb += [
+                shifted.eq(rank_sum(self.a[lane], self.b, config.es_rank)
+                           << config.es_sigma_shift),
+                self.shifted[lane].eq(Mux(self.negative, -shifted, shifted)),
+            ]
+        return m
+
+
+class MemberWeights(wiring.Component):
+    """Rule 4 from rule 3's signed sums: ``w̃ = clamp(w + shifted)`` of every lane, or
+    ``w`` without ``enable`` (combinational).
+
+    Members
+    -------
+    weights : In(lanes × signed(w_bits)); shifted : In(lanes × signed(w_bits + 5))
+    enable : In(1)
+    member : Out(lanes × signed(w_bits))
+    """
+
+    def __init__(self, config, lanes):
+        self._config = config
+        self._lanes = lanes
+        weight = signed(config.w_bits)
+        super().__init__({
+            "weights": In(data.ArrayLayout(weight, lanes)),
+            "shifted": In(data.ArrayLayout(perturbation_shape(config), lanes)),
+            "enable": In(1),
+            "member": Out(data.ArrayLayout(weight, lanes)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        config = self._config
+        for lane in range(self._lanes):
+            total = Signal(perturbation_shape(config), name=f"total{lane}")
+            m.d.comb += total.eq(self.weights[lane] + self.shifted[lane])
+            clamped = Mux(total > config.w_max, config.w_max,
+                          Mux(total < config.w_min, config.w_min, total))
+            m.d.comb += self.member[lane].eq(Mux(self.enable, clamped, self.weights[lane]))
+        return m
+
+
+def perturbation_shape(config):
+    """``|S << σ| ≤ r · 2**σ < 2**(w_bits + 3)``: a weight plus it fits ``w_bits + 5``
+    bits, signed."""
+    return signed(config.w_bits + 5)
+
+
 class PerturbLanes(wiring.Component):
     """Parameters
     ----------
     config : :class:`~spikefab.config.Config`
         ``w_bits``, ``es_rank`` and ``es_sigma_shift``.
     lanes : int
+
+    :class:`RankSums` into :class:`MemberWeights` in one cycle (the synapse engine
+    registers between the two).
 
     Members
     -------
@@ -68,16 +146,12 @@ class PerturbLanes(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        config = self._config
-        rank, sigma = config.es_rank, config.es_sigma_shift
-        # |S << σ| ≤ r · 2**σ < 2**(w_bits + 3): the sum fits w_bits + 5 bits.
-        wide = signed(config.w_bits + 5)
-        for lane in range(self._lanes):
-            shifted = Signal(wide, name=f"shifted{lane}")
-            total = Signal(wide, name=f"total{lane}")
-            m.d.comb += shifted.eq(rank_sum(self.a[lane], self.b, rank) << sigma)
-            m.d.comb += total.eq(self.weights[lane] + Mux(self.negative, -shifted, shifted))
-            clamped = Mux(total > config.w_max, config.w_max,
-                          Mux(total < config.w_min, config.w_min, total))
-            m.d.comb += self.member[lane].eq(Mux(self.enable, clamped, self.weights[lane]))
+        m.submodules.sums = sums = RankSums(self._config, self._lanes)
+        m.submodules.weights = member = MemberWeights(self._config, self._lanes)
+        m.d.comb += [
+            sums.a.eq(self.a), sums.b.eq(self.b), sums.negative.eq(self.negative),
+            member.weights.eq(self.weights), member.shifted.eq(sums.shifted),
+            member.enable.eq(self.enable),
+            self.member.eq(member.member),
+        ]
         return m

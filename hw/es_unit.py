@@ -24,7 +24,7 @@ from spikefab.golden.es import ES_SIGNAL_MAX
 from spikefab.golden.learning import DITHER_STEP
 from spikefab.hw.es_factors import FactorStream
 from spikefab.hw.es_fitness import FitnessAccumulator, fitness_bits
-from spikefab.hw.es_update import ESUpdateLanes
+from spikefab.hw.es_update import ACCUMULATE_LATENCY, STEP_LATENCY, ESUpdateLanes
 from spikefab.hw.ports import SHIFT_BITS
 from spikefab.hw.weight_port import WeightPort
 
@@ -157,8 +157,9 @@ class ESUpdater(wiring.Component):
     ``-ES_SIGNAL_MAX … ES_SIGNAL_MAX``. Then for every weight layer, input side first,
     every row ``i`` (drawing the row's dither with stochastic rounding) and every word of
     the row: the word is read; the pairs' ``d_k``, ``a_k`` word and ``b_k[i]`` are read one
-    pair a cycle, registered, and summed by :class:`~spikefab.hw.es_update.ESUpdateLanes`;
-    the new word and its changed lanes are registered; the word is written when a lane
+    pair a cycle, registered, and summed by :class:`~spikefab.hw.es_update.ESUpdateLanes`,
+    whose sum and step take ``ACCUMULATE_LATENCY + STEP_LATENCY`` cycles; the new word and its changed lanes are
+    registered; the word is written when a lane
     of a real neuron changed (padding lanes never are). Every memory output and every
     sum meets a register before it goes on (100 MHz on the ECP5). Cycles:
     :func:`spikefab.cost.es_update_cycles`.
@@ -221,7 +222,9 @@ class ESUpdater(wiring.Component):
         fetched, summing = Signal(), Signal()
         signal = Signal(signed(8))
         d, a, b = Signal.like(update.d), Signal.like(self.a_rdata), Signal.like(self.b_rdata)
-        checking = Signal()                       # a signal byte arrives to be checked
+        checking = Signal()                       # a signal byte arrives, registered …
+        checked = Signal()                        # … and is checked
+        signal_q = Signal(signed(8))
         arrived = Signal()                        # the word is in `stored`
         stored = Signal.like(self.weights.rdata)
         new_word = Signal.like(update.new_weights)
@@ -234,7 +237,8 @@ class ESUpdater(wiring.Component):
         m.d.comb += signal.eq(self.buf_rdata)
 
         weight_arrives = [Signal(name=f"weight_arrives{n}") for n in range(self._latency)]
-        m.d.sync += [weight_arrives[0].eq(0), fetched.eq(0), checking.eq(0)]
+        m.d.sync += [weight_arrives[0].eq(0), fetched.eq(0), checking.eq(0),
+                     checked.eq(checking), signal_q.eq(signal)]
         m.d.sync += [later.eq(earlier) for earlier, later in zip(weight_arrives,
                                                                   weight_arrives[1:])]
         with m.If(weight_arrives[-1]):
@@ -263,6 +267,8 @@ class ESUpdater(wiring.Component):
             with m.State("CHECKED"):
                 m.d.sync += [layer.eq(0), row.eq(0), word.eq(0), waddr.eq(0),
                              a_word_base.eq(0), b_row_base.eq(0)]
+                m.next = "LAST_CHECKED"
+            with m.State("LAST_CHECKED"):
                 m.next = "VERDICT"
             with m.State("VERDICT"):
                 with m.If(bad):
@@ -293,7 +299,12 @@ class ESUpdater(wiring.Component):
                 # The last pair's data are registered now, summed the next cycle.
                 m.next = "SUM"
             with m.State("SUM"):
-                m.next = "STEP"
+                m.next = "STEP0"
+            # The last pair reaches Z, then Z's step goes through the update lanes.
+            wait = ACCUMULATE_LATENCY + STEP_LATENCY
+            for n in range(wait):
+                with m.State(f"STEP{n}"):
+                    m.next = f"STEP{n + 1}" if n + 1 < wait else "STEP"
             with m.State("STEP"):
                 with m.If(arrived):
                     m.d.sync += [new_word.eq(update.new_weights),
@@ -312,8 +323,9 @@ class ESUpdater(wiring.Component):
                     self._next_row(m, layer, row, word, a_word_base, b_row_base,
                                    last_row, n_layers)
 
-        # The signals' check: every byte read in CHECK arrives while `checking`.
-        with m.If(checking & ~((signal >= -ES_SIGNAL_MAX) & (signal <= ES_SIGNAL_MAX))):
+        # The signals' check: every byte read in CHECK arrives while `checking` and is
+        # checked from its register the cycle after.
+        with m.If(checked & ~((signal_q >= -ES_SIGNAL_MAX) & (signal_q <= ES_SIGNAL_MAX))):
             m.d.sync += bad.eq(1)
         return m
 

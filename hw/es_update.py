@@ -7,11 +7,15 @@ of row ``i``: lane ``l`` (neuron ``j``) sums, over the generation's pairs ``k``,
     Z[j] = Σ_k d_k · (r - 2 · popcount(a_k[j] XOR b_k[i]))
 
 one pair per ``accumulate`` (``d_k`` and the pair's factor bits: each lane's ``a_k[j]``
-and the row's ``b_k[i]``); ``clear`` starts a word. Then, combinationally from ``Z``, the
-word's stored ``weights`` and the layer's ``shift`` ``s``: the step
-``m = min((|Z| + ρ) >> s, es_max_step)`` toward ``sign(Z)``, the saturated weight
-``w' = clamp(w + sign(Z)·m)`` on ``new_weights`` and ``changed`` where ``w' ≠ w`` (only
-those are written). The rounding offset ``ρ`` is ``2**(s-1)`` (0 for ``s = 0``), or with
+and the row's ``b_k[i]``); ``clear`` starts a word. Then, from ``Z``, the word's stored
+``weights`` and the layer's ``shift`` ``s``: the step ``m = min((|Z| + ρ) >> s,
+es_max_step)`` toward ``sign(Z)``, the saturated weight ``w' = clamp(w + sign(Z)·m)`` on
+``new_weights`` and ``changed`` where ``w' ≠ w`` (only those are written). The rounded
+magnitude and the step are registered in turn (:data:`STEP_LATENCY`: a 100 MHz path on
+the ECP5), so ``new_weights`` and ``changed`` hold ``STEP_LATENCY`` cycles after ``Z``,
+``shift`` and ``dither`` last changed; a pair's rank sums are registered before they are
+added, so ``Z`` holds a pair :data:`ACCUMULATE_LATENCY` cycle after its ``accumulate``
+(``clear`` drops a pair still on its way). The rounding offset ``ρ`` is ``2**(s-1)`` (0 for ``s = 0``), or with
 stochastic rounding the top ``s`` bits of lane ``l``'s dither ``(D + l·0x9E37) mod
 2**16``, ``D`` the word's dither (the row's dither plus ``word·P·0x9E37``, as
 :class:`~spikefab.hw.update_lanes.UpdateLanes` steps it).
@@ -27,7 +31,12 @@ from spikefab.hw.es_perturb import rank_sum
 from spikefab.hw.ports import SHIFT_BITS
 
 
-__all__ = ["ESUpdateLanes", "update_sum_bits"]
+__all__ = ["ESUpdateLanes", "update_sum_bits", "STEP_LATENCY", "ACCUMULATE_LATENCY"]
+
+#: Cycles from ``Z`` (and ``shift``, ``dither``) to ``new_weights`` and ``changed``.
+STEP_LATENCY = 2
+#: Cycles from the last ``accumulate`` to its pair in ``Z``.
+ACCUMULATE_LATENCY = 1
 
 
 def update_sum_bits(config):
@@ -72,13 +81,18 @@ class ESUpdateLanes(wiring.Component):
         m = Module()
         config = self._config
         sum_bits = update_sum_bits(config)
+        # A pair's rank sums and signal are registered, then added (ACCUMULATE_LATENCY).
+        taken = Signal()
+        d = Signal.like(self.d)
+        m.d.sync += [taken.eq(self.accumulate & ~self.clear), d.eq(self.d)]
         for lane in range(self._lanes):
             z = Signal(signed(sum_bits + 1), name=f"z{lane}")
+            sums = Signal(signed(config.es_rank.bit_length() + 1), name=f"rank_sums{lane}")
+            m.d.sync += sums.eq(rank_sum(self.a[lane], self.b, config.es_rank))
             with m.If(self.clear):
                 m.d.sync += z.eq(0)
-            with m.Elif(self.accumulate):
-                rank_sums = rank_sum(self.a[lane], self.b, config.es_rank)
-                m.d.sync += z.eq(z + self.d * rank_sums)
+            with m.Elif(taken):
+                m.d.sync += z.eq(z + d * sums)
             self._step(m, lane, z)
         return m
 
@@ -94,11 +108,15 @@ class ESUpdateLanes(wiring.Component):
         """``new_weights[lane]`` and ``changed[lane]`` from ``Z`` and the stored weight."""
         config = self._config
         magnitude = Signal(len(z), name=f"magnitude{lane}")
+        rounded = Signal(len(z) + 17, name=f"rounded{lane}")
         size = Signal(len(z) + 17, name=f"size{lane}")
         step = Signal(range(config.es_max_step + 1), name=f"step{lane}")
         m.d.comb += [
             magnitude.eq(Mux(z < 0, -z, z)),
-            size.eq((magnitude + self._offset(m, lane)) >> self.shift),
+            size.eq(rounded >> self.shift),
+        ]
+        m.d.sync += [
+            rounded.eq(magnitude + self._offset(m, lane)),
             step.eq(Mux(size > config.es_max_step, config.es_max_step, size)),
         ]
         w = self.weights[lane]
@@ -106,5 +124,8 @@ class ESUpdateLanes(wiring.Component):
         m.d.comb += moved.eq(Mux(z < 0, w - step, w + step))
         new = Mux(moved > config.w_max, config.w_max,
                   Mux(moved < config.w_min, config.w_min, moved))
+        # w' ≠ w exactly when a step is taken from a weight not at the rail it moves to
+        # (a test that needs neither the sum nor the clamp).
+        rail = Mux(z < 0, w != config.w_min, w != config.w_max)
         m.d.comb += [self.new_weights[lane].eq(new),
-                     self.changed[lane].eq(new != w)]
+                     self.changed[lane].eq((step != 0) & rail)]

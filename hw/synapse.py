@@ -20,19 +20,18 @@ An ``end`` marker closes the timestep: once every add has landed, ``done`` pulse
 
 With ``es`` (``Config.es_on_chip``) the engine runs an ES member when ``perturb`` is
 set: the spiking row's factor bits ``b[i]`` are read as its row is loaded and travel with
-each of its words; each word's ``A`` factor word (the lanes' ``a[j]``) is read beside its
-accumulator word; and the word read goes through
-:class:`~spikefab.hw.es_perturb.PerturbLanes` into the add stage's register, so the
+each of its words; each word's ``A`` factor word (the lanes' ``a[j]``) is read the cycle
+before the word issues; their rank sums (:class:`~spikefab.hw.es_perturb.RankSums`) are
+registered and carried beside the word, and the word read goes through
+:class:`~spikefab.hw.es_perturb.MemberWeights` into the add stage's register, so the
 member weight ``clamp(w + s·(S << σ))`` is summed and never stored.
 """
-
-from types import SimpleNamespace
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikefab.hw.es_perturb import PerturbLanes
+from spikefab.hw.es_perturb import MemberWeights, RankSums
 from spikefab.hw.es_unit import factor_shapes
 from spikefab.hw.pipeline import delay_line, tag_layout
 from spikefab.hw.ports import spike_layout
@@ -209,7 +208,7 @@ class SynapseEngine(wiring.Component):
             forward.eq(read_stage_has_k | writes_k_now),
             forward_add.eq(read_stage_has_k),
             add_valid.eq(read_valid), add_k.eq(read_k),
-            weight_word.eq(self._member_word(m, load, busy, k, issued)),
+            weight_word.eq(self._member_word(m, load, busy, k, at_last)),
             acc_word.eq(Mux(forward, Mux(forward_add, sums, last_sum), self.acc_rdata)),
             last_sum.eq(sums),
         ]
@@ -227,11 +226,15 @@ class SynapseEngine(wiring.Component):
             m.d.sync += pend_valid.eq(0)
         return m
 
-    def _member_word(self, m, load, busy, k, issued):
-        """The word the add stage takes: the weights read, or with ``es`` the member's
-        (``b`` of the word's row carried ``L`` cycles from its issue; the word's ``A``
-        word read ``L - 2`` cycles after its issue and registered, so that no block-RAM
-        output feeds the perturbation)."""
+    def _member_word(self, m, load, busy, k, at_last):
+        """The word the add stage takes: the weights read, or with ``es`` the member's.
+
+        A word issued at cycle ``c`` has its ``A`` word read at ``c - 1`` (the next word's
+        index is known a cycle ahead) and registered; at ``c + 1`` its rank sums come from
+        that and the row's ``b`` (carried from the issue) and are registered, then carried
+        to ``c + L``, where the weight read is made the member's on its way into the add
+        stage's register: no RAM output feeds an adder, and the rank sums and the add
+        are a cycle each."""
         if not self._es:
             return self.weights.rdata
         config, layout = self._config, self._layout
@@ -240,18 +243,18 @@ class SynapseEngine(wiring.Component):
         m.d.sync += first_word.eq(load)
         with m.If(first_word):
             m.d.sync += row_b.eq(self.b_rdata)
-        word_b = Mux(first_word, self.b_rdata, row_b)
-        b_at_read = delay_line(m, self.b_rdata.shape(), word_b, self._weight_latency,
-                               name="word_b")[-1]
+        word_b = Signal.like(self.b_rdata)
+        m.d.sync += word_b.eq(Mux(first_word, self.b_rdata, row_b))
         neuron_base = Array(Const(b) for b in layout.neuron_base)[self.layer]
-        a_issue = issued[self._weight_latency - 3] if self._weight_latency > 2 else \
-            SimpleNamespace(valid=busy, index=k)
         a_word = Signal.like(self.a_rdata)
-        m.d.comb += [self.a_raddr.eq(self.a_base + neuron_base + a_issue.index),
-                     self.a_ren.eq(a_issue.valid)]
+        m.d.comb += [self.a_raddr.eq(self.a_base + neuron_base + Mux(load, 0, k + 1)),
+                     self.a_ren.eq(load | (busy & ~at_last))]
         m.d.sync += a_word.eq(self.a_rdata)
-        m.submodules.perturb = perturb = PerturbLanes(config, layout.lanes)
-        m.d.comb += [perturb.weights.eq(self.weights.rdata), perturb.a.eq(a_word),
-                     perturb.b.eq(b_at_read), perturb.negative.eq(self.negative),
-                     perturb.enable.eq(self.perturb)]
-        return perturb.member
+        m.submodules.rank_sums = sums = RankSums(config, layout.lanes)
+        m.d.comb += [sums.a.eq(a_word), sums.b.eq(word_b), sums.negative.eq(self.negative)]
+        shifted = delay_line(m, sums.shifted.shape(), sums.shifted,
+                             self._weight_latency - 1, name="shifted")[-1]
+        m.submodules.member_weights = member = MemberWeights(config, layout.lanes)
+        m.d.comb += [member.weights.eq(self.weights.rdata), member.shifted.eq(shifted),
+                     member.enable.eq(self.perturb)]
+        return member.member

@@ -127,12 +127,13 @@ def max_sample_cycles(config, weight_latency):
 def es_update_cycles(config):
     """Busy cycles of an ``ES_UPDATE`` (``Config.es_on_chip``): the ``K`` signals checked,
     then per row of every weight layer a cycle (its dither) and per word of the row
-    ``K + 5`` (the word read, ``K`` pairs read, their last registered and summed, the
-    new word registered, the write or not), and
+    ``K + 8`` (the word read, ``K`` pairs read, their last registered, its rank sums
+    registered and added, the step's two stages, the new word registered, the write or
+    not), and
     the core's hand-overs (:data:`ES_UPDATE_OVERHEAD`)."""
     layout = Layout(config)
     pairs = config.es_population // 2
-    rows = sum(fan_in * (1 + words * (pairs + 5))
+    rows = sum(fan_in * (1 + words * (pairs + 8))
                for (fan_in, _), words in zip(config.weight_shapes, layout.words_per_row))
     return ES_UPDATE_OVERHEAD + pairs + rows
 
@@ -147,7 +148,7 @@ def es_factor_cycles(config):
 
 
 #: Cycles of the core's own around an ES request (start, done, finish).
-ES_UPDATE_OVERHEAD = 3
+ES_UPDATE_OVERHEAD = 4
 ES_FACTORS_OVERHEAD = 2
 
 

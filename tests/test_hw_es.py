@@ -14,7 +14,7 @@ from spikefab.golden.rng import xorshift32
 from spikefab.hw.es_factors import FactorStream
 from spikefab.hw.es_fitness import FitnessAccumulator, fitness_bits
 from spikefab.hw.es_perturb import PerturbLanes
-from spikefab.hw.es_update import ESUpdateLanes
+from spikefab.hw.es_update import ACCUMULATE_LATENCY, STEP_LATENCY, ESUpdateLanes
 
 from conftest import small_config, with_rails
 from hw_support import simulate
@@ -255,6 +255,8 @@ def update_rtl(config, signals, a, b, weights, shift, word, row_dither):
         ctx.set(dut.weights, weights)
         ctx.set(dut.shift, shift)
         ctx.set(dut.dither, (row_dither + word * lanes * DITHER_STEP) & 0xFFFF)
+        for _ in range(ACCUMULATE_LATENCY + STEP_LATENCY):
+            await ctx.tick()
         out["new"] = [ctx.get(dut.new_weights[lane]) for lane in range(lanes)]
         out["changed"] = [ctx.get(dut.changed[lane]) for lane in range(lanes)]
 
