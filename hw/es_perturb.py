@@ -20,7 +20,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 
-__all__ = ["PerturbLanes", "RankSums", "MemberWeights", "rank_sum", "perturbation_shape"]
+__all__ = ["PerturbLanes", "RankSums", "MemberWeights", "rank_sum", "perturbation_shape",
+           "saturation_bounds", "bound_shape"]
 
 
 def rank_sum(a, b, rank):
@@ -55,23 +56,31 @@ class RankSums(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config = self._config
+        # -S of (a, b) is S of (a, NOT b): r - 2·popcount(NOT x) = 2·popcount(x) - r. The
+        # sign costs an inverter, not a negation after the sum.
+        b = Signal.like(self.b)
+        m.d.comb += b.eq(Mux(self.negative, ~self.b, self.b))
         for lane in range(self._lanes):
-            shifted = Signal(perturbation_shape(config), name=f"shifted{lane}")
-            m.d.comb += [
-                shifted.eq(rank_sum(self.a[lane], self.b, config.es_rank)
-                           << config.es_sigma_shift),
-                self.shifted[lane].eq(Mux(self.negative, -shifted, shifted)),
-            ]
+            m.d.comb += self.shifted[lane].eq(
+                rank_sum(self.a[lane], b, config.es_rank) << config.es_sigma_shift)
         return m
+
+
+def saturation_bounds(config, shifted):
+    """``(high, low) = (w_max - shifted, w_min - shifted)``: ``w + shifted`` saturates
+    exactly when ``w > high`` or ``w < low`` (compares that need not wait for the sum)."""
+    return config.w_max - shifted, config.w_min - shifted
 
 
 class MemberWeights(wiring.Component):
     """Rule 4 from rule 3's signed sums: ``w̃ = clamp(w + shifted)`` of every lane, or
-    ``w`` without ``enable`` (combinational).
+    ``w`` without ``enable`` (combinational). The clamp compares ``w`` with the lane's
+    :func:`saturation_bounds`, given beside ``shifted`` (the engine registers them), so
+    they run beside the sum.
 
     Members
     -------
-    weights : In(lanes × signed(w_bits)); shifted : In(lanes × signed(w_bits + 5))
+    weights : In(lanes × signed(w_bits)); shifted, high, low : In(lanes × signed(w_bits + 6))
     enable : In(1)
     member : Out(lanes × signed(w_bits))
     """
@@ -83,6 +92,8 @@ class MemberWeights(wiring.Component):
         super().__init__({
             "weights": In(data.ArrayLayout(weight, lanes)),
             "shifted": In(data.ArrayLayout(perturbation_shape(config), lanes)),
+            "high": In(data.ArrayLayout(bound_shape(config), lanes)),
+            "low": In(data.ArrayLayout(bound_shape(config), lanes)),
             "enable": In(1),
             "member": Out(data.ArrayLayout(weight, lanes)),
         })
@@ -91,12 +102,18 @@ class MemberWeights(wiring.Component):
         m = Module()
         config = self._config
         for lane in range(self._lanes):
-            total = Signal(perturbation_shape(config), name=f"total{lane}")
-            m.d.comb += total.eq(self.weights[lane] + self.shifted[lane])
-            clamped = Mux(total > config.w_max, config.w_max,
-                          Mux(total < config.w_min, config.w_min, total))
-            m.d.comb += self.member[lane].eq(Mux(self.enable, clamped, self.weights[lane]))
+            w = self.weights[lane]
+            total = Signal(signed(config.w_bits), name=f"total{lane}")
+            m.d.comb += total.eq(w + self.shifted[lane])      # its low bits, unless clamped
+            clamped = Mux(w > self.high[lane], config.w_max,
+                          Mux(w < self.low[lane], config.w_min, total))
+            m.d.comb += self.member[lane].eq(Mux(self.enable, clamped, w))
         return m
+
+
+def bound_shape(config):
+    """:func:`saturation_bounds`' shape: a weight bound minus a perturbation."""
+    return signed(config.w_bits + 6)
 
 
 def perturbation_shape(config):
@@ -154,4 +171,7 @@ class PerturbLanes(wiring.Component):
             member.enable.eq(self.enable),
             self.member.eq(member.member),
         ]
+        for lane in range(self._lanes):
+            high, low = saturation_bounds(self._config, sums.shifted[lane])
+            m.d.comb += [member.high[lane].eq(high), member.low[lane].eq(low)]
         return m

@@ -11,7 +11,7 @@ and the row's ``b_k[i]``); ``clear`` starts a word. Then, from ``Z``, the word's
 ``weights`` and the layer's ``shift`` ``s``: the step ``m = min((|Z| + ρ) >> s,
 es_max_step)`` toward ``sign(Z)``, the saturated weight ``w' = clamp(w + sign(Z)·m)`` on
 ``new_weights`` and ``changed`` where ``w' ≠ w`` (only those are written). The rounded
-magnitude and the step are registered in turn (:data:`STEP_LATENCY`: a 100 MHz path on
+magnitude, its shift and the step are registered in turn (:data:`STEP_LATENCY`: a 100 MHz path on
 the ECP5), so ``new_weights`` and ``changed`` hold ``STEP_LATENCY`` cycles after ``Z``,
 ``shift`` and ``dither`` last changed; a pair's rank sums are registered before they are
 added, so ``Z`` holds a pair :data:`ACCUMULATE_LATENCY` cycle after its ``accumulate``
@@ -34,7 +34,7 @@ from spikefab.hw.ports import SHIFT_BITS
 __all__ = ["ESUpdateLanes", "update_sum_bits", "STEP_LATENCY", "ACCUMULATE_LATENCY"]
 
 #: Cycles from ``Z`` (and ``shift``, ``dither``) to ``new_weights`` and ``changed``.
-STEP_LATENCY = 2
+STEP_LATENCY = 3
 #: Cycles from the last ``accumulate`` to its pair in ``Z``.
 ACCUMULATE_LATENCY = 1
 
@@ -111,12 +111,10 @@ class ESUpdateLanes(wiring.Component):
         rounded = Signal(len(z) + 17, name=f"rounded{lane}")
         size = Signal(len(z) + 17, name=f"size{lane}")
         step = Signal(range(config.es_max_step + 1), name=f"step{lane}")
-        m.d.comb += [
-            magnitude.eq(Mux(z < 0, -z, z)),
-            size.eq(rounded >> self.shift),
-        ]
+        m.d.comb += magnitude.eq(Mux(z < 0, -z, z))
         m.d.sync += [
             rounded.eq(magnitude + self._offset(m, lane)),
+            size.eq(rounded >> self.shift),
             step.eq(Mux(size > config.es_max_step, config.es_max_step, size)),
         ]
         w = self.weights[lane]

@@ -28,10 +28,10 @@ member weight ``clamp(w + s·(S << σ))`` is summed and never stored.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from spikefab.hw.es_perturb import MemberWeights, RankSums
+from spikefab.hw.es_perturb import MemberWeights, RankSums, bound_shape, saturation_bounds
 from spikefab.hw.es_unit import factor_shapes
 from spikefab.hw.pipeline import delay_line, tag_layout
 from spikefab.hw.ports import spike_layout
@@ -252,9 +252,21 @@ class SynapseEngine(wiring.Component):
         m.d.sync += a_word.eq(self.a_rdata)
         m.submodules.rank_sums = sums = RankSums(config, layout.lanes)
         m.d.comb += [sums.a.eq(a_word), sums.b.eq(word_b), sums.negative.eq(self.negative)]
-        shifted = delay_line(m, sums.shifted.shape(), sums.shifted,
-                             self._weight_latency - 1, name="shifted")[-1]
+        stages = delay_line(m, sums.shifted.shape(), sums.shifted,
+                            self._weight_latency - 1, name="shifted")
+        # The clamp's bounds from the first stage, carried beside the sums (registered
+        # where the pipeline has a stage for them: the ECP5's latency 3).
+        bounds = data.ArrayLayout(bound_shape(config), layout.lanes)
+        high, low = Signal(bounds, name="high_bounds"), Signal(bounds, name="low_bounds")
+        for lane in range(layout.lanes):
+            lane_high, lane_low = saturation_bounds(config, stages[0][lane])
+            m.d.comb += [high[lane].eq(lane_high), low[lane].eq(lane_low)]
+        later = len(stages) - 1
+        if later:
+            high = delay_line(m, bounds, high, later, name="high")[-1]
+            low = delay_line(m, bounds, low, later, name="low")[-1]
         m.submodules.member_weights = member = MemberWeights(config, layout.lanes)
-        m.d.comb += [member.weights.eq(self.weights.rdata), member.shifted.eq(shifted),
+        m.d.comb += [member.weights.eq(self.weights.rdata), member.shifted.eq(stages[-1]),
+                     member.high.eq(high), member.low.eq(low),
                      member.enable.eq(self.perturb)]
         return member.member

@@ -127,13 +127,13 @@ def max_sample_cycles(config, weight_latency):
 def es_update_cycles(config):
     """Busy cycles of an ``ES_UPDATE`` (``Config.es_on_chip``): the ``K`` signals checked,
     then per row of every weight layer a cycle (its dither) and per word of the row
-    ``K + 8`` (the word read, ``K`` pairs read, their last registered, its rank sums
-    registered and added, the step's two stages, the new word registered, the write or
-    not), and
+    ``K + 9`` (the word read, ``K`` pairs read, their last registered, its rank sums
+    registered and added, the step's three stages, the new word registered, the write
+    or not), and
     the core's hand-overs (:data:`ES_UPDATE_OVERHEAD`)."""
     layout = Layout(config)
     pairs = config.es_population // 2
-    rows = sum(fan_in * (1 + words * (pairs + 8))
+    rows = sum(fan_in * (1 + words * (pairs + 9))
                for (fan_in, _), words in zip(config.weight_shapes, layout.words_per_row))
     return ES_UPDATE_OVERHEAD + pairs + rows
 
