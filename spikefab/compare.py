@@ -109,6 +109,9 @@ def add_parser(commands):
     compare.add_argument("--fresh", action="store_true",
                          help="discard the table in --out and run every row (the RTL "
                               "cache is kept)")
+    compare.add_argument("--jobs", type=int, default=1, metavar="N",
+                         help="rows trained at once, each in its own process (default: 1; "
+                              "the RTL runs stay one at a time)")
     compare.add_argument("--json", action="store_true",
                          help="print the table as JSON, no progress")
 
@@ -138,6 +141,8 @@ def _check(args):
         raise CompareError(f"--epochs must be at least 1, not {args.epochs}")
     if args.rtl_samples < 0:
         raise CompareError(f"--rtl-samples must be at least 0, not {args.rtl_samples}")
+    if args.jobs < 1:
+        raise CompareError(f"--jobs must be at least 1, not {args.jobs}")
     for option, value in (("--limit-train", args.limit_train),
                           ("--limit-test", args.limit_test)):
         if value is not None and value < 1:
@@ -170,7 +175,7 @@ def command_compare(args):
     pairs = [(dataset, algo) for dataset in datasets for algo in algos]
     try:
         result = run_compare(pairs, loaded, options_of(args), args.out, table=table,
-                             log=log, plot=plot)
+                             log=log, plot=plot, jobs=args.jobs)
     except (KeyboardInterrupt, TrainingInterrupted):
         done = read_table(args.out)
         have = {(row["dataset"], row["algo"]) for row in (done or {}).get("rows", [])}
@@ -256,23 +261,21 @@ def row_config(dataset, algo, seed):
 
 
 def run_compare(pairs, datasets, options, out_dir, *, table=None, log=lambda line: None,
-                plot=True, rtl_build=RTL_BUILD):
+                plot=True, rtl_build=RTL_BUILD, jobs=1):
     """Train and measure every ``(dataset, algo)`` of ``pairs`` that ``table`` (made
     with ``options``) does not already hold with the same config; ``datasets`` maps each
-    name to its loaded, limited dataset. Returns the table written to ``out_dir``."""
+    name to its loaded, limited dataset. With ``jobs`` > 1 the rows train in that many
+    processes at once (each loads its dataset again) and are measured on the RTL one at
+    a time as they finish. Returns the table written to ``out_dir``."""
     rows = {(row["dataset"], row["algo"]): row for row in (table or {}).get("rows", [])}
     todo = [pair for pair in pairs if not _reusable(
         rows.get(pair), row_config(*pair, options["seed"]))]
     log(f"compare: {len(pairs)} rows, {len(pairs) - len(todo)} already in "
         f"{Path(out_dir) / TABLE_JSON}, {len(todo)} to run")
     start = time.perf_counter()
-    for number, (dataset, algo) in enumerate(todo, 1):
+    for number, (dataset, algo), row in _trained_rows(todo, datasets, options, jobs, log):
         config = row_config(dataset, algo, options["seed"])
-        engine = ALGO_ENGINES[algo][0]
         where = f"compare: [{number}/{len(todo)}] {algo} on {dataset}"
-        log(f"{where}: training {options['epochs']} epoch"
-            f"{'s' * (options['epochs'] != 1)} ({engine}, config {config.name})")
-        row = train_row(dataset, algo, config, datasets[dataset], options)
         measured = rtl_cycles(algo, config, dataset, options, out_dir, log=log,
                               build_root=rtl_build)
         row["n/a"].update(measured.pop("n/a"))
@@ -286,6 +289,45 @@ def run_compare(pairs, datasets, options, out_dir, *, table=None, log=lambda lin
     log(f"compare: {len(todo)} row{'s' * (len(todo) != 1)} run in "
         f"{result['run_wall_s']:.1f} s")
     return result
+
+
+def _trained_rows(todo, datasets, options, jobs, log):
+    """``(number, pair, row)`` of each pair of ``todo`` as its training finishes: in
+    order, or with ``jobs`` > 1 from a process pool in the order they finish."""
+    def started(number, dataset, algo):
+        config = row_config(dataset, algo, options["seed"])
+        log(f"compare: [{number}/{len(todo)}] {algo} on {dataset}: training "
+            f"{options['epochs']} epoch{'s' * (options['epochs'] != 1)} "
+            f"({ALGO_ENGINES[algo][0]}, config {config.name})")
+        return config
+
+    if jobs <= 1 or len(todo) <= 1:
+        for number, (dataset, algo) in enumerate(todo, 1):
+            config = started(number, dataset, algo)
+            yield number, (dataset, algo), train_row(dataset, algo, config,
+                                                     datasets[dataset], options)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(todo)))
+    try:
+        futures = {}
+        for number, (dataset, algo) in enumerate(todo, 1):
+            started(number, dataset, algo)
+            futures[pool.submit(_train_row_by_name, dataset, algo, options)] = \
+                (number, (dataset, algo))
+        for future in as_completed(futures):
+            number, pair = futures[future]
+            yield number, pair, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _train_row_by_name(dataset, algo, options):
+    """:func:`train_row` in a worker process, from names and options alone."""
+    config = row_config(dataset, algo, options["seed"])
+    loaded = load_dataset(dataset, load_config(DATASET_CONFIGS[dataset])).limit(
+        options["limit_train"], options["limit_test"])
+    return train_row(dataset, algo, config, loaded, options)
 
 
 def _reusable(row, config):

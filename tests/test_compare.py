@@ -172,6 +172,7 @@ def test_ctrl_c_keeps_the_finished_rows(tmp_path, monkeypatch):
     (["--algos", "dfa,,es"], "--algos takes comma-separated names"),
     (["--epochs", "0"], "--epochs must be at least 1, not 0"),
     (["--rtl-samples", "-1"], "--rtl-samples must be at least 0, not -1"),
+    (["--jobs", "0"], "--jobs must be at least 1, not 0"),
     (["--limit-train", "0"], "--limit-train must be a positive integer, not 0"),
     (["--limit-test", "-3"], "--limit-test must be a positive integer, not -3"),
 ])
@@ -296,3 +297,14 @@ def test_rtl_cycles_of_sparse_dfa_on_digits(tmp_path):
     # A digits training sample takes some 25,000 cycles at P = 2.
     assert 15_000 < cycles < 40_000
     assert len(list((tmp_path / "rtl").glob("digits-sparse-dfa-*.json"))) == 1
+
+
+def test_rows_trained_in_parallel_equal_the_rows_trained_in_turn(table, tmp_path):
+    """--jobs 3: every row from its own process, the same figures as one at a time."""
+    _, serial = table
+    code, stdout, stderr = compare_run(*QUICK, "--jobs", 3, "--out", tmp_path, "--json")
+    assert code == 0, stderr
+    parallel = json.loads(stdout)
+    drop = ("wall_s",)
+    assert [{k: v for k, v in row.items() if k not in drop} for row in parallel["rows"]] \
+        == [{k: v for k, v in row.items() if k not in drop} for row in serial["rows"]]
