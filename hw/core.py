@@ -199,13 +199,31 @@ class LearningCore(wiring.Component):
 
         if es:
             self._connect_es(m, es_unit, engine, update, perturb)
-        running = self.busy
         blocks = SimpleNamespace(pixels=pixels, events=events, engine=engine, lif=lif,
                                  update=update, reader=reader, arbiter=arbiter, es=es_unit)
         self._route_ports(m, ports, blocks, phases, event_mode=event_mode,
                           clear_addr=clear_addr)
 
         # -- controller ------------------------------------------------------------------
+        self._control(m, SimpleNamespace(
+            t=t, layer=layer, train=train, event_mode=event_mode, counting=counting,
+            clear_addr=clear_addr, phases=phases, perturb=perturb, es_request=es_request,
+            last_layer=last_layer, **vars(blocks)))
+
+        self._count(m, engine, update, es_unit, phases, es_request)
+        return m
+
+    def _control(self, m, ns):
+        """The controller: a sample's timesteps × layers, its update, or an ES request;
+        whose phase it is (``ns.phases``) follows its state."""
+        config, layout = self.config, self.layout
+        t, layer, train, event_mode = ns.t, ns.layer, ns.train, ns.event_mode
+        counting, clear_addr, phases = ns.counting, ns.clear_addr, ns.phases
+        perturb, es_request, last_layer = ns.perturb, ns.es_request, ns.last_layer
+        pixels, events, reader, engine = ns.pixels, ns.events, ns.reader, ns.engine
+        lif, update, es_unit = ns.lif, ns.update, ns.es
+        es = es_unit is not None
+        running = self.busy
         source_error = Mux(event_mode, events.error, pixels.error)
         with m.FSM() as controller:
             with m.State("IDLE"):
@@ -291,9 +309,6 @@ class LearningCore(wiring.Component):
                 m.d.comb += self.host.done.eq(1)
                 m.next = "IDLE"
         m.d.comb += running.eq(~controller.ongoing("IDLE"))
-
-        self._count(m, engine, update, es_unit, phases, es_request)
-        return m
 
     def _start_es(self, m, es_unit, perturb, es_request):
         """IDLE's ``start`` with ES: an ES request instead of a sample, or a member's
