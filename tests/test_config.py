@@ -61,8 +61,10 @@ def test_lr_shifts_at_follows_the_annealing_schedule():
 
 
 def test_unknown_preset_lists_valid_ones():
-    with pytest.raises(ConfigError, match="valid presets: digits, mnist"):
+    with pytest.raises(ConfigError, match="valid presets: ") as refused:
         preset("cifar")
+    listed = str(refused.value).split("valid presets: ")[1].split(", ")
+    assert listed == sorted(PRESETS) and {"digits", "mnist", "digits-es"} <= set(listed)
 
 
 def test_load_config_from_file(tmp_path):
