@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from spikefab.config import preset
+from spikefab.config import PRESETS, preset
 
 # Its module fixture trains once: one xdist worker runs the whole file.
 pytestmark = pytest.mark.xdist_group("test_cli")
@@ -134,7 +134,8 @@ def test_invalid_config_file(tmp_path):
 
 
 def test_unknown_preset():
-    assert_user_error(spikefab("train", "--config", "huge"), "valid presets: digits, mnist")
+    assert_user_error(spikefab("train", "--config", "huge"),
+                      "valid presets: " + ", ".join(sorted(PRESETS)))
 
 
 def test_negative_epochs():
