@@ -457,6 +457,44 @@ PRESETS = {
         rounding="stochastic",
         lanes=2,
     ),
+    # The ULX3S (ECP5-85F) presets: 16 lanes reach 100 MHz there (the mnist network's lanes
+    # sweep, README). At 16 lanes a 784-256-10 network is 12,800 weight words of 128 bits,
+    # 128 of the 208 block RAMs as 16K × 1 (784-128-10 took 64 as 8K × 2); 256 hidden
+    # neurons is the round width that fits one RAM's depth (784-320-10 would just fit,
+    # 16,000 words; 384 would take a second bank, 256 RAMs). The rule is the mnist
+    # preset's, with stochastic rounding and three feedback entries, annealed for a
+    # 20-epoch run: one shift more every 4 epochs, up to 4 (shifts 11/12 from epoch 16).
+    "mnist-wide": Config(
+        name="mnist-wide",
+        n_in=784, hidden=(256,), n_out=10,
+        timesteps=16,
+        v_bits=18, threshold=1024, leak_shift=4, reset="subtract",
+        w_bits=8, init_range=(24, 48),
+        target_count=16, error_clip=8, margin=4,
+        gate_lo=1, gate_hi=14,
+        k_fb=3,
+        lr_shift_out=7, lr_shift_hidden=8, lr_anneal_epochs=4, lr_anneal_max=4,
+        rounding="stochastic",
+        lanes=16,
+    ),
+    # Two hidden layers, 784-256-128-10 (the config allows two; every hidden layer gets its
+    # feedback straight from the output error). 14,720 weight words at 16 lanes: 128 block
+    # RAMs as 16K × 1, as mnist-wide. The second hidden layer's fan-in is 256 against the
+    # first's 784, under one threshold, so its initial weights are as wide as the output
+    # layer's.
+    "mnist-deep": Config(
+        name="mnist-deep",
+        n_in=784, hidden=(256, 128), n_out=10,
+        timesteps=16,
+        v_bits=18, threshold=1024, leak_shift=4, reset="subtract",
+        w_bits=8, init_range=(24, 48, 48),
+        target_count=16, error_clip=8, margin=4,
+        gate_lo=1, gate_hi=14,
+        k_fb=3,
+        lr_shift_out=7, lr_shift_hidden=8, lr_anneal_epochs=4, lr_anneal_max=4,
+        rounding="stochastic",
+        lanes=16,
+    ),
 }
 
 
