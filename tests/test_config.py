@@ -40,10 +40,10 @@ def test_ulx3s_presets_fit_the_ecp5_block_ram():
         config = preset(name)
         assert (config.n_in, config.hidden, config.n_out) == (784, hidden, 10)
         assert config.lanes == 16           # what reaches 100 MHz on the ECP5
-        assert config.rounding == "stochastic"
-        assert ecp5_weight_rams(config) == 128
-    # One hidden layer of 384 would need a second bank of RAMs: 256, more than there are.
-    assert ecp5_weight_rams(preset("mnist-wide").replace(hidden=(384,))) == 256
+        assert config.rounding == "stochastic" and config.w_bits == 9
+        assert ecp5_weight_rams(config) == 144
+    # One hidden layer of 384 would need a second bank of RAMs: 288, more than there are.
+    assert ecp5_weight_rams(preset("mnist-wide").replace(hidden=(384,))) == 288
 
 
 def test_json_round_trip_and_hash():
