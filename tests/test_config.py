@@ -3,12 +3,13 @@ import json
 import pytest
 
 from spikefab.config import PRESETS, Config, ConfigError, load_config, preset
+from spikefab.layout import Layout
 
 from conftest import small_config
 
 
 def test_presets_are_valid_and_named():
-    assert set(PRESETS) >= {"digits", "mnist"}
+    assert set(PRESETS) >= {"digits", "mnist", "saccade", "mnist-wide", "mnist-deep"}
     for name, config in PRESETS.items():
         assert config.name == name
 
@@ -18,6 +19,31 @@ def test_mnist_preset_fits_up5k_spram():
     assert config.n_in == 28 * 28
     weight_bytes = config.n_weights * config.w_bits / 8
     assert weight_bytes <= 128 * 1024
+
+
+def ecp5_weight_rams(config):
+    """Block RAMs of the weight memory on the ECP5, as ``hw/memory.py`` slices it: one RAM
+    per bit of a word and 16K-word bank, or 2 (4) bits a RAM of 8K × 2 (4K × 4) when the
+    memory is at most half (a quarter) of a RAM deep."""
+    width, depth = config.lanes * config.w_bits, Layout(config).weight_depth
+    bank_depth, slice_bits = 16384, 1
+    while slice_bits < 4 and depth <= bank_depth // 2:
+        bank_depth, slice_bits = bank_depth // 2, slice_bits * 2
+    return -(-depth // bank_depth) * -(-width // slice_bits)
+
+
+def test_ulx3s_presets_fit_the_ecp5_block_ram():
+    # The ULX3S's ECP5-85F has 208 block RAMs; the mnist network at 16 lanes took 64 for
+    # its weights and 70 in all (README, the lanes sweep).
+    assert ecp5_weight_rams(preset("mnist").replace(lanes=16)) == 64
+    for name, hidden in (("mnist-wide", (256,)), ("mnist-deep", (256, 128))):
+        config = preset(name)
+        assert (config.n_in, config.hidden, config.n_out) == (784, hidden, 10)
+        assert config.lanes == 16           # what reaches 100 MHz on the ECP5
+        assert config.rounding == "stochastic" and config.w_bits == 9
+        assert ecp5_weight_rams(config) == 144
+    # One hidden layer of 384 would need a second bank of RAMs: 288, more than there are.
+    assert ecp5_weight_rams(preset("mnist-wide").replace(hidden=(384,))) == 288
 
 
 def test_json_round_trip_and_hash():

@@ -62,6 +62,13 @@ CONFIGS = {
     "wide-16-lanes-stochastic-two-hidden": dict(n_in=38, hidden=(20, 9), n_out=4,
                                                 timesteps=5, lanes=16, rounding="stochastic",
                                                 lr_shift_hidden=4, lr_shift_out=3, v_bits=16),
+    # Weights wider than a byte (9 bits: two bytes a weight on the wire), at 16 lanes
+    # with stochastic rounding, as the ULX3S presets would take them; weights start
+    # beyond 8 bits and the large steps reach the rails.
+    "nine-bit-weights-16-lanes-stochastic": dict(n_in=21, hidden=(12,), n_out=3, lanes=16,
+                                                 w_bits=9, v_bits=16, init_range=(200, 200),
+                                                 threshold=600, rounding="stochastic",
+                                                 lr_shift_hidden=1, lr_shift_out=1),
 }
 
 
