@@ -75,7 +75,7 @@ N / 2`` pairs and ``w`` the stored weights:
    order of the writes does not matter (only that of the dither draws).
 
 **Schedule** (the host's side, :func:`generation_plan`): the run's generator is
-``XorShift32(seed + 0x5EED)``, the generator of DFA's training order. Each epoch draws
+``XorShift32(seed + ORDER_SEED_OFFSET)`` (0x5EED), the generator of DFA's training order. Each epoch draws
 a permutation of the training set from it (:meth:`XorShift32.permutation`); generation
 ``g`` of the epoch scores samples ``perm[g·B : (g+1)·B]`` (the last one may hold fewer),
 and before it, its ``K`` pair seeds are the generator's next ``K`` values. An ES *epoch*
@@ -110,10 +110,8 @@ from spikefab.golden.rng import XorShift32, xorshift32
 __all__ = ["GoldenES", "GenerationResult", "pair_factors", "factor_words", "rank_sums",
            "member_weights", "run_member_on_the_fly", "fitness", "pair_signals",
            "accumulate_update", "apply_es_update", "generation_plan", "member_sign",
-           "ES_SEED_OFFSET", "ES_SIGNAL_MAX", "ES_LABEL_SHIFT"]
+           "ES_SIGNAL_MAX", "ES_LABEL_SHIFT"]
 
-#: The run's generator is ``XorShift32(seed + ES_SEED_OFFSET)`` (DFA's order generator).
-ES_SEED_OFFSET = 0x5EED
 # The float products here are small: one BLAS thread is fastest and leaves the other
 # cores alone (OpenBLAS's threads spin on a busy machine: 4× slower on two shared cores).
 BLAS = ThreadpoolController()

@@ -21,7 +21,11 @@ from numba import njit
 
 
 __all__ = ["XorShift32", "xorshift32", "XORSHIFT32_SHIFTS", "XORSHIFT32_ZERO_SEED",
-           "lfsr16_step", "lfsr16_draws"]
+           "lfsr16_step", "lfsr16_draws", "ORDER_SEED_OFFSET"]
+
+#: A run's training order (DFA's sample order; ES's epoch order and pair seeds) comes
+#: from ``XorShift32(seed + ORDER_SEED_OFFSET)``.
+ORDER_SEED_OFFSET = 0x5EED
 
 
 LFSR16_MASK = 0xB400

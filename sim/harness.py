@@ -10,7 +10,8 @@ from spikefab.sim.cocotb_transport import CocotbTransport
 from spikefab.sim.scoreboard import Mismatch
 
 
-__all__ = ["load_job", "connect", "write_result", "reporting", "describe", "check_weights"]
+__all__ = ["load_job", "connect", "write_result", "reporting", "describe", "check_weights",
+           "epoch_weight_check"]
 
 
 def load_job():
@@ -66,3 +67,16 @@ async def check_weights(dut, chip, board, what, *, read_back=False, signature=Tr
                        f"weight read back equals golden (a stray write outside the "
                        f"weights?)")
     return weights
+
+
+def epoch_weight_check(dut, chip, board, figures, job, result):
+    """The ``after_epoch`` of a training test: read every weight back and compare it with
+    golden's; keep them in ``figures`` (the chip's NeuroBench figures) and, when the job
+    asks (``return_weights``), in the ``result``."""
+    async def after_epoch(epoch):
+        weights = await check_weights(dut, chip, board, f"end of epoch {epoch + 1}",
+                                      read_back=True)
+        figures.chip_weights = weights
+        if job.get("return_weights"):
+            result["weights"] = [w.tolist() for w in weights]
+    return after_epoch

@@ -146,8 +146,11 @@ def run(built, test_module, job, *, testcase=None, name="run", progress=None):
     :class:`SimulatorError` when the simulation wrote no result at all. With a
     ``progress`` stream, the job gets a ``progress`` file that a test module may feed
     (:mod:`spikefab.sim.progress_feed`), drawn live on that stream.
+
+    The run's files (job, result, log) go to ``<build directory>/<name>-<simulator>``:
+    the two simulators' runs of one build folder never share a result file.
     """
-    work = built.directory / name
+    work = built.directory / f"{name}-{built.simulator}"
     work.mkdir(parents=True, exist_ok=True)
     result_path = work / "result.json"
     result_path.unlink(missing_ok=True)

@@ -69,7 +69,7 @@ def simulate(config, dataset_spec, *, simulator="verilator", epochs=3, seed=1,
                          waves=waves)
     log(f"  built in {built.build_s:.1f} s; training {epochs} epochs of "
         f"{len(dataset.y_train)} samples, testing {len(dataset.y_test)} "
-        f"(log: {built.directory / 'run' / 'sim.log'})")
+        f"(log: {built.directory / f'run-{simulator}' / 'sim.log'})")
     job = {"dataset": dataset_spec, "epochs": epochs, "seed": seed,
            "limit_train": limit_train, "limit_test": limit_test,
            "return_weights": return_weights}

@@ -15,7 +15,8 @@ from spikefab.diagnostics import sample_raster
 from spikefab.golden.datasets import load_dataset
 from spikefab.onchip import Figures, train_on_chip
 
-from spikefab.sim.harness import check_weights, connect, describe, load_job, write_result
+from spikefab.sim.harness import (check_weights, connect, describe, epoch_weight_check,
+                                  load_job, write_result)
 from spikefab.sim.progress_feed import FeedWriter
 from spikefab.sim.scoreboard import Mismatch, Scoreboard
 from spikefab.sim.verilog import CLOCK_PERIOD_NS
@@ -35,12 +36,7 @@ async def train_and_evaluate(dut):
     async def after_sample(what):
         await check_weights(dut, chip, board, what)
 
-    async def after_epoch(epoch):
-        weights = await check_weights(dut, chip, board, f"end of epoch {epoch + 1}",
-                                      read_back=True)
-        figures.chip_weights = weights
-        if job.get("return_weights"):
-            result["weights"] = [w.tolist() for w in weights]
+    after_epoch = epoch_weight_check(dut, chip, board, figures, job, result)
 
     start_wall, start_time = time.perf_counter(), get_sim_time("ns")
     on_sample, feed = None, None

@@ -113,6 +113,10 @@ def build_parser():
                        help="seconds to wait for a reply byte (default: 10)")
     board.add_argument("--dataset", default="digits")
     board.add_argument("--config", default="digits", help="the config the chip was built for")
+    board.add_argument("--algo", default="sparse-dfa", choices=("sparse-dfa", "dfa", "eggroll"),
+                       help="the chip's DFA rule (dfa: dense, k_fb = n_out, as `sim --algo "
+                            "dfa` builds it), or EGGROLL on a chip built with its ES units "
+                            "(es_on_chip, e.g. --config digits-es)")
     board.add_argument("--epochs", type=int, default=3)
     board.add_argument("--seed", type=int, default=1, help="training order")
     board.add_argument("--limit-train", type=int, metavar="N")
@@ -359,12 +363,16 @@ def command_board(args):
     from spikefab.driver import ChipError
     from spikefab.twin import Mismatch
 
-    config = load_config(args.config)
+    config = algo_config(load_config(args.config), args.algo)
+    if args.algo == "eggroll" and not config.es_on_chip:
+        raise ConfigError(f"--algo eggroll needs a chip built with its ES units; config "
+                          f"{config.name} has none (es_on_chip is off): build and pass one "
+                          f"that has, e.g. --config digits-es")
     try:
         result = run_board(args.port, config, args.dataset, epochs=args.epochs,
                            seed=args.seed, baud=args.baud, timeout=args.timeout,
                            limit_train=args.limit_train, limit_test=args.limit_test,
-                           log=_progress(args))
+                           log=_progress(args), algo=args.algo)
     except serial.SerialException as error:
         raise ChipUnreachable(f"cannot use serial port {args.port}: {error}") from None
     except ChipError as error:
@@ -372,7 +380,8 @@ def command_board(args):
     except Mismatch as mismatch:
         print(f"spikefab: the chip differs from golden: {mismatch}", file=sys.stderr)
         return 1
-    result = {"port": args.port, "dataset": args.dataset, "config": config.name, **result}
+    result = {"port": args.port, "dataset": args.dataset, "algo": args.algo,
+              "config": config.name, **result}
     if args.json:
         print(json.dumps(result))
     else:

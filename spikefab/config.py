@@ -510,22 +510,11 @@ PRESETS = {
         rounding="stochastic",
         lanes=16,
     ),
-    # The digits network with its ES units beside DFA (es_on_chip): the chip that runs
-    # `make sim ALGO=eggroll` (64 members of rank 4, 16 samples a generation). Its
-    # factor memories hold 32 pairs × 4 × (138 + 192) bits.
-    "digits-es": Config(
-        name="digits-es",
-        n_in=64, hidden=(128,), n_out=10,
-        timesteps=16,
-        v_bits=16, threshold=256, leak_shift=4, reset="subtract",
-        w_bits=8, init_range=(32, 48),
-        target_count=12, margin=2,
-        gate_lo=1, gate_hi=14,
-        k_fb=1,
-        lr_shift_out=4, lr_shift_hidden=5, lr_anneal_epochs=1, lr_anneal_max=2,
-        lanes=2, es_on_chip=True,
-    ),
 }
+# The digits chip with its ES units beside DFA (es_on_chip): the chip that runs
+# `make sim ALGO=eggroll` (64 members of rank 4, 16 samples a generation). Its factor
+# memories hold 32 pairs × 4 × (138 + 192) bits.
+PRESETS["digits-es"] = PRESETS["digits"].replace(name="digits-es", es_on_chip=True)
 
 
 def preset(name):

@@ -37,9 +37,9 @@ from spikefab.config import load_config
 from spikefab.files import write_json
 from spikefab.golden.datasets import DatasetError, load_dataset
 from spikefab.golden.encoders import encode
-from spikefab.golden.es import ES_SEED_OFFSET, GoldenES, generation_plan
+from spikefab.golden.es import GoldenES, generation_plan
 from spikefab.golden.es_float import FloatES
-from spikefab.golden.rng import XorShift32
+from spikefab.golden.rng import ORDER_SEED_OFFSET, XorShift32
 
 
 def seconds_per_generation(model, plan, rasters, labels, repeats):
@@ -74,7 +74,7 @@ def _plan(config, dataset, batch, generations):
     rasters = encode(dataset.x_train[:n], config) if dataset.kind == "pixels" \
         else dataset.x_train[:n]
     labels = dataset.y_train[:n]
-    plan = list(generation_plan(XorShift32(1 + ES_SEED_OFFSET), n, batch,
+    plan = list(generation_plan(XorShift32(1 + ORDER_SEED_OFFSET), n, batch,
                                 config.es_population // 2))[:generations + 1]
     return rasters, labels, plan
 

@@ -2,7 +2,7 @@
 
 The loop shared by ``make sim`` (:mod:`sim.tb_train`) and ``spikefab board``: epoch ``e``
 visits the training set in the order :func:`spikefab.train.run_training` uses
-(``XorShift32(seed + 0x5EED)``) with the annealed learning-rate shifts set over the
+(``XorShift32(seed + ORDER_SEED_OFFSET)``) with the annealed learning-rate shifts set over the
 protocol; every reply is compared with golden's; then the test split is inferred. The
 figures are kept in a :class:`Figures` the caller holds, so they survive a mismatch; they
 include NeuroBench's metrics of the test split (:mod:`spikefab.metrics`), golden's twin's
@@ -10,11 +10,11 @@ include NeuroBench's metrics of the test split (:mod:`spikefab.metrics`), golden
 """
 
 from spikefab.cost import memory_port_bound
-from spikefab.golden.rng import XorShift32
+from spikefab.golden.rng import ORDER_SEED_OFFSET, XorShift32
 from spikefab.metrics import NeuroBenchMeter, chip_figures
 
 
-__all__ = ["Totals", "Figures", "train_on_chip"]
+__all__ = ["Totals", "Figures", "train_on_chip", "infer_test_split"]
 
 
 class Totals:
@@ -82,7 +82,7 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
     """
     config = chip.config
     events = dataset.kind != "pixels"
-    rng = XorShift32(seed + 0x5EED)
+    rng = XorShift32(seed + ORDER_SEED_OFFSET)
     # Start the chip's and golden's rounding generators together, whatever ran before.
     await chip.reseed_rounding()
     board.golden.reseed_rounding()
@@ -111,6 +111,16 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
                                 epoch_totals.per_sample(epoch_totals.writes)})
         if log is not None:
             log(f"epoch {epoch + 1}: train accuracy {accuracy:.2%}")
+    await infer_test_split(chip, board, dataset, figures, on_sample=on_sample)
+    return figures
+
+
+async def infer_test_split(chip, board, dataset, figures, *, on_sample=None):
+    """Infer ``dataset``'s test split on ``chip`` and its twin ``board``, sample by
+    sample (``Mismatch`` at the first difference), into ``figures``: test totals,
+    NeuroBench's metrics on golden, the chip's confusion matrix."""
+    config = chip.config
+    events = dataset.kind != "pixels"
     figures.metrics = NeuroBenchMeter(board.golden)
     figures.confusion = [[0] * config.n_out for _ in range(config.n_out)]
     for index in range(len(dataset.y_test)):
@@ -125,4 +135,3 @@ async def train_on_chip(chip, board, dataset, *, epochs, seed, figures,
         figures.golden_correct += golden.prediction == label
         if on_sample is not None:
             on_sample("test", figures.test)
-    return figures

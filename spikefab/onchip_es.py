@@ -3,8 +3,8 @@ checked against golden's ES (:mod:`spikefab.golden.es`).
 
 The loop of ``make sim ALGO=eggroll`` (:mod:`spikefab.sim.tb_es`), with the schedule of
 ``spikefab train --algo eggroll`` (:func:`spikefab.train.train_epochs`): the run's
-generator ``XorShift32(seed + 0x5EED)`` orders each epoch and draws each generation's
-pair seeds (:func:`~spikefab.golden.es.generation_plan`); the ES shift registers follow
+generator ``XorShift32(seed + ORDER_SEED_OFFSET)`` orders each epoch and draws each
+generation's pair seeds (:func:`~spikefab.golden.es.generation_plan`); the ES shift registers follow
 :meth:`Config.es_lr_shift_at <spikefab.config.Config.es_lr_shift_at>`. Per generation,
 over the wire: ``ES_FACTORS`` (the ``K`` seeds), ``EVALUATE`` of every member on every
 sample of the mini-batch (the samples, and back the error energies), the pair signals
@@ -18,15 +18,12 @@ testbench's signature). Then the test split is inferred and compared, sample by 
 from spikefab.cost import es_factor_cycles
 from spikefab.golden.encoders import encode
 from spikefab.golden.es import generation_plan, pair_signals
-from spikefab.golden.rng import XorShift32
-from spikefab.metrics import NeuroBenchMeter
-from spikefab.onchip import Figures, Totals
+from spikefab.golden.rng import ORDER_SEED_OFFSET, XorShift32
+from spikefab.onchip import Figures, Totals, infer_test_split
 from spikefab.twin import Mismatch
 
 
 __all__ = ["ESFigures", "train_es_on_chip"]
-
-ORDER_SEED_OFFSET = 0x5EED
 
 
 class ESFigures(Figures):
@@ -131,23 +128,5 @@ async def train_es_on_chip(chip, board, dataset, *, epochs, seed, figures,
                                 "weight_writes_per_sample": writes / max(n, 1)})
         if log is not None:
             log(f"epoch {epoch + 1}: members' train accuracy {accuracy:.2%}")
-    await _infer_test_split(chip, board, dataset, figures, events, on_sample)
+    await infer_test_split(chip, board, dataset, figures, on_sample=on_sample)
     return figures
-
-
-async def _infer_test_split(chip, board, dataset, figures, events, on_sample):
-    config = chip.config
-    figures.metrics = NeuroBenchMeter(board.golden)
-    figures.confusion = [[0] * config.n_out for _ in range(config.n_out)]
-    for index in range(len(dataset.y_test)):
-        sample, label = dataset.x_test[index], int(dataset.y_test[index])
-        hw = await chip.infer(sample, events=events)
-        golden = board.expect(sample, events=events)
-        board.compare(f"test sample {index}", hw, golden)
-        figures.test.add(hw, label)
-        figures.metrics.add(board.raster(sample, events), golden.counts, golden.sops)
-        figures.output_spikes += sum(hw.counts)
-        figures.confusion[label][hw.prediction] += 1
-        figures.golden_correct += golden.prediction == label
-        if on_sample is not None:
-            on_sample("test", figures.test)

@@ -42,7 +42,7 @@ from spikefab.golden.es import GoldenES, generation_plan
 from spikefab.golden.es_float import FloatES
 from spikefab.golden.float_model import FloatNet
 from spikefab.golden.network import GoldenNet
-from spikefab.golden.rng import XorShift32
+from spikefab.golden.rng import ORDER_SEED_OFFSET, XorShift32
 from spikefab.metrics import NeuroBenchMeter
 from spikefab.progress import Progress
 
@@ -62,7 +62,6 @@ ALGO_ENGINES = {"sparse-dfa": ("golden", "float", "rtl"), "dfa": ("golden", "flo
 #: Algorithms that learn a mini-batch at a time (generations), not a sample at a time.
 BATCH_ALGOS = ("eggroll", "es", "bptt")
 CHUNK = 512
-ORDER_SEED_OFFSET = 0x5EED
 # The options of `spikefab train` that define a run, and their defaults for a new one.
 TRAIN_DEFAULTS = {"dataset": "digits", "algo": "sparse-dfa", "engine": "golden",
                   "config": "digits", "seed": 1, "epochs": 20, "limit_train": None,

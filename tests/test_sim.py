@@ -280,6 +280,30 @@ def test_train_engine_rtl_runs_eggroll_as_the_golden_engine(tmp_path):
     assert rtl["engine"] == "rtl" and rtl["cycles_per_train_sample"] > 0
 
 
+@group(DIGITS_ES)
+def test_board_command_runs_eggroll_over_a_pty(tmp_path):
+    """`spikefab board --algo eggroll` drives a chip with ES units over pyserial (the
+    chip in Verilator behind a pseudo-terminal): every fitness and update equal to
+    golden's, the final weights too; a config without ES units is refused first."""
+    config_file = tmp_path / "digits-es-small.json"
+    config_file.write_text(DIGITS_ES.to_json())
+    args = ["--algo", "eggroll", "--config", str(config_file), "--dataset", "digits",
+            "--epochs", "1", "--limit-train", "4", "--limit-test", "2", "--timeout", "60"]
+    built_es = runner.build(DIGITS_ES, "verilator", directory=build_folder(DIGITS_ES, BUILD))
+    result = runner.run(built_es, "spikefab.sim.tb_serial", {"args": args}, name="serial")
+    assert result["passed"], result["failure"]
+    assert result["algo"] == "eggroll" and result["equal_to_golden"]
+    assert result["generations"] == 4 // DIGITS_ES.es_batch
+    assert result["cycles_per_generation"] > es_update_cycles(DIGITS_ES)
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "spikefab.cli", "board", "--port", "/dev/null", "--algo",
+         "eggroll", "--config", "digits"], capture_output=True, text=True, cwd=ROOT)
+    assert refused.returncode != 0
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "spikefab: error: --algo eggroll needs a chip built with its ES units")
+
+
 # Two banks of two SPRAM columns: 340 × 50 + 150 × 2 three-lane 24-bit words.
 SPRAM_BANKS = Config(
     name="spram-banks", n_in=340, hidden=(150,), n_out=4, timesteps=3, v_bits=17,
