@@ -122,11 +122,6 @@ class UpdateUnit(wiring.Component):
         wiring.connect(m, signal_pass.signals, sig_w)
 
         layer = Signal(range(out_layer + 1))
-        row = Signal(range(max(f for f, _ in config.weight_shapes) + 1))
-        row_word = Signal.like(self.n_raddr)
-        row_lane = Signal(range(lanes))
-        row_base = Signal.like(self.weights.addr)
-        activity = Signal(shapes.count)
         shift = Signal(SHIFT_BITS)
         words_per_row = Array(Const(w) for w in layout.words_per_row)[layer]
         # Reads in flight: stage n was issued n + 1 cycles ago; the last one's signals
@@ -158,7 +153,7 @@ class UpdateUnit(wiring.Component):
             rounding.reseed.eq(self.reseed), rounding.draw.eq(self.extra_draw),
             self.row_dither.eq(rounding.row_dither), self.error.eq(readout.error),
             lanes_.arriving.eq(in_flight[-1]), lanes_.signal_data.eq(sig_r.data),
-            lanes_.weight_data.eq(self.weights.rdata), lanes_.activity.eq(activity),
+            lanes_.weight_data.eq(self.weights.rdata),
             lanes_.shift.eq(shift), lanes_.row_dither.eq(rounding.row_dither),
             self.weights.wdata.eq(lanes_.new_word),
             sig_r.en.eq(0),
@@ -204,74 +199,97 @@ class UpdateUnit(wiring.Component):
                     writing=writing, drained=drained, rounding=rounding,
                     signal_pass=signal_pass, sig_r=sig_r))
             else:
-                # Row by row: four cycles per row, and a row drains before the next.
-                with m.State("WEIGHTS_START"):
-                    # Neuron-memory word of the presynaptic layer's first neuron (input: unused).
-                    pre_base = Array(Const(b) for b in (0,) + layout.neuron_base[:-1])[layer]
-                    m.d.sync += [row.eq(0), row_word.eq(pre_base), row_lane.eq(0),
-                                 row_base.eq(Array(Const(b) for b in layout.weight_base)[layer]),
-                                 shift.eq(self.lr_shift[layer])]
-                    m.next = "ROW"
-                with m.State("ROW"):
-                    # Read the presynaptic count.
-                    m.d.comb += [self.cnt_raddr.eq(row), self.cnt_ren.eq(1),
-                                 self.n_raddr.eq(row_word)]
-                    m.next = "ROW_TAKE"
-                with m.State("ROW_TAKE"):
-                    # The input layer's count is cleared once read (not in the cycle of the
-                    # read: no memory here is read and written at one address in a cycle).
-                    lane_counts = Array(self.n_rdata[lane].count for lane in range(lanes))
-                    m.d.comb += [self.cnt_waddr.eq(row), self.cnt_we.eq(layer == 0)]
-                    m.d.sync += activity.eq(Mux(layer == 0, self.cnt_rdata, lane_counts[row_lane]))
-                    m.next = "ROW_CHECK"
-                with m.State("ROW_CHECK"):
-                    m.d.sync += k.eq(0)
-                    with m.If(activity == 0):
-                        m.next = "NEXT_ROW"
-                    with m.Else():
-                        if config.rounding == "stochastic":
-                            m.d.comb += [rounding.draw.eq(1), lanes_.load_dither.eq(1)]
-                        m.next = "WORDS"
-                with m.State("WORDS"):
-                    # A write takes the port; reads fill the other cycles.
-                    m.d.comb += reading.eq(~writing & (k != words_per_row))
-                    with m.If(writing):
-                        m.d.comb += [
-                            self.weights.addr.eq(row_base + pending.index), self.weights.we.eq(1),
-                            self.writes.eq(sum(lanes_.changed[lane] for lane in range(lanes))),
-                        ]
-                    with m.Elif(reading):
-                        m.d.comb += [self.weights.addr.eq(row_base + k), self.weights.en.eq(1)]
-                        m.d.sync += k.eq(k + 1)
-                    # The signals are read a cycle before the weight word arrives.
-                    if len(in_flight) == 1:
-                        m.d.comb += [sig_r.addr.eq(k), sig_r.en.eq(reading)]
-                    else:
-                        m.d.comb += [sig_r.addr.eq(in_flight[-2].index),
-                                     sig_r.en.eq(in_flight[-2].valid)]
-                    with m.If((k == words_per_row) & drained):
-                        m.next = "NEXT_ROW"
-                with m.State("NEXT_ROW"):
-                    m.d.sync += [row.eq(row + 1), row_base.eq(row_base + words_per_row)]
-                    with m.If(row_lane == lanes - 1):
-                        m.d.sync += [row_lane.eq(0), row_word.eq(row_word + 1)]
-                    with m.Else():
-                        m.d.sync += row_lane.eq(row_lane + 1)
-                    last_row = Array(Const(f - 1) for f, _ in config.weight_shapes)[layer]
-                    with m.If(row == last_row):
-                        with m.If(layer == 0):
-                            m.d.comb += self.inputs_cleared.eq(1)
-                            m.next = "DONE"
-                        with m.Else():
-                            m.d.sync += layer.eq(layer - 1)
-                            m.d.comb += signal_pass.start.eq(1)
-                            m.next = "SIGNALS"
-                    with m.Else():
-                        m.next = "ROW"
+                self._row_by_row(m, SimpleNamespace(
+                    layer=layer, shift=shift, k=k, words_per_row=words_per_row,
+                    reading=reading, in_flight=in_flight, lanes=lanes_, writing=writing,
+                    drained=drained, rounding=rounding, signal_pass=signal_pass,
+                    sig_r=sig_r))
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
                 m.next = "IDLE"
         return m
+
+    def _row_by_row(self, m, ns):
+        """The weight loop of narrow configs: states ``WEIGHTS_START``, ``ROW``,
+        ``ROW_TAKE``, ``ROW_CHECK``, ``WORDS`` and ``NEXT_ROW``. Four cycles a row, and a
+        row's words drain through the lanes before the next row starts."""
+        config, layout, shapes = self._config, self._layout, self._shapes
+        lanes = layout.lanes
+        layer, shift, k, lanes_ = ns.layer, ns.shift, ns.k, ns.lanes
+        pending = lanes_.pending
+        words_per_row, reading, writing = ns.words_per_row, ns.reading, ns.writing
+        in_flight, drained, rounding = ns.in_flight, ns.drained, ns.rounding
+        signal_pass, sig_r = ns.signal_pass, ns.sig_r
+        row = Signal(range(max(f for f, _ in config.weight_shapes) + 1))
+        row_word = Signal.like(self.n_raddr)
+        row_lane = Signal(range(lanes))
+        row_base = Signal.like(self.weights.addr)
+        activity = Signal(shapes.count)
+        m.d.comb += lanes_.activity.eq(activity)
+
+        with m.State("WEIGHTS_START"):
+            # Neuron-memory word of the presynaptic layer's first neuron (input: unused).
+            pre_base = Array(Const(b) for b in (0,) + layout.neuron_base[:-1])[layer]
+            m.d.sync += [row.eq(0), row_word.eq(pre_base), row_lane.eq(0),
+                         row_base.eq(Array(Const(b) for b in layout.weight_base)[layer]),
+                         shift.eq(self.lr_shift[layer])]
+            m.next = "ROW"
+        with m.State("ROW"):
+            # Read the presynaptic count.
+            m.d.comb += [self.cnt_raddr.eq(row), self.cnt_ren.eq(1),
+                         self.n_raddr.eq(row_word)]
+            m.next = "ROW_TAKE"
+        with m.State("ROW_TAKE"):
+            # The input layer's count is cleared once read (not in the cycle of the
+            # read: no memory here is read and written at one address in a cycle).
+            lane_counts = Array(self.n_rdata[lane].count for lane in range(lanes))
+            m.d.comb += [self.cnt_waddr.eq(row), self.cnt_we.eq(layer == 0)]
+            m.d.sync += activity.eq(Mux(layer == 0, self.cnt_rdata, lane_counts[row_lane]))
+            m.next = "ROW_CHECK"
+        with m.State("ROW_CHECK"):
+            m.d.sync += k.eq(0)
+            with m.If(activity == 0):
+                m.next = "NEXT_ROW"
+            with m.Else():
+                if config.rounding == "stochastic":
+                    m.d.comb += [rounding.draw.eq(1), lanes_.load_dither.eq(1)]
+                m.next = "WORDS"
+        with m.State("WORDS"):
+            # A write takes the port; reads fill the other cycles.
+            m.d.comb += reading.eq(~writing & (k != words_per_row))
+            with m.If(writing):
+                m.d.comb += [
+                    self.weights.addr.eq(row_base + pending.index), self.weights.we.eq(1),
+                    self.writes.eq(sum(lanes_.changed[lane] for lane in range(lanes))),
+                ]
+            with m.Elif(reading):
+                m.d.comb += [self.weights.addr.eq(row_base + k), self.weights.en.eq(1)]
+                m.d.sync += k.eq(k + 1)
+            # The signals are read a cycle before the weight word arrives.
+            if len(in_flight) == 1:
+                m.d.comb += [sig_r.addr.eq(k), sig_r.en.eq(reading)]
+            else:
+                m.d.comb += [sig_r.addr.eq(in_flight[-2].index),
+                             sig_r.en.eq(in_flight[-2].valid)]
+            with m.If((k == words_per_row) & drained):
+                m.next = "NEXT_ROW"
+        with m.State("NEXT_ROW"):
+            m.d.sync += [row.eq(row + 1), row_base.eq(row_base + words_per_row)]
+            with m.If(row_lane == lanes - 1):
+                m.d.sync += [row_lane.eq(0), row_word.eq(row_word + 1)]
+            with m.Else():
+                m.d.sync += row_lane.eq(row_lane + 1)
+            last_row = Array(Const(f - 1) for f, _ in config.weight_shapes)[layer]
+            with m.If(row == last_row):
+                with m.If(layer == 0):
+                    m.d.comb += self.inputs_cleared.eq(1)
+                    m.next = "DONE"
+                with m.Else():
+                    m.d.sync += layer.eq(layer - 1)
+                    m.d.comb += signal_pass.start.eq(1)
+                    m.next = "SIGNALS"
+            with m.Else():
+                m.next = "ROW"
 
     def _overlapped_rows(self, m, ns):
         """The weight loop of wide configs (``overlap_rows``): states ``WEIGHTS_START``
