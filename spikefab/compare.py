@@ -43,7 +43,7 @@ from spikefab.train import (ALGO_ENGINES, ALGOS, TrainingInterrupted, algo_confi
 
 
 __all__ = ["add_parser", "command_compare", "run_compare", "CompareError",
-           "DATASET_CONFIGS", "TABLE_JSON", "TABLE_MD", "PLOT", "COLUMNS", "markdown",
+           "DATASET_CONFIGS", "ES_DATASET_CONFIGS", "row_config", "TABLE_JSON", "TABLE_MD", "PLOT", "COLUMNS", "markdown",
            "plot_table", "read_table", "rtl_cycles"]
 
 FORMAT = "spikefab-compare-1"
@@ -57,6 +57,11 @@ RTL_BUILD = "build/sim"
 #: The datasets compared and the preset each is trained with.
 DATASET_CONFIGS = {"digits": "digits", "fashion-mnist": "mnist",
                    "saccade:digits": "saccade"}
+#: Where the evolution strategies (``ES_ALGOS``) train with a preset of their own: the
+#: DFA preset's threshold keeps the 784-input network's outputs silent under every
+#: member, and a fitness that never moves gives no signal (``mnist-es``'s comment).
+ES_ALGOS = ("eggroll", "es")
+ES_DATASET_CONFIGS = {"fashion-mnist": "mnist-es"}
 DEFAULT_DATASETS = ("digits", "fashion-mnist")
 DEFAULT_EPOCHS = 3
 DEFAULT_RTL_SAMPLES = 20
@@ -89,7 +94,9 @@ def add_parser(commands):
                          help=f"comma-separated, of: {', '.join(DATASET_CONFIGS)} "
                               f"(default: {','.join(DEFAULT_DATASETS)}); each is trained "
                               f"with its preset: "
-                              + ", ".join(f"{d} → {c}" for d, c in DATASET_CONFIGS.items()))
+                              + ", ".join(f"{d} → {c}" for d, c in DATASET_CONFIGS.items())
+                              + "; the evolution strategies: "
+                              + ", ".join(f"{d} → {c}" for d, c in ES_DATASET_CONFIGS.items()))
     compare.add_argument("--algos", default=",".join(ALGOS),
                          help=f"comma-separated, of: {', '.join(ALGOS)} (default: all)")
     compare.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS,
@@ -254,9 +261,13 @@ def _write(out_dir, table, plot):
 
 
 def row_config(dataset, algo, seed):
-    """The config a row trains: its dataset's preset, as ``algo`` runs it, with the
-    run's initialisation seed (as ``spikefab train`` makes it)."""
-    config = algo_config(load_config(DATASET_CONFIGS[dataset]), algo)
+    """The config a row trains: its dataset's preset (the evolution strategies': its
+    ES preset where it has one), as ``algo`` runs it, with the run's initialisation seed
+    (as ``spikefab train`` makes it)."""
+    name = DATASET_CONFIGS[dataset]
+    if algo in ES_ALGOS:
+        name = ES_DATASET_CONFIGS.get(dataset, name)
+    config = algo_config(load_config(name), algo)
     return config.replace(init_seed=seed & 0xFFFFFFFF)
 
 
