@@ -515,6 +515,14 @@ PRESETS = {
 # `make sim ALGO=eggroll` (64 members of rank 4, 16 samples a generation). Its factor
 # memories hold 32 pairs × 4 × (138 + 192) bits.
 PRESETS["digits-es"] = PRESETS["digits"].replace(name="digits-es", es_on_chip=True)
+# The 28×28 network for EGGROLL, with its ES units (es_on_chip). Under the mnist preset's
+# threshold (1,024) no member makes an output neuron fire on Fashion-MNIST: every
+# fitness ties, every pair's signal is 0 and nothing is learned (10 % after 2 epochs).
+# A threshold of 128 with wider initial output weights makes the outputs fire from the
+# first generation, and σ shift 3 (a member moves each weight by up to ±r·8) makes a
+# member's fan-in of 784 change its output counts.
+PRESETS["mnist-es"] = PRESETS["mnist"].replace(
+    name="mnist-es", threshold=128, init_range=(32, 64), es_sigma_shift=3, es_on_chip=True)
 
 
 def preset(name):

@@ -308,3 +308,10 @@ def test_rows_trained_in_parallel_equal_the_rows_trained_in_turn(table, tmp_path
     drop = ("wall_s",)
     assert [{k: v for k, v in row.items() if k not in drop} for row in parallel["rows"]] \
         == [{k: v for k, v in row.items() if k not in drop} for row in serial["rows"]]
+
+
+def test_the_evolution_strategies_train_fashion_mnist_with_their_preset():
+    assert compare.row_config("fashion-mnist", "eggroll", 1).name == "mnist-es"
+    assert compare.row_config("fashion-mnist", "es", 1).name == "mnist-es"
+    assert compare.row_config("fashion-mnist", "sparse-dfa", 1).name == "mnist"
+    assert compare.row_config("digits", "eggroll", 1).name == "digits"
