@@ -75,8 +75,8 @@ N / 2`` pairs and ``w`` the stored weights:
    order of the writes does not matter (only that of the dither draws).
 
 **Schedule** (the host's side, :func:`generation_plan`): the run's generator is
-``XorShift32(seed + ORDER_SEED_OFFSET)`` (0x5EED), the generator of DFA's training order. Each epoch draws
-a permutation of the training set from it (:meth:`XorShift32.permutation`); generation
+``XorShift32(seed + ORDER_SEED_OFFSET)`` (0x5EED, :mod:`golden.rng`), the generator of
+DFA's training order. Each epoch draws a permutation of the training set from it (:meth:`XorShift32.permutation`); generation
 ``g`` of the epoch scores samples ``perm[g·B : (g+1)·B]`` (the last one may hold fewer),
 and before it, its ``K`` pair seeds are the generator's next ``K`` values. An ES *epoch*
 is ``ceil(n_train / B)`` generations. Before generation ``g`` of the run (counted from

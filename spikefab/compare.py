@@ -43,7 +43,8 @@ from spikefab.train import (ALGO_ENGINES, ALGOS, TrainingInterrupted, algo_confi
 
 
 __all__ = ["add_parser", "command_compare", "run_compare", "CompareError",
-           "DATASET_CONFIGS", "ES_DATASET_CONFIGS", "row_config", "TABLE_JSON", "TABLE_MD", "PLOT", "COLUMNS", "markdown",
+           "DATASET_CONFIGS", "ES_DATASET_CONFIGS", "row_config", "TABLE_JSON", "TABLE_MD",
+           "PLOT", "COLUMNS", "markdown",
            "plot_table", "read_table", "rtl_cycles"]
 
 FORMAT = "spikefab-compare-1"

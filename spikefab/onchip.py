@@ -2,8 +2,8 @@
 
 The loop shared by ``make sim`` (:mod:`sim.tb_train`) and ``spikefab board``: epoch ``e``
 visits the training set in the order :func:`spikefab.train.run_training` uses
-(``XorShift32(seed + ORDER_SEED_OFFSET)``) with the annealed learning-rate shifts set over the
-protocol; every reply is compared with golden's; then the test split is inferred. The
+(``XorShift32(seed + ORDER_SEED_OFFSET)``) with the annealed learning-rate shifts set
+over the protocol; every reply is compared with golden's; then the test split is inferred. The
 figures are kept in a :class:`Figures` the caller holds, so they survive a mismatch; they
 include NeuroBench's metrics of the test split (:mod:`spikefab.metrics`), golden's twin's
 (``neurobench``) and those the chip counts itself (``neurobench_chip``).

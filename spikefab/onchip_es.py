@@ -4,8 +4,8 @@ checked against golden's ES (:mod:`spikefab.golden.es`).
 The loop of ``make sim ALGO=eggroll`` (:mod:`spikefab.sim.tb_es`), with the schedule of
 ``spikefab train --algo eggroll`` (:func:`spikefab.train.train_epochs`): the run's
 generator ``XorShift32(seed + ORDER_SEED_OFFSET)`` orders each epoch and draws each
-generation's pair seeds (:func:`~spikefab.golden.es.generation_plan`); the ES shift registers follow
-:meth:`Config.es_lr_shift_at <spikefab.config.Config.es_lr_shift_at>`. Per generation,
+generation's pair seeds (:func:`~spikefab.golden.es.generation_plan`); the ES shift
+registers follow :meth:`Config.es_lr_shift_at <spikefab.config.Config.es_lr_shift_at>`. Per generation,
 over the wire: ``ES_FACTORS`` (the ``K`` seeds), ``EVALUATE`` of every member on every
 sample of the mini-batch (the samples, and back the error energies), the pair signals
 ``d_k`` the host works out from the chip's fitnesses, ``ES_UPDATE``. Never a weight.
