@@ -34,7 +34,7 @@ class BoardTop(wiring.Component):
         self.config = config
         self.board = board
         self.baud = baud
-        self.chip = SpikefabTop(config, weight_latency=board.weight_latency)
+        self.chip = SpikefabTop(config, weight_latency=board.weight_latency(config))
         super().__init__({})
 
     def _pll(self, m, platform):

@@ -12,8 +12,9 @@ and the row's ``b_k[i]``); ``clear`` starts a word. Then, from ``Z``, the word's
 es_max_step)`` toward ``sign(Z)``, the saturated weight ``w' = clamp(w + sign(Z)·m)`` on
 ``new_weights`` and ``changed`` where ``w' ≠ w`` (only those are written). The rounded
 magnitude, its shift and the step are registered in turn (:data:`STEP_LATENCY`: a 100 MHz path on
-the ECP5), so ``new_weights`` and ``changed`` hold ``STEP_LATENCY`` cycles after ``Z``,
-``shift`` and ``dither`` last changed; a pair's rank sums are registered before they are
+the ECP5), so ``new_weights`` and ``changed`` hold ``STEP_LATENCY`` cycles after ``Z`` and
+``ACCUMULATE_LATENCY + STEP_LATENCY`` after ``shift`` and ``dither`` last changed (the
+rounding offset is registered first, beside the last pair's sum); a pair's rank sums are registered before they are
 added, so ``Z`` holds a pair :data:`ACCUMULATE_LATENCY` cycle after its ``accumulate``
 (``clear`` drops a pair still on its way). The rounding offset ``ρ`` is ``2**(s-1)`` (0 for ``s = 0``), or with
 stochastic rounding the top ``s`` bits of lane ``l``'s dither ``(D + l·0x9E37) mod
@@ -111,9 +112,12 @@ class ESUpdateLanes(wiring.Component):
         rounded = Signal(len(z) + 17, name=f"rounded{lane}")
         size = Signal(len(z) + 17, name=f"size{lane}")
         step = Signal(range(config.es_max_step + 1), name=f"step{lane}")
+        # The offset (the dither's add and shift) is registered beside the last pair's sum.
+        offset = Signal(17, name=f"offset{lane}")
+        m.d.sync += offset.eq(self._offset(m, lane))
         m.d.comb += magnitude.eq(Mux(z < 0, -z, z))
         m.d.sync += [
-            rounded.eq(magnitude + self._offset(m, lane)),
+            rounded.eq(magnitude + offset),
             size.eq(rounded >> self.shift),
             step.eq(Mux(size > config.es_max_step, config.es_max_step, size)),
         ]

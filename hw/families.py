@@ -55,6 +55,7 @@ class Family:
     instantiate_pll: Callable   # (m, platform, board, clk, locked): the PLL in module m
     weight_memory: str          # one of WEIGHT_MEMORIES
     weight_latency: int         # the weight memory's read latency (2 or 3)
+    es_weight_latency: int      # … in a chip with ES units (es_on_chip)
     nextpnr: str                # "nextpnr-ice40": the place-and-route tool
     resources: dict             # REPORT_RESOURCES -> nextpnr's cell type, or None
     logic_unit: str             # what the report calls nextpnr's "luts" ("LCs", "LUTs")
@@ -134,9 +135,11 @@ class Board:
                              f"{float(vco) / 1e6:g} MHz, outside {self.family.name}'s "
                              f"{low / 1e6:g}–{high / 1e6:g} MHz")
 
-    @property
-    def weight_latency(self):
-        """The weight memory's read latency (:class:`~spikefab.hw.memory.WeightMemory`)."""
+    def weight_latency(self, config):
+        """The weight memory's read latency (:class:`~spikefab.hw.memory.WeightMemory`)
+        in ``config``'s chip: the family's, or its ``es_weight_latency`` with ES units."""
+        if config.es_on_chip:
+            return self.family.es_weight_latency
         return self.family.weight_latency
 
     def make_platform(self):
@@ -185,6 +188,7 @@ ICE40_UP = Family(
     instantiate_pll=_ice40_pll,
     weight_memory=SPRAM,
     weight_latency=2,
+    es_weight_latency=2,
     nextpnr="nextpnr-ice40",
     resources={"luts": "ICESTORM_LC", "bram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
                "dsp": "ICESTORM_DSP"},
@@ -238,6 +242,8 @@ ECP5 = Family(
     instantiate_pll=_ecp5_pll,
     weight_memory=BIT_SLICED_BLOCK_RAM,
     weight_latency=3,
+    # The ES units clamp each weight read to its member's before the add (hw.memory).
+    es_weight_latency=4,
     nextpnr="nextpnr-ecp5",
     resources={"luts": "TRELLIS_COMB", "bram": "DP16KD", "spram": None,
                "dsp": "MULT18X18D"},

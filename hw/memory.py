@@ -9,7 +9,10 @@ no data; a cycle with neither keeps the last data read.
 ``read_latency`` is 2 (request register, RAM) or 3: then each RAM's output is registered
 too, before the words of several RAMs are chosen from. On the ECP5 a block RAM's clock to
 output (5.6 ns) and the route from RAMs spread over the die leave too little of a
-100 MHz cycle for that choice. The blocks that read the memory take its latency from
+100 MHz cycle for that choice. At 4 the chosen word is registered as well: a chip with
+ES units makes each word read its member's weight (a compare and a clamp) before the
+synapse engine's add register, and on the ECP5 the bank choice and that clamp do not fit
+one cycle together (``mnist-es``: 84 MHz at 3). The blocks that read the memory take its latency from
 :attr:`WeightMemory.read_latency`.
 
 On an iCE40 UP5K platform the words live in ``SB_SPRAM256KA`` blocks (16K × 16 bits
@@ -48,7 +51,7 @@ SPRAM_WIDTH = 16
 SPRAM_BLOCKS = 4  # on the iCE40 UP5K
 BLOCK_RAM_BITS = 16384  # an ECP5 DP16KD as 16K × 1
 MAX_SLICE_BITS = 4      # … or 8K × 2, 4K × 4
-READ_LATENCIES = (2, 3)
+READ_LATENCIES = (2, 3, 4)
 
 
 def spram_blocks(width, depth):
@@ -72,7 +75,7 @@ class WeightMemory(wiring.Component):
     init : list of list of int
         Initial words (lane values), e.g. :meth:`Layout.pack_weights` of golden's init.
     read_latency : int
-        2 or 3: cycles from a read's address to its data (see the module's text).
+        2, 3 or 4: cycles from a read's address to its data (see the module's text).
     bit_sliced : bool, optional
         One RAM per bit of the word; by default on FPGAs without SPRAM (``platform`` not
         None), else one word-wide memory.
@@ -134,13 +137,14 @@ class WeightMemory(wiring.Component):
 
     def _bank_select(self, m, outputs, addr, en, *, bank_bits):
         """The word last read, from ``outputs`` (each bank's RAM output, which holds the
-        bank's last read); with a read latency of 3, each is registered first."""
+        bank's last read); with a read latency of 3, each is registered first, with 4 the
+        chosen word too."""
         banks = len(outputs)
         read_bank = Signal(range(banks), name="read_bank")
         if banks > 1:
             with m.If(en):
                 m.d.sync += read_bank.eq(addr[bank_bits:])
-        if self.read_latency == 3:
+        if self.read_latency >= 3:
             registered = [Signal.like(out, name=f"{out.name}_q") for out in outputs]
             m.d.sync += [q.eq(out) for q, out in zip(registered, outputs)]
             bank_q = Signal.like(read_bank, name="read_bank_q")
@@ -149,6 +153,10 @@ class WeightMemory(wiring.Component):
         rdata = outputs[0]
         for b in range(1, banks):
             rdata = Mux(read_bank == b, outputs[b], rdata)
+        if self.read_latency == 4:
+            chosen = Signal.like(outputs[0], name="rdata_q")
+            m.d.sync += chosen.eq(rdata)
+            rdata = chosen
         return rdata
 
     def _bit_slices(self, m, addr, en, we, wdata):

@@ -263,7 +263,7 @@ def bench_lanes(lanes_list=SWEEP_LANES, out_dir="build/bench", board_name=SWEEP_
             measured = {key: value for key, value in measured.items() if key != "weights"}
             write_json(sim_path, measured, indent=1)
         n = sim_samples or 20
-        model = modelled_samples(config, board.weight_latency,
+        model = modelled_samples(config, board.weight_latency(config),
                                  encode(dataset.x_train[:n], config), dataset.y_train[:n])
         if measured is not None:
             cycles = measured["cycles_per_train_sample"]
@@ -276,7 +276,7 @@ def bench_lanes(lanes_list=SWEEP_LANES, out_dir="build/bench", board_name=SWEEP_
             cycles, infer = model["train_total"], model["infer_total"]
             ratio = cycles / model["train_bound"]
             cycles_source = (f"cost model (total) of {n} {source} samples, weight latency "
-                             f"{board.weight_latency}")
+                             f"{board.weight_latency(config)}")
         hz = built["fmax_mhz"] * 1e6
         bound = cycles / ratio
         points.append({

@@ -164,7 +164,7 @@ def build_bitstream(board_name, config, *, out_dir="build", seed=1):
         "fmax_mhz": fmax, "target_mhz": target_mhz, "timing_met": fmax >= target_mhz,
         "clocks": clocks,
         "critical_path": _critical_path(report),
-        **throughput_estimate(config, board.weight_latency, fmax),
+        **throughput_estimate(config, board.weight_latency(config), fmax),
         "build_s": time.perf_counter() - start,
     }
     if not bitstream.exists():

@@ -120,7 +120,7 @@ def run_task(task, dataset):
     rows = {}
     for name in task.boards:
         board = get_board(name)
-        latency = board.weight_latency
+        latency = board.weight_latency(config)
         if latency not in cycles_by_latency:
             cycles_by_latency[latency] = _cycles(config, dataset, latency)
         rows[name] = {**trained, **_board_figures(config, board, cycles_by_latency[latency],

@@ -95,7 +95,11 @@ def test_unknown_board_lists_the_valid_ones():
 def plan(request, tmp_path_factory):
     """The build plan of the digits preset for one board, as written for the tools, and
     the board top it was made from."""
-    directory = tmp_path_factory.mktemp(request.param)
+    return prepared(request.param, PRESETS["digits"], tmp_path_factory.mktemp(request.param))
+
+
+def prepared(board_name, config, directory):
+    """The build plan of ``config`` for ``board_name``, and its board top."""
     tops = []
 
     class RecordedTop(board_module.BoardTop):
@@ -105,8 +109,7 @@ def plan(request, tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(board_module, "BoardTop", RecordedTop)
-        the_board, platform, _ = bitstream._prepare(request.param, PRESETS["digits"],
-                                                    directory, seed=1)
+        the_board, platform, _ = bitstream._prepare(board_name, config, directory, seed=1)
     files = {name: (directory / name).read_text()
              for name in ("spikefab.il", "spikefab.ys", "build_spikefab.sh")}
     files["top"], = tops
@@ -149,7 +152,17 @@ def check_weight_memory(the_board, platform, files):
 def check_weight_latency(the_board, platform, files):
     """The board top built its chip's weight memory with the family's latency."""
     memory = files["top"].chip.core.weight_memory
-    assert memory.read_latency == the_board.weight_latency == the_board.family.weight_latency
+    assert memory.read_latency == the_board.weight_latency(PRESETS["digits"]) \
+        == the_board.family.weight_latency
+
+
+def check_es_weight_latency(the_board, platform, files, tmp_path):
+    """A board top with ES units builds its weight memory with the family's ES latency."""
+    config = PRESETS["digits-es"]
+    _, _, es_files = prepared(the_board.name, config, tmp_path)
+    memory = es_files["top"].chip.core.weight_memory
+    assert memory.read_latency == the_board.weight_latency(config) \
+        == the_board.family.es_weight_latency
 
 
 def check_yosys(the_board, platform, files):
@@ -211,6 +224,7 @@ FIELD_CHECKS = {
     "pll_primitive": check_pll, "pll_parameters": check_pll, "pll_output": check_pll,
     "vco_range_hz": check_pll, "instantiate_pll": check_pll,
     "weight_memory": check_weight_memory, "weight_latency": check_weight_latency,
+    "es_weight_latency": check_es_weight_latency,
     "nextpnr": check_tools, "pack": check_tools, "bitstream_suffix": check_tools,
     "resources": check_report, "logic_unit": check_logic_unit,
     "synth_opts": check_yosys, "script_after_synth": check_yosys,
@@ -225,9 +239,11 @@ def test_every_family_field_has_a_check():
 @pytest.mark.parametrize("check", sorted(set(FIELD_CHECKS.values()) | {check_uart_enables},
                                          key=lambda f: f.__name__),
                          ids=lambda f: f.__name__.removeprefix("check_"))
-def test_family_fields_reach_the_build(plan, check, monkeypatch, capsys):
+def test_family_fields_reach_the_build(plan, check, monkeypatch, capsys, tmp_path):
     if check is check_logic_unit:
         check(*plan, monkeypatch=monkeypatch, capsys=capsys)
+    elif check is check_es_weight_latency:
+        check(*plan, tmp_path)
     else:
         check(*plan)
 

@@ -88,6 +88,12 @@ def test_core_matches_golden(name, weight_latency):
     assert seen["spikes"] > 0 and seen["writes"] > 0, "the stimulus exercised nothing"
 
 
+@pytest.mark.parametrize("name", ["two-hidden-3-lanes", "wide-16-lanes-stochastic-two-hidden"])
+def test_core_matches_golden_at_the_es_latency(name):
+    """Weight latency 4 (an ECP5 chip with ES units, which learns with DFA too)."""
+    test_core_matches_golden(name, 4)
+
+
 def test_stochastic_rounding_run_differs_from_nearest():
     # The stochastic case above proves the chip's dither only if it changed something.
     config = small_config(**{"threshold": 30,

@@ -83,7 +83,7 @@ def es_config(name):
                            **CONFIGS[name]})
 
 
-@pytest.mark.parametrize("weight_latency", [2, 3])
+@pytest.mark.parametrize("weight_latency", [2, 3, 4])
 @pytest.mark.parametrize("name", CONFIGS)
 def test_es_generations_match_golden(name, weight_latency):
     config = es_config(name)

@@ -83,7 +83,7 @@ def es_cases(draw):
         rails = rng.random(w.shape) < 0.5
         w[rails] = rng.choice([config.w_min, config.w_max], rails.sum())
         weights.append(w.astype(np.int16))
-    return config, seeds, signals, shift, weights, draw(st.sampled_from([2, 3]))
+    return config, seeds, signals, shift, weights, draw(st.sampled_from([2, 3, 4]))
 
 
 def run_unit(config, seeds, signals, shift, weights, weight_latency):

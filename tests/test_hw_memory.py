@@ -4,7 +4,7 @@ the ECP5 build maps it) and read latencies, against a plain model of a single-po
 import numpy as np
 import pytest
 
-from spikefab.hw.memory import WeightMemory
+from spikefab.hw.memory import READ_LATENCIES, WeightMemory
 from spikefab.hw.ports import Shapes
 from spikefab.layout import Layout
 
@@ -29,7 +29,7 @@ FORMS = {"word-wide": (False, 16, 1), "1-bit slices in banks": (True, 16, 36),
          "2-bit slices": (True, 128, 6), "4-bit slices": (True, 256, 3)}
 
 
-@pytest.mark.parametrize("latency", [2, 3])
+@pytest.mark.parametrize("latency", READ_LATENCIES)
 @pytest.mark.parametrize("form", FORMS)
 def test_weight_memory_answers_like_a_single_port_ram(form, latency):
     depth = 40
@@ -70,7 +70,7 @@ def test_weight_memory_answers_like_a_single_port_ram(form, latency):
 
 def test_init_wrong_read_latency():
     shapes, init, _, _ = shapes_and_words(4)
-    with pytest.raises(ValueError, match=r"read_latency must be one of \(2, 3\), not 1"):
+    with pytest.raises(ValueError, match=r"read_latency must be one of \(2, 3, 4\), not 1"):
         WeightMemory(shapes, 4, init, read_latency=1)
 
 
