@@ -209,6 +209,19 @@ class UpdateUnit(wiring.Component):
                 m.next = "IDLE"
         return m
 
+    def _step_row(self, m, row, word, lane, base, words_per_row):
+        """Move a presynaptic row position to the next row: its count (``row``), the
+        neuron word and lane that hold it, and its first weight word (``base``)."""
+        m.d.sync += [row.eq(row + 1), base.eq(base + words_per_row)]
+        with m.If(lane == self._layout.lanes - 1):
+            m.d.sync += [lane.eq(0), word.eq(word + 1)]
+        with m.Else():
+            m.d.sync += lane.eq(lane + 1)
+
+    def _last_row(self, layer):
+        """The index of ``layer``'s last presynaptic row."""
+        return Array(Const(f - 1) for f, _ in self._config.weight_shapes)[layer]
+
     def _row_by_row(self, m, ns):
         """The weight loop of narrow configs: states ``WEIGHTS_START``, ``ROW``,
         ``ROW_TAKE``, ``ROW_CHECK``, ``WORDS`` and ``NEXT_ROW``. Four cycles a row, and a
@@ -274,13 +287,8 @@ class UpdateUnit(wiring.Component):
             with m.If((k == words_per_row) & drained):
                 m.next = "NEXT_ROW"
         with m.State("NEXT_ROW"):
-            m.d.sync += [row.eq(row + 1), row_base.eq(row_base + words_per_row)]
-            with m.If(row_lane == lanes - 1):
-                m.d.sync += [row_lane.eq(0), row_word.eq(row_word + 1)]
-            with m.Else():
-                m.d.sync += row_lane.eq(row_lane + 1)
-            last_row = Array(Const(f - 1) for f, _ in config.weight_shapes)[layer]
-            with m.If(row == last_row):
+            self._step_row(m, row, row_word, row_lane, row_base, words_per_row)
+            with m.If(row == self._last_row(layer)):
                 with m.If(layer == 0):
                     m.d.comb += self.inputs_cleared.eq(1)
                     m.next = "DONE"
@@ -349,14 +357,9 @@ class UpdateUnit(wiring.Component):
             m.d.sync += [taken.valid.eq(issue), taken.row.eq(scan_row),
                          taken.lane.eq(scan_lane), taken.base.eq(scan_base)]
             with m.If(issue):
-                m.d.sync += [scan_row.eq(scan_row + 1),
-                             scan_base.eq(scan_base + ns.words_per_row)]
-                with m.If(scan_lane == lanes - 1):
-                    m.d.sync += [scan_lane.eq(0), scan_word.eq(scan_word + 1)]
-                with m.Else():
-                    m.d.sync += scan_lane.eq(scan_lane + 1)
-                last_row = Array(Const(f - 1) for f, _ in config.weight_shapes)[layer]
-                with m.If(scan_row == last_row):
+                self._step_row(m, scan_row, scan_word, scan_lane, scan_base,
+                               ns.words_per_row)
+                with m.If(scan_row == self._last_row(layer)):
                     m.d.sync += scanning.eq(0)
             # The input layer's count is cleared the cycle after its read (no memory
             # here is read and written at one address in a cycle).
