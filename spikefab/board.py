@@ -25,14 +25,10 @@ __all__ = ["run_board"]
 async def _train(chip, board, dataset, *, algo, epochs, seed, log):
     if algo == "eggroll":
         board.golden = GoldenES(chip.config, board.golden.weights)
-        figures = await train_es_on_chip(chip, board, dataset, epochs=epochs, seed=seed,
-                                         figures=ESFigures(), log=log)
-        return figures, {"generations": figures.generations,
-                         "cycles_per_generation":
-                         figures.generation_cycles / max(figures.generations, 1)}
-    figures = await train_on_chip(chip, board, dataset, epochs=epochs, seed=seed,
-                                  figures=Figures(), log=log)
-    return figures, {}
+        return await train_es_on_chip(chip, board, dataset, epochs=epochs, seed=seed,
+                                      figures=ESFigures(), log=log)
+    return await train_on_chip(chip, board, dataset, epochs=epochs, seed=seed,
+                               figures=Figures(), log=log)
 
 
 async def _run(chip, dataset, *, algo, epochs, seed, log):
@@ -42,8 +38,8 @@ async def _run(chip, dataset, *, algo, epochs, seed, log):
     await chip.write_weights(board.golden.weights)
     await chip.set_margin(board.golden.margin)
     start = time.perf_counter()
-    figures, extra = await _train(chip, board, dataset, algo=algo, epochs=epochs, seed=seed,
-                                  log=log)
+    figures = await _train(chip, board, dataset, algo=algo, epochs=epochs, seed=seed,
+                           log=log)
     board.compare_weights("after training", await chip.read_weights())
     wall = time.perf_counter() - start
     summary = figures.summary(chip.config)
@@ -58,7 +54,9 @@ async def _run(chip, dataset, *, algo, epochs, seed, log):
         "cycles_per_train_sample": summary["cycles_per_train_sample"],
         "train_samples_per_s": samples / wall if wall > 0 else 0.0,
         "wall_s": wall,
-        **extra,
+        # An ES run's generations (ESFigures.summary).
+        **{key: summary[key] for key in ("generations", "cycles_per_generation")
+           if key in summary},
     }
 
 
