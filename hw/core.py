@@ -354,6 +354,16 @@ class LearningCore(wiring.Component):
                                                    depth=layout.neuron_depth, init=[])
         n_r = neuron_mem.read_port()
         n_w = neuron_mem.write_port()
+        self._count_copy = None
+        if layout.wide:
+            # Wide configs: the update unit reads the spike counts from a copy of its own,
+            # written with the neuron memory. A 16-lane neuron word is LUT RAM spread over
+            # the ECP5 die; one reader per memory leaves no choice of address in front of
+            # it (with the LIF array's and the update unit's addresses chosen between,
+            # mnist-wide stopped at 87 MHz).
+            m.submodules.neuron_counts = copy = Memory(
+                shape=shapes.count_word, depth=layout.neuron_depth, init=[])
+            self._count_copy = (copy.read_port(), copy.write_port())
         m.submodules.input_counts = cnt_mem = Memory(shape=shapes.count, depth=config.n_in,
                                                      init=[])
         cnt_r = cnt_mem.read_port()
@@ -378,6 +388,8 @@ class LearningCore(wiring.Component):
                                            bank.write_port()))
 
         self._memory_ports = [("acc", acc_r, acc_w), ("neurons", n_r, n_w),
+                              *([("neuron_counts", *self._count_copy)]
+                                if self._count_copy else []),
                               ("input_counts", cnt_r, cnt_w), ("spike_list", list_r, list_w),
                               ("buffer", buf_r, buf_w), *self._buffer_banks]
 
@@ -412,17 +424,16 @@ class LearningCore(wiring.Component):
             *pixel_rdata, events.buf_rdata.eq(buf_r.data),
             self.host.buf_rdata.eq(buf_r.data),
             engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
-            lif.n_rdata.eq(n_r.data), update.n_rdata.eq(n_r.data),
+            lif.n_rdata.eq(n_r.data),
             engine.cnt_rdata.eq(cnt_r.data), update.cnt_rdata.eq(cnt_r.data),
             list_r.addr.eq(reader.list_raddr), reader.list_rdata.eq(list_r.data),
             list_w.addr.eq(lif.list_waddr), list_w.data.eq(lif.list_wdata),
             list_w.en.eq(lif.list_we),
-            n_w.addr.eq(lif.n_waddr), n_w.data.eq(lif.n_wdata), n_w.en.eq(lif.n_we),
         ]
         # Every read port is enabled only when its data is used, so that none is read
         # where it is written in the same cycle (see hw.memory.COLLISION_FREE).
-        m.d.comb += [acc_r.en.eq(0), n_r.en.eq(0), cnt_r.en.eq(0),
-                     list_r.en.eq(phases.syn)]
+        m.d.comb += [acc_r.en.eq(0), cnt_r.en.eq(0), list_r.en.eq(phases.syn)]
+        self._route_neurons(m, n_r, n_w, lif, update, phases)
         with m.If(phases.syn):
             m.d.comb += [
                 arbiter.grant.eq(0b001),
@@ -436,15 +447,13 @@ class LearningCore(wiring.Component):
             ]
         with m.Elif(phases.neu):
             m.d.comb += [
-                acc_r.addr.eq(lif.acc_raddr), acc_r.en.eq(lif.ren), n_r.en.eq(lif.ren),
+                acc_r.addr.eq(lif.acc_raddr), acc_r.en.eq(lif.ren),
                 acc_w.addr.eq(lif.acc_waddr), acc_w.data.eq(lif.acc_wdata),
                 acc_w.en.eq(lif.acc_we),
-                n_r.addr.eq(lif.n_raddr),
             ]
         with m.Elif(phases.upd):
             m.d.comb += [
                 arbiter.grant.eq(0b010),
-                n_r.addr.eq(update.n_raddr), n_r.en.eq(1),
                 cnt_r.addr.eq(update.cnt_raddr), cnt_r.en.eq(update.cnt_ren),
                 cnt_w.addr.eq(update.cnt_waddr), cnt_w.data.eq(0), cnt_w.en.eq(update.cnt_we),
             ]
@@ -456,6 +465,34 @@ class LearningCore(wiring.Component):
             m.d.comb += arbiter.grant.eq(0b1000)
         with m.Elif(~running):
             m.d.comb += arbiter.grant.eq(0b100)
+
+    def _route_neurons(self, m, n_r, n_w, lif, update, phases):
+        """The neuron memory: written by the LIF array, read by it in its phase and by the
+        update unit (spike counts only) in its own; from the update unit's own copy of
+        the counts in wide configs."""
+        m.d.comb += [
+            n_w.addr.eq(lif.n_waddr), n_w.data.eq(lif.n_wdata), n_w.en.eq(lif.n_we),
+            lif.n_rdata.eq(n_r.data),
+        ]
+        if self._count_copy is None:
+            m.d.comb += [n_r.en.eq(0), update.n_rdata.eq(n_r.data)]
+            with m.If(phases.syn):
+                pass                    # the phases' order of _route_ports
+            with m.Elif(phases.neu):
+                m.d.comb += [n_r.addr.eq(lif.n_raddr), n_r.en.eq(lif.ren)]
+            with m.Elif(phases.upd):
+                m.d.comb += [n_r.addr.eq(update.n_raddr), n_r.en.eq(1)]
+            return
+        copy_r, copy_w = self._count_copy
+        lanes = range(self.layout.lanes)
+        m.d.comb += [
+            n_r.addr.eq(lif.n_raddr), n_r.en.eq(phases.neu & lif.ren),
+            copy_w.addr.eq(lif.n_waddr), copy_w.en.eq(lif.n_we),
+            *(copy_w.data[lane].eq(lif.n_wdata[lane].count) for lane in lanes),
+            copy_r.addr.eq(update.n_raddr), copy_r.en.eq(phases.upd),
+            # The update unit reads counts only (its word's membranes stay 0).
+            *(update.n_rdata[lane].count.eq(copy_r.data[lane]) for lane in lanes),
+        ]
 
     def _route_banks(self, m, banks, pixels, event_mode):
         """The buffer's copy in banks (wide configs): byte ``a`` in bank ``a mod n`` at

@@ -55,6 +55,7 @@ class Shapes:
             "count": self.count,
         })
         self.neuron_word = data.ArrayLayout(self.neuron, lanes)
+        self.count_word = data.ArrayLayout(self.count, lanes)
         self.neuron_addr = unsigned(max(1, ceil_log2(layout.neuron_depth)))
         # Output error |e| ≤ T; feedback δ = Σ of k_fb errors.
         self.error = signed(config.count_bits + 1)
