@@ -40,7 +40,14 @@ from spikefab.hw.pipeline import delay_line, tag_layout
 from spikefab.hw.ports import SHIFT_BITS
 
 
-__all__ = ["UpdateLanes", "word_tag_layout"]
+__all__ = ["UpdateLanes", "word_tag_layout", "shift_add_product"]
+
+
+def shift_add_product(a, b):
+    """``a · b`` for unsigned ``a`` and ``b`` as the sum of ``a << i`` over the set bits
+    ``i`` of ``b``: logic cells beside the lane instead of a DSP block (no ``*`` for
+    Yosys to map to one)."""
+    return sum(Mux(b[i], a << i, 0) for i in range(len(b)))
 
 
 def word_tag_layout(index_shape, addr_shape, count_shape):
@@ -62,6 +69,12 @@ class UpdateLanes(wiring.Component):
         Each word's tag carries its row's activity, its dither and its address
         (:func:`word_tag_layout`; ``addr_shape`` is the address's shape), instead of
         ``activity`` and the dither being held over a row.
+    lut_products : bool
+        ``|p|·a`` in logic cells (:func:`shift_add_product`), not in DSP blocks: on the
+        ECP5 sixteen lanes' DSPs sit in rows across the die from their registers, and
+        the route there and back (6 ns of the 10) kept mnist-wide from 100 MHz. The
+        product is small (signal × count bits), so in logic it costs a few dozen cells a
+        lane.
 
     Members
     -------
@@ -81,11 +94,12 @@ class UpdateLanes(wiring.Component):
     """
 
     def __init__(self, config, shapes, lanes, index_shape, *, per_word=False,
-                 addr_shape=None):
+                 addr_shape=None, lut_products=False):
         self._config = config
         self._shapes = shapes
         self._lanes = lanes
         self._per_word = per_word
+        self._lut_products = lut_products
         if per_word:
             tag = word_tag_layout(index_shape, addr_shape, shapes.count)
         else:
@@ -143,8 +157,12 @@ class UpdateLanes(wiring.Component):
                 m.d.sync += lane_activity.eq(taken.activity)
             else:
                 lane_activity = activity
+            if self._lut_products:
+                scaled = shift_add_product(magnitude, lane_activity)
+            else:
+                scaled = magnitude * lane_activity
             m.d.sync += [magnitude.eq(abs(p)), lowers.eq(p >= 0),
-                         product.eq(magnitude * lane_activity), product_down.eq(lowers),
+                         product.eq(scaled), product_down.eq(lowers),
                          step.eq((product + offsets[lane]) >> self.shift),
                          step_down.eq(product_down)]
             m.d.comb += [new_word[lane].eq(self._saturated(m, lane, old_words, step,

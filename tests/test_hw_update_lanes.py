@@ -2,7 +2,8 @@
 of a row go in with random gaps (the sequencer leaves a cycle free for each write), each
 weight word a cycle after its signals, and every word that comes out must hold golden's
 new weights and flag exactly the lanes golden changed; and, with ``per_word`` tags,
-several rows back to back, each word updated with its own row's activity and dither."""
+several rows back to back, each word updated with its own row's activity and dither.
+Both with the products in DSP blocks (``*``) and in logic cells (``lut_products``)."""
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
@@ -17,12 +18,12 @@ from conftest import random_configs
 from hw_support import simulate
 
 
-def lanes_rtl(config, signals, weights, activity, shift, row_dither, gaps):
+def lanes_rtl(config, signals, weights, activity, shift, row_dither, gaps, lut_products):
     """Run one row; ``{index: (new_word, changed_lanes)}`` of the words that came out."""
     shapes = Shapes(config, Layout(config))
     lanes = config.lanes
     n_words = len(signals) // lanes
-    dut = UpdateLanes(config, shapes, lanes, range(n_words + 1))
+    dut = UpdateLanes(config, shapes, lanes, range(n_words + 1), lut_products=lut_products)
     out = {}
 
     async def testbench(ctx):
@@ -90,19 +91,21 @@ def cases(draw):
 
 
 @settings(max_examples=100, deadline=None)
-@given(cases())
-def test_update_lanes_match_apply_update(case):
+@given(cases(), st.booleans())
+def test_update_lanes_match_apply_update(case, lut_products):
     config, signals, weights, activity, shift, seed, gaps = case
     row_dither = int(xorshift32(seed)) >> 16       # what the generator draws for the row
-    rtl = lanes_rtl(config, signals, weights, activity, shift, row_dither, gaps)
+    rtl = lanes_rtl(config, signals, weights, activity, shift, row_dither, gaps,
+                    lut_products)
     assert rtl == lanes_golden(config, signals, weights, activity, shift, seed), \
         f"UpdateLanes differs from apply_update for p={signals} w={weights} a={activity} " \
-        f"s={shift} ({config.rounding}, seed {seed}, gaps {gaps})"
+        f"s={shift} ({config.rounding}, seed {seed}, gaps {gaps}, " \
+        f"lut_products {lut_products})"
 
 
 # -- rows back to back (per_word: the update unit of wide configs) -------------------------
 
-def rows_rtl(config, signals, rows, activities, shift, dithers, gaps):
+def rows_rtl(config, signals, rows, activities, shift, dithers, gaps, lut_products):
     """Words of several rows back to back, each tag carrying its row's activity, its own
     dither and its address; ``{addr: (new_word, changed_lanes)}`` of the words out."""
     shapes = Shapes(config, Layout(config))
@@ -110,7 +113,7 @@ def rows_rtl(config, signals, rows, activities, shift, dithers, gaps):
     n_words = len(signals) // lanes
     n_addr = len(rows) * n_words
     dut = UpdateLanes(config, shapes, lanes, range(n_words + 1), per_word=True,
-                      addr_shape=range(n_addr + 1))
+                      addr_shape=range(n_addr + 1), lut_products=lut_products)
     words = [(r, k) for r in range(len(rows)) for k in range(n_words)]
     out = {}
 
@@ -189,8 +192,8 @@ def row_cases(draw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(row_cases())
-def test_update_lanes_rows_back_to_back_match_apply_update(case):
+@given(row_cases(), st.booleans())
+def test_update_lanes_rows_back_to_back_match_apply_update(case, lut_products):
     # Rows of different activities and dithers follow each other with no gap between
     # them: each word must be updated with its own row's activity and its own dither.
     config, signals, rows, activities, shift, seed, gaps = case
@@ -198,7 +201,8 @@ def test_update_lanes_rows_back_to_back_match_apply_update(case):
     for _ in rows:                          # the generator draws once per row (a ≠ 0)
         state = int(xorshift32(state))
         dithers.append(state >> 16)
-    rtl = rows_rtl(config, signals, rows, activities, shift, dithers, gaps)
+    rtl = rows_rtl(config, signals, rows, activities, shift, dithers, gaps, lut_products)
     assert rtl == rows_golden(config, signals, rows, activities, shift, seed), \
         f"UpdateLanes (per_word) differs from apply_update for p={signals} rows={rows} " \
-        f"a={activities} s={shift} ({config.rounding}, seed {seed}, gaps {gaps})"
+        f"a={activities} s={shift} ({config.rounding}, seed {seed}, gaps {gaps}, " \
+        f"lut_products {lut_products})"
