@@ -401,6 +401,10 @@ class LearningCore(wiring.Component):
         pixels, events, engine, lif = blocks.pixels, blocks.events, blocks.engine, blocks.lif
         update, reader, arbiter = blocks.update, blocks.reader, blocks.arbiter
         running = self.busy
+        # Wide configs: the update unit reads the spike counts from its own copy.
+        copied = self._count_copy is not None
+        update_n_rdata = [] if copied else [update.n_rdata.eq(n_r.data)]
+        update_n_read = [] if copied else [n_r.addr.eq(update.n_raddr), n_r.en.eq(1)]
         if self._buffer_banks:
             self._route_banks(m, self._buffer_banks, pixels, event_mode)
             pixel_raddr, pixel_ren, pixel_rdata = 0, 0, []
@@ -424,16 +428,17 @@ class LearningCore(wiring.Component):
             *pixel_rdata, events.buf_rdata.eq(buf_r.data),
             self.host.buf_rdata.eq(buf_r.data),
             engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
-            lif.n_rdata.eq(n_r.data),
+            lif.n_rdata.eq(n_r.data), *update_n_rdata,
             engine.cnt_rdata.eq(cnt_r.data), update.cnt_rdata.eq(cnt_r.data),
             list_r.addr.eq(reader.list_raddr), reader.list_rdata.eq(list_r.data),
             list_w.addr.eq(lif.list_waddr), list_w.data.eq(lif.list_wdata),
             list_w.en.eq(lif.list_we),
+            n_w.addr.eq(lif.n_waddr), n_w.data.eq(lif.n_wdata), n_w.en.eq(lif.n_we),
         ]
         # Every read port is enabled only when its data is used, so that none is read
         # where it is written in the same cycle (see hw.memory.COLLISION_FREE).
-        m.d.comb += [acc_r.en.eq(0), cnt_r.en.eq(0), list_r.en.eq(phases.syn)]
-        self._route_neurons(m, n_r, n_w, lif, update, phases)
+        m.d.comb += [acc_r.en.eq(0), n_r.en.eq(0), cnt_r.en.eq(0),
+                     list_r.en.eq(phases.syn)]
         with m.If(phases.syn):
             m.d.comb += [
                 arbiter.grant.eq(0b001),
@@ -447,13 +452,15 @@ class LearningCore(wiring.Component):
             ]
         with m.Elif(phases.neu):
             m.d.comb += [
-                acc_r.addr.eq(lif.acc_raddr), acc_r.en.eq(lif.ren),
+                acc_r.addr.eq(lif.acc_raddr), acc_r.en.eq(lif.ren), n_r.en.eq(lif.ren),
                 acc_w.addr.eq(lif.acc_waddr), acc_w.data.eq(lif.acc_wdata),
                 acc_w.en.eq(lif.acc_we),
+                n_r.addr.eq(lif.n_raddr),
             ]
         with m.Elif(phases.upd):
             m.d.comb += [
                 arbiter.grant.eq(0b010),
+                *update_n_read,
                 cnt_r.addr.eq(update.cnt_raddr), cnt_r.en.eq(update.cnt_ren),
                 cnt_w.addr.eq(update.cnt_waddr), cnt_w.data.eq(0), cnt_w.en.eq(update.cnt_we),
             ]
@@ -465,32 +472,21 @@ class LearningCore(wiring.Component):
             m.d.comb += arbiter.grant.eq(0b1000)
         with m.Elif(~running):
             m.d.comb += arbiter.grant.eq(0b100)
+        if copied:
+            self._route_count_copy(m, n_r, lif, update, phases)
 
-    def _route_neurons(self, m, n_r, n_w, lif, update, phases):
-        """The neuron memory: written by the LIF array, read by it in its phase and by the
-        update unit (spike counts only) in its own; from the update unit's own copy of
-        the counts in wide configs."""
-        m.d.comb += [
-            n_w.addr.eq(lif.n_waddr), n_w.data.eq(lif.n_wdata), n_w.en.eq(lif.n_we),
-            lif.n_rdata.eq(n_r.data),
-        ]
-        if self._count_copy is None:
-            m.d.comb += [n_r.en.eq(0), update.n_rdata.eq(n_r.data)]
-            with m.If(phases.syn):
-                pass                    # the phases' order of _route_ports
-            with m.Elif(phases.neu):
-                m.d.comb += [n_r.addr.eq(lif.n_raddr), n_r.en.eq(lif.ren)]
-            with m.Elif(phases.upd):
-                m.d.comb += [n_r.addr.eq(update.n_raddr), n_r.en.eq(1)]
-            return
+    def _route_count_copy(self, m, n_r, lif, update, phases):
+        """The update unit's copy of the spike counts (wide configs): written with the
+        neuron memory, read by the update unit in its phase (its words' membranes are
+        left 0: it reads counts only). The neuron memory's address is then the LIF
+        array's, with no phase gate in front of the RAM."""
         copy_r, copy_w = self._count_copy
         lanes = range(self.layout.lanes)
         m.d.comb += [
-            n_r.addr.eq(lif.n_raddr), n_r.en.eq(phases.neu & lif.ren),
+            n_r.addr.eq(lif.n_raddr),
             copy_w.addr.eq(lif.n_waddr), copy_w.en.eq(lif.n_we),
             *(copy_w.data[lane].eq(lif.n_wdata[lane].count) for lane in lanes),
             copy_r.addr.eq(update.n_raddr), copy_r.en.eq(phases.upd),
-            # The update unit reads counts only (its word's membranes stay 0).
             *(update.n_rdata[lane].count.eq(copy_r.data[lane]) for lane in lanes),
         ]
 
