@@ -339,7 +339,12 @@ class UpdateUnit(wiring.Component):
 
         # -- the word loop -----------------------------------------------------------------
         have_row = Signal()
-        last_word = k == ns.words_per_row - 1
+        # The layer's last word index, registered: the choice by layer and the subtraction
+        # stay off the path from ``k`` to the queue's pop (``layer`` is set cycles before
+        # a layer's rows start).
+        last_k = Signal.like(k, name="row_last_k")
+        m.d.sync += last_k.eq(ns.words_per_row - 1)
+        last_word = k == last_k
         rows_done = ~(scanning | taken.valid | checked.valid | (level != 0) | have_row)
 
         with m.State("WEIGHTS_START"):
