@@ -63,7 +63,7 @@ class LearningSignals(wiring.Component):
         layer), or of the output layer when ``output`` is set with ``start``.
     output : In(1); layer : In(range(n_layers))
     error : In(n_out × error)
-        The output error, held during the pass.
+        The output error, held from ``start`` to ``done``.
     done : Out(1)
         The pass's last cycle: its last word is written in it.
     n_raddr : Out; n_rdata : In
@@ -131,6 +131,14 @@ class LearningSignals(wiring.Component):
         neuron_base = Array(Const(b) for b in layout.neuron_base)[self.layer]
         layer_size = Array(Const(s) for s in config.hidden)[self.layer]
         error_by_index = Array(error)
+        negated_by_index = None
+        if layout.wide:
+            # Wide configs: each error's negative registered (the error holds from
+            # ``start`` on), so that a lane's term is a choice of two registers, with no
+            # negation behind its choice of error (10.4 ns on the ECP5 at 16 lanes).
+            negated = [Signal(shapes.signal, name=f"negated{j}") for j in range(len(error))]
+            m.d.sync += [n.eq(-e) for n, e in zip(negated, error)]
+            negated_by_index = Array(negated)
 
         m_fb = Signal(range(k_fb))
         rom_addr = Signal(range(max(1, sum(w * k_fb for w in layout.neuron_words)) + 1))
@@ -169,8 +177,12 @@ class LearningSignals(wiring.Component):
             for lane in range(lanes):
                 entry, count = rom_word[lane], count_word[lane]
                 chosen = error_by_index[entry.index]
+                if negated_by_index is None:
+                    term = Mux(entry.negative, -chosen, chosen)
+                else:
+                    term = Mux(entry.negative, negated_by_index[entry.index], chosen)
                 m.d.sync += [
-                    terms[lane].eq(Mux(entry.negative, -chosen, chosen)),
+                    terms[lane].eq(term),
                     opens[lane].eq((count >= config.gate_lo) & (count <= config.gate_hi)),
                     valids[lane].eq(taken.word * lanes + lane < layer_size),
                 ]
