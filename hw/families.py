@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Callable
 
+from spikefab.layout import Layout
+
 
 __all__ = ["Family", "Board", "ICE40_UP", "ECP5", "FAMILIES", "BOARDS", "DEFAULT_BOARD",
            "board", "family_of", "tool_variable", "SPRAM", "BIT_SLICED_BLOCK_RAM",
@@ -55,7 +57,7 @@ class Family:
     instantiate_pll: Callable   # (m, platform, board, clk, locked): the PLL in module m
     weight_memory: str          # one of WEIGHT_MEMORIES
     weight_latency: int         # the weight memory's read latency (2 or 3)
-    es_weight_latency: int      # … in a chip with ES units (es_on_chip)
+    long_weight_latency: int    # … in a chip with ES units or wide lanes (Board.weight_latency)
     nextpnr: str                # "nextpnr-ice40": the place-and-route tool
     resources: dict             # REPORT_RESOURCES -> nextpnr's cell type, or None
     logic_unit: str             # what the report calls nextpnr's "luts" ("LCs", "LUTs")
@@ -137,9 +139,12 @@ class Board:
 
     def weight_latency(self, config):
         """The weight memory's read latency (:class:`~spikefab.hw.memory.WeightMemory`)
-        in ``config``'s chip: the family's, or its ``es_weight_latency`` with ES units."""
-        if config.es_on_chip:
-            return self.family.es_weight_latency
+        in ``config``'s chip: the family's, or its ``long_weight_latency`` in a chip whose
+        weight words feed more than the synapse engine's add (ES units clamp each to its
+        member's) or whose lanes spread the RAMs' outputs over the die
+        (:attr:`~spikefab.layout.Layout.wide`)."""
+        if config.es_on_chip or Layout(config).wide:
+            return self.family.long_weight_latency
         return self.family.weight_latency
 
     def make_platform(self):
@@ -188,7 +193,7 @@ ICE40_UP = Family(
     instantiate_pll=_ice40_pll,
     weight_memory=SPRAM,
     weight_latency=2,
-    es_weight_latency=2,
+    long_weight_latency=2,
     nextpnr="nextpnr-ice40",
     resources={"luts": "ICESTORM_LC", "bram": "ICESTORM_RAM", "spram": "ICESTORM_SPRAM",
                "dsp": "ICESTORM_DSP"},
@@ -242,8 +247,10 @@ ECP5 = Family(
     instantiate_pll=_ecp5_pll,
     weight_memory=BIT_SLICED_BLOCK_RAM,
     weight_latency=3,
-    # The ES units clamp each weight read to its member's before the add (hw.memory).
-    es_weight_latency=4,
+    # The ES units clamp each weight read to its member's before the add (hw.memory); at
+    # 16 lanes a RAM's output register sits far from it, among its readers (mnist-wide:
+    # 5.6 ns clock to output and 4.5 ns of route, 99.2 MHz at latency 3).
+    long_weight_latency=4,
     nextpnr="nextpnr-ecp5",
     resources={"luts": "TRELLIS_COMB", "bram": "DP16KD", "spram": None,
                "dsp": "MULT18X18D"},

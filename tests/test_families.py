@@ -156,13 +156,14 @@ def check_weight_latency(the_board, platform, files):
         == the_board.family.weight_latency
 
 
-def check_es_weight_latency(the_board, platform, files, tmp_path):
-    """A board top with ES units builds its weight memory with the family's ES latency."""
-    config = PRESETS["digits-es"]
-    _, _, es_files = prepared(the_board.name, config, tmp_path)
-    memory = es_files["top"].chip.core.weight_memory
-    assert memory.read_latency == the_board.weight_latency(config) \
-        == the_board.family.es_weight_latency
+def check_long_weight_latency(the_board, platform, files, tmp_path):
+    """A board top with ES units, and one with wide lanes, build their weight memory with
+    the family's long latency."""
+    for config in (PRESETS["digits-es"], PRESETS["digits"].replace(name="digits-wide", lanes=4)):
+        _, _, long_files = prepared(the_board.name, config, tmp_path / config.name)
+        memory = long_files["top"].chip.core.weight_memory
+        assert memory.read_latency == the_board.weight_latency(config) \
+            == the_board.family.long_weight_latency, config.name
 
 
 def check_yosys(the_board, platform, files):
@@ -224,7 +225,7 @@ FIELD_CHECKS = {
     "pll_primitive": check_pll, "pll_parameters": check_pll, "pll_output": check_pll,
     "vco_range_hz": check_pll, "instantiate_pll": check_pll,
     "weight_memory": check_weight_memory, "weight_latency": check_weight_latency,
-    "es_weight_latency": check_es_weight_latency,
+    "long_weight_latency": check_long_weight_latency,
     "nextpnr": check_tools, "pack": check_tools, "bitstream_suffix": check_tools,
     "resources": check_report, "logic_unit": check_logic_unit,
     "synth_opts": check_yosys, "script_after_synth": check_yosys,
@@ -242,7 +243,7 @@ def test_every_family_field_has_a_check():
 def test_family_fields_reach_the_build(plan, check, monkeypatch, capsys, tmp_path):
     if check is check_logic_unit:
         check(*plan, monkeypatch=monkeypatch, capsys=capsys)
-    elif check is check_es_weight_latency:
+    elif check is check_long_weight_latency:
         check(*plan, tmp_path)
     else:
         check(*plan)
