@@ -354,20 +354,26 @@ class LearningCore(wiring.Component):
                                                    depth=layout.neuron_depth, init=[])
         n_r = neuron_mem.read_port()
         n_w = neuron_mem.write_port()
-        self._count_copy = None
-        if layout.wide:
-            # Wide configs: the update unit reads the spike counts from a copy of its own,
-            # written with the neuron memory. A 16-lane neuron word is LUT RAM spread over
-            # the ECP5 die; one reader per memory leaves no choice of address in front of
-            # it (with the LIF array's and the update unit's addresses chosen between,
-            # mnist-wide stopped at 87 MHz).
-            m.submodules.neuron_counts = copy = Memory(
-                shape=shapes.count_word, depth=layout.neuron_depth, init=[])
-            self._count_copy = (copy.read_port(), copy.write_port())
         m.submodules.input_counts = cnt_mem = Memory(shape=shapes.count, depth=config.n_in,
                                                      init=[])
         cnt_r = cnt_mem.read_port()
         cnt_w = cnt_mem.write_port()
+        self._update_copies = None
+        if layout.wide:
+            # Wide configs: the update unit reads the spike counts, its layers' and the
+            # input's, from copies of its own, written with the memories they copy. One
+            # reader per memory leaves no choice of address in front of the 16-lane
+            # neuron memory, LUT RAM spread over the ECP5 die (with the LIF array's and
+            # the update unit's addresses chosen between, mnist-wide stopped at 87 MHz),
+            # and lets each input-count RAM sit beside its reader (one RAM between the
+            # synapse engine and the update unit: 4.9 ns of route, mnist-deep 87.7 MHz).
+            m.submodules.neuron_counts = copy = Memory(
+                shape=shapes.count_word, depth=layout.neuron_depth, init=[])
+            m.submodules.input_counts_update = in_copy = Memory(
+                shape=shapes.count, depth=config.n_in, init=[])
+            self._update_copies = SimpleNamespace(
+                neuron_r=copy.read_port(), neuron_w=copy.write_port(),
+                input_r=in_copy.read_port(), input_w=in_copy.write_port())
         m.submodules.spike_list = list_mem = Memory(shape=shapes.spike_list_entry,
                                                     depth=layout.max_layer_words, init=[])
         list_r = list_mem.read_port()
@@ -387,11 +393,13 @@ class LearningCore(wiring.Component):
                 self._buffer_banks.append((f"buffer_b{b}", bank.read_port(),
                                            bank.write_port()))
 
+        copies = self._update_copies
         self._memory_ports = [("acc", acc_r, acc_w), ("neurons", n_r, n_w),
-                              *([("neuron_counts", *self._count_copy)]
-                                if self._count_copy else []),
                               ("input_counts", cnt_r, cnt_w), ("spike_list", list_r, list_w),
                               ("buffer", buf_r, buf_w), *self._buffer_banks]
+        if copies is not None:
+            self._memory_ports += [("neuron_counts", copies.neuron_r, copies.neuron_w),
+                                   ("input_counts_update", copies.input_r, copies.input_w)]
 
         return acc_r, acc_w, n_r, n_w, cnt_r, cnt_w, list_r, list_w, buf_r, buf_w
 
@@ -401,10 +409,13 @@ class LearningCore(wiring.Component):
         pixels, events, engine, lif = blocks.pixels, blocks.events, blocks.engine, blocks.lif
         update, reader, arbiter = blocks.update, blocks.reader, blocks.arbiter
         running = self.busy
-        # Wide configs: the update unit reads the spike counts from its own copy.
-        copied = self._count_copy is not None
+        # Wide configs: the update unit reads the spike counts from copies of its own.
+        copied = self._update_copies is not None
         update_n_rdata = [] if copied else [update.n_rdata.eq(n_r.data)]
-        update_n_read = [] if copied else [n_r.addr.eq(update.n_raddr), n_r.en.eq(1)]
+        update_cnt_rdata = [] if copied else [update.cnt_rdata.eq(cnt_r.data)]
+        update_reads = [] if copied else [n_r.addr.eq(update.n_raddr), n_r.en.eq(1),
+                                          cnt_r.addr.eq(update.cnt_raddr),
+                                          cnt_r.en.eq(update.cnt_ren)]
         if self._buffer_banks:
             self._route_banks(m, self._buffer_banks, pixels, event_mode)
             pixel_raddr, pixel_ren, pixel_rdata = 0, 0, []
@@ -429,7 +440,7 @@ class LearningCore(wiring.Component):
             self.host.buf_rdata.eq(buf_r.data),
             engine.acc_rdata.eq(acc_r.data), lif.acc_rdata.eq(acc_r.data),
             lif.n_rdata.eq(n_r.data), *update_n_rdata,
-            engine.cnt_rdata.eq(cnt_r.data), update.cnt_rdata.eq(cnt_r.data),
+            engine.cnt_rdata.eq(cnt_r.data), *update_cnt_rdata,
             list_r.addr.eq(reader.list_raddr), reader.list_rdata.eq(list_r.data),
             list_w.addr.eq(lif.list_waddr), list_w.data.eq(lif.list_wdata),
             list_w.en.eq(lif.list_we),
@@ -460,8 +471,7 @@ class LearningCore(wiring.Component):
         with m.Elif(phases.upd):
             m.d.comb += [
                 arbiter.grant.eq(0b010),
-                *update_n_read,
-                cnt_r.addr.eq(update.cnt_raddr), cnt_r.en.eq(update.cnt_ren),
+                *update_reads,
                 cnt_w.addr.eq(update.cnt_waddr), cnt_w.data.eq(0), cnt_w.en.eq(update.cnt_we),
             ]
         with m.Elif(phases.clear_inputs):
@@ -473,21 +483,26 @@ class LearningCore(wiring.Component):
         with m.Elif(~running):
             m.d.comb += arbiter.grant.eq(0b100)
         if copied:
-            self._route_count_copy(m, n_r, lif, update, phases)
+            self._route_update_copies(m, n_r, cnt_w, lif, update, phases)
 
-    def _route_count_copy(self, m, n_r, lif, update, phases):
-        """The update unit's copy of the spike counts (wide configs): written with the
-        neuron memory, read by the update unit in its phase (its words' membranes are
-        left 0: it reads counts only). The neuron memory's address is then the LIF
-        array's, with no phase gate in front of the RAM."""
-        copy_r, copy_w = self._count_copy
+    def _route_update_copies(self, m, n_r, cnt_w, lif, update, phases):
+        """The update unit's copies of the spike counts (wide configs): written with the
+        neuron memory and the input counts, read by the update unit in its phase (its
+        neuron words' membranes are left 0: it reads counts only). The neuron memory's
+        address is then the LIF array's, with no phase gate in front of the RAM."""
+        copies = self._update_copies
         lanes = range(self.layout.lanes)
         m.d.comb += [
             n_r.addr.eq(lif.n_raddr),
-            copy_w.addr.eq(lif.n_waddr), copy_w.en.eq(lif.n_we),
-            *(copy_w.data[lane].eq(lif.n_wdata[lane].count) for lane in lanes),
-            copy_r.addr.eq(update.n_raddr), copy_r.en.eq(phases.upd),
-            *(update.n_rdata[lane].count.eq(copy_r.data[lane]) for lane in lanes),
+            copies.neuron_w.addr.eq(lif.n_waddr), copies.neuron_w.en.eq(lif.n_we),
+            *(copies.neuron_w.data[lane].eq(lif.n_wdata[lane].count) for lane in lanes),
+            copies.neuron_r.addr.eq(update.n_raddr), copies.neuron_r.en.eq(phases.upd),
+            *(update.n_rdata[lane].count.eq(copies.neuron_r.data[lane]) for lane in lanes),
+            copies.input_w.addr.eq(cnt_w.addr), copies.input_w.data.eq(cnt_w.data),
+            copies.input_w.en.eq(cnt_w.en),
+            copies.input_r.addr.eq(update.cnt_raddr),
+            copies.input_r.en.eq(phases.upd & update.cnt_ren),
+            update.cnt_rdata.eq(copies.input_r.data),
         ]
 
     def _route_banks(self, m, banks, pixels, event_mode):
