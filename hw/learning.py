@@ -321,9 +321,14 @@ class UpdateUnit(wiring.Component):
                                 row=Signal.like(scan_row, name="scan_taken_row"),
                                 lane=Signal.like(scan_lane, name="scan_taken_lane"),
                                 base=Signal(addr_shape, name="scan_taken_base"))
+        # The count arrives in ``taken``'s cycle and is registered as it is (the input's
+        # from its block RAM, a hidden layer's chosen from its word): no logic between a
+        # block RAM's output and its register, which the ECP5 places far from the RAM.
         checked = SimpleNamespace(valid=Signal(name="scan_checked"),
                                   base=Signal(addr_shape, name="scan_checked_base"),
-                                  activity=Signal(shapes.count, name="scan_checked_activity"))
+                                  input_count=Signal(shapes.count, name="scan_checked_input"),
+                                  layer_count=Signal(shapes.count, name="scan_checked_layer"))
+        checked.activity = Mux(layer == 0, checked.input_count, checked.layer_count)
         # The queue: registers, not a memory (a FIFO's RAM would be read where written).
         depth = ROW_QUEUE_DEPTH
         queue_base = Array(Signal(addr_shape, name=f"queue_base{n}") for n in range(depth))
@@ -371,8 +376,8 @@ class UpdateUnit(wiring.Component):
             lane_counts = Array(self.n_rdata[lane].count for lane in range(lanes))
             m.d.comb += [self.cnt_waddr.eq(taken.row), self.cnt_we.eq(taken.valid & (layer == 0))]
             m.d.sync += [checked.valid.eq(taken.valid), checked.base.eq(taken.base),
-                         checked.activity.eq(Mux(layer == 0, self.cnt_rdata,
-                                                 lane_counts[taken.lane]))]
+                         checked.input_count.eq(self.cnt_rdata),
+                         checked.layer_count.eq(lane_counts[taken.lane])]
             m.d.comb += push.eq(checked.valid & (checked.activity != 0))
 
             # Word loop: a write takes the port; reads fill the other cycles.
