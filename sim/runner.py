@@ -121,8 +121,12 @@ def build(config, simulator="verilator", *, directory, waves=False, timeout=None
     args = []
     if simulator == "verilator":
         control = directory / "src" / "public.vlt"
-        control.write_text('`verilator_config\n'
-                           'public_flat_rw -module "spikefab_tb" -var "*"\n')
+        text = '`verilator_config\npublic_flat_rw -module "spikefab_tb" -var "*"\n'
+        # Rewritten only when it changes, as the sources: a newer file makes the runner
+        # verilate and compile again over the last build (once, under load, that rebuild
+        # failed: "PCH files were found, but they were invalid").
+        if not control.exists() or control.read_text() != text:
+            control.write_text(text)
         args = ["--timing", "-Wno-fatal", "-Wno-lint", "-Wno-style", str(control)]
     # Icarus 11 cannot parse the default port values of cells_sim.v.
     defines = {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1} if spram else {}
