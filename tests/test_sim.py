@@ -289,7 +289,11 @@ def test_board_command_runs_eggroll_over_a_pty(tmp_path):
     config_file.write_text(DIGITS_ES.to_json())
     args = ["--algo", "eggroll", "--config", str(config_file), "--dataset", "digits",
             "--epochs", "1", "--limit-train", "4", "--limit-test", "2", "--timeout", "60"]
-    built_es = runner.build(DIGITS_ES, "verilator", directory=build_folder(DIGITS_ES, BUILD))
+    # A build folder of its own: a CI run had this test and the EGGROLL test above on two
+    # xdist workers despite their group, one rebuilding the binary the other ran ("Text
+    # file busy"; "PCH files were found, but they were invalid").
+    built_es = runner.build(DIGITS_ES, "verilator",
+                            directory=build_folder(DIGITS_ES, BUILD / "serial"))
     result = runner.run(built_es, "spikefab.sim.tb_serial", {"args": args}, name="serial")
     assert result["passed"], result["failure"]
     assert result["algo"] == "eggroll" and result["equal_to_golden"]
