@@ -12,7 +12,9 @@ output (5.6 ns) and the route from RAMs spread over the die leave too little of 
 100 MHz cycle for that choice. At 4 the chosen word is registered as well: a chip with
 ES units makes each word read its member's weight (a compare and a clamp) before the
 synapse engine's add register, and on the ECP5 the bank choice and that clamp do not fit
-one cycle together (``mnist-es``: 84 MHz at 3). The blocks that read the memory take its latency from
+one cycle together (``mnist-es``: 84 MHz at 3); a wide chip's RAM outputs are registered
+among the lanes they feed, far from the RAMs (``mnist-wide``: 99.2 MHz at 3; see
+:meth:`~spikefab.hw.families.Board.weight_latency`). The blocks that read the memory take its latency from
 :attr:`WeightMemory.read_latency`.
 
 On an iCE40 UP5K platform the words live in ``SB_SPRAM256KA`` blocks (16K × 16 bits

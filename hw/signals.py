@@ -147,7 +147,7 @@ class LearningSignals(wiring.Component):
         tag = data.StructLayout({"valid": 1, "word": k.shape(), "entry": m_fb.shape()})
         out, taken, termed = (Signal(tag, name=n) for n in ("out", "taken", "termed"))
         rom_word = Signal.like(rom_r.data)
-        count_word = Signal(data.ArrayLayout(shapes.count, lanes))
+        count_word = Signal(shapes.count_word)
         terms = [Signal(shapes.signal, name=f"term{lane}") for lane in range(lanes)]
         opens = Signal(lanes)       # the neuron's count lies in the gate
         valids = Signal(lanes)      # the lane holds a neuron of the layer

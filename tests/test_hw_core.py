@@ -89,8 +89,9 @@ def test_core_matches_golden(name, weight_latency):
 
 
 @pytest.mark.parametrize("name", ["two-hidden-3-lanes", "wide-16-lanes-stochastic-two-hidden"])
-def test_core_matches_golden_at_the_es_latency(name):
-    """Weight latency 4 (an ECP5 chip with ES units, which learns with DFA too)."""
+def test_core_matches_golden_at_the_long_latency(name):
+    """Weight latency 4 (an ECP5 chip with ES units, which learns with DFA too, or with
+    wide lanes: ``Board.weight_latency``)."""
     test_core_matches_golden(name, 4)
 
 
