@@ -65,6 +65,7 @@ class Family:
     bitstream_suffix: str       # ".bin"
     synth_opts: str             # options of Yosys's synth_<family>
     script_after_synth: tuple   # Yosys commands after synth; "{top}" is the design's name
+    bram_output_registers: bool  # spikefab.bram_outreg's pass between Yosys and nextpnr
     programmer: tuple           # command line; "{bitstream}" and "{board}" are filled in
 
     def __post_init__(self):
@@ -203,6 +204,7 @@ ICE40_UP = Family(
     # The UP5K's DSP blocks take the update unit's multipliers off its full fabric.
     synth_opts="-dsp",
     script_after_synth=(),
+    bram_output_registers=False,    # the UP5K's block RAMs have no output register
     programmer=("iceprog", "{bitstream}"),
 )
 
@@ -262,6 +264,9 @@ ECP5 = Family(
     synth_opts="-run begin:map_luts",
     script_after_synth=("techmap -map +/lattice/latches_map.v", "abc -lut 4:7", "clean",
                         "synth_ecp5 -run map_cells: -top {top}"),
+    # Flip-flops right behind a block RAM become its output register (5.8 ns clock to
+    # output → a register's): the RAMs of the 16-lane presets spread over the die.
+    bram_output_registers=True,
     programmer=("openFPGALoader", "-b", "{board}", "{bitstream}"),
 )
 

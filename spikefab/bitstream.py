@@ -112,6 +112,43 @@ def _run(command, cwd, what):
         raise BuildError(f"{what} failed (in {cwd}):\n{tail}")
 
 
+def _split_script(script):
+    """Amaranth's build script as (synthesis, the rest): the lines before the place and
+    route command, and its environment lines with the commands from it on."""
+    lines = script.splitlines()
+    commands = [i for i, line in enumerate(lines) if line.startswith('"$')]
+    pnr = next((i for i in commands if lines[i].startswith('"$NEXTPNR')), None)
+    if pnr is None:
+        raise BuildError("the generated build script has no place-and-route command")
+    setup = lines[:commands[0]]
+    return "\n".join(lines[:pnr]) + "\n", "\n".join(setup + lines[pnr:]) + "\n"
+
+
+def _run_build(family, build_dir):
+    """Run the generated build; on a family with block RAM output registers, Yosys, then
+    :mod:`spikefab.bram_outreg` on its netlist, then the rest. Returns the flip-flops taken
+    into RAMs."""
+    if not family.bram_output_registers:
+        _run(["sh", f"build_{TOP}.sh"], build_dir, "the FPGA build")
+        return 0
+    synthesis, rest = _split_script((build_dir / f"build_{TOP}.sh").read_text())
+    for name, text in (("synth", synthesis), ("pnr", rest)):
+        (build_dir / f"build_{TOP}_{name}.sh").write_text(text)
+    _run(["sh", f"build_{TOP}_synth.sh"], build_dir, "Yosys")
+    packed = _pack(family, build_dir)
+    _run(["sh", f"build_{TOP}_pnr.sh"], build_dir, "the FPGA build")
+    return packed
+
+
+def _pack(family, build_dir):
+    """:mod:`spikefab.bram_outreg` on the synthesised netlist where the family has block
+    RAM output registers; the flip-flops taken in."""
+    if not family.bram_output_registers:
+        return 0
+    from spikefab.bram_outreg import pack_netlist_file
+    return sum(count for *_, count in pack_netlist_file(build_dir / f"{TOP}.json"))
+
+
 def _cells(stat_path):
     """Cell counts by type of the synthesised top, from Yosys's ``stat -json``."""
     stat = json.loads(Path(stat_path).read_text())
@@ -126,13 +163,17 @@ def _flip_flops(cells):
 
 def synthesize(board_name, config, *, out_dir="build"):
     """Yosys only (no place and route): the quick check that the design maps to the
-    board's primitives. Returns ``{"ffs": …, "cells": {type: count}}``."""
+    board's primitives, with the netlist pass of :func:`_run_build`. Returns ``{"ffs": …,
+    "cells": {type: count}, "bram_output_registers": …}`` (flip-flops taken into block
+    RAMs, not counted in ``ffs``)."""
     build_dir = Path(out_dir) / board_name / f"{config.name}-synth"
     board, platform, plan = _prepare(board_name, config, build_dir, seed=1)
     _run([os.environ["YOSYS"], "-q", "-l", "spikefab.rpt", "spikefab.ys"], build_dir,
          "Yosys")
+    packed = _pack(board.family, build_dir)
     cells = _cells(build_dir / "stat.json")
-    return {"ffs": _flip_flops(cells), "cells": cells, "build_dir": str(build_dir)}
+    return {"ffs": _flip_flops(cells) - packed, "cells": cells,
+            "bram_output_registers": packed, "build_dir": str(build_dir)}
 
 
 def build_bitstream(board_name, config, *, out_dir="build", seed=1):
@@ -141,7 +182,7 @@ def build_bitstream(board_name, config, *, out_dir="build", seed=1):
     bitstream = bitstream_path(board_name, config.name, out_dir)
     build_dir = bitstream.parent
     board, platform, plan = _prepare(board_name, config, build_dir, seed)
-    _run(["sh", "build_spikefab.sh"], build_dir, "the FPGA build")
+    packed = _run_build(board.family, build_dir)
 
     report = json.loads((build_dir / "nextpnr-report.json").read_text())
     target_mhz = board.target_hz / 1e6
@@ -158,7 +199,8 @@ def build_bitstream(board_name, config, *, out_dir="build", seed=1):
         "config": config.name, "config_hash": config.hash(), "lanes": config.lanes,
         "bitstream": str(bitstream),
         "luts": use["luts"], "luts_total": use["luts_total"],
-        "ffs": _flip_flops(_cells(build_dir / "stat.json")),
+        "ffs": _flip_flops(_cells(build_dir / "stat.json")) - packed,
+        "bram_output_registers": packed,
         "bram": use["bram"], "bram_total": use["bram_total"],
         "spram": use["spram"], "dsp": use["dsp"],
         "fmax_mhz": fmax, "target_mhz": target_mhz, "timing_met": fmax >= target_mhz,

@@ -40,6 +40,13 @@ def test_ecp5_synthesis_maps_digits(tmp_path):
     assert cells["EHXPLLL"] == 1
     assert cells.get("DP16KD", 0) >= 1  # the weights in block RAM
     assert result["ffs"] > 0
+    # The weight RAMs' output flip-flops (read latency 3) are now their output registers.
+    netlist = json.loads((Path(result["build_dir"]) / "spikefab.json").read_text())
+    cells = [c for m in netlist["modules"].values() for c in m["cells"].values()]
+    registered = [c for c in cells if c["type"] == "DP16KD" and "OUTREG" in
+                  (c["parameters"]["REGMODE_A"], c["parameters"]["REGMODE_B"])]
+    assert registered and result["bram_output_registers"] >= len(registered)
+    assert result["ffs"] == sum(c["type"] == "TRELLIS_FF" for c in cells)
 
 
 @pytest.mark.slow
