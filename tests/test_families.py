@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from spikefab import bitstream, cli
+from spikefab import bitstream, bram_outreg, cli
 from spikefab.config import PRESETS
 from spikefab.hw import board as board_module
 from spikefab.hw.families import (BOARDS, ECP5, FAMILIES, ICE40_UP, REPORT_RESOURCES, SPRAM,
@@ -187,6 +187,30 @@ def check_tools(the_board, platform, files):
         f"spikefab{family.bitstream_suffix}"
 
 
+def check_bram_output_registers(the_board, platform, files, tmp_path, monkeypatch):
+    """ECP5 builds run Yosys, the output-register pass on its netlist, then the rest of
+    Amaranth's script; iCE40 builds run the script whole."""
+    (tmp_path / "build_spikefab.sh").write_text(files["build_spikefab.sh"])
+    steps = []
+    monkeypatch.setattr(bitstream, "_run", lambda command, cwd, what: steps.append(command[-1]))
+    monkeypatch.setattr(bram_outreg, "pack_netlist_file",
+                        lambda path: steps.append("pack") or [("ram", "B", 3)])
+    packed = bitstream._run_build(the_board.family, tmp_path)
+    if not the_board.family.bram_output_registers:
+        assert (steps, packed) == (["build_spikefab.sh"], 0)
+        return
+    assert (steps, packed) == (["build_spikefab_synth.sh", "pack", "build_spikefab_pnr.sh"], 3)
+    synthesis, rest = ((tmp_path / f"build_spikefab_{half}.sh").read_text().splitlines()
+                       for half in ("synth", "pnr"))
+    whole = files["build_spikefab.sh"].splitlines()
+    assert [line for line in synthesis + rest if line.startswith('"$')] == \
+        [line for line in whole if line.startswith('"$')]
+    assert synthesis[-1].startswith('"$YOSYS"') and rest[-2].startswith('"$NEXTPNR')
+    # Both halves set the tools up as the whole script does.
+    setup = whole[:next(i for i, line in enumerate(whole) if line.startswith('"$'))]
+    assert synthesis[:len(setup)] == rest[:len(setup)] == setup
+
+
 def check_report(the_board, platform, files):
     """nextpnr's cell names become the report's fields; the CLI names the logic unit."""
     family = the_board.family
@@ -229,6 +253,7 @@ FIELD_CHECKS = {
     "nextpnr": check_tools, "pack": check_tools, "bitstream_suffix": check_tools,
     "resources": check_report, "logic_unit": check_logic_unit,
     "synth_opts": check_yosys, "script_after_synth": check_yosys,
+    "bram_output_registers": check_bram_output_registers,
     "programmer": check_programmer,
 }
 
@@ -245,6 +270,8 @@ def test_family_fields_reach_the_build(plan, check, monkeypatch, capsys, tmp_pat
         check(*plan, monkeypatch=monkeypatch, capsys=capsys)
     elif check is check_long_weight_latency:
         check(*plan, tmp_path)
+    elif check is check_bram_output_registers:
+        check(*plan, tmp_path, monkeypatch)
     else:
         check(*plan)
 
@@ -255,7 +282,8 @@ def test_families_differ_where_the_boards_need_it():
     assert BOARDS["icebreaker"].family is ICE40_UP and BOARDS["ulx3s"].family is ECP5
     assert BOARDS["ulx3s"].uart_enables == ("uart_tx_enable",)
     for field in ("pll_primitive", "weight_memory", "weight_latency", "nextpnr", "pack",
-                  "bitstream_suffix", "resources", "logic_unit", "programmer"):
+                  "bitstream_suffix", "resources", "logic_unit", "programmer",
+                  "bram_output_registers"):
         assert getattr(ICE40_UP, field) != getattr(ECP5, field), field
 
 
