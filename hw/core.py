@@ -189,6 +189,12 @@ class LearningCore(wiring.Component):
         sources = [(pixels.spikes, ~event_mode & (layer == 0)),
                    (events.spikes, event_mode & (layer == 0)),
                    (reader.spikes, layer != 0)]
+        if self.layout.wide:
+            # Wide configs: the pixel encoder sees the stage's ready whatever the layer
+            # (it only offers spikes in layer 0), so that the layer's choice does not
+            # stand before its stall and the buffer banks' read enable (mnist-deep:
+            # layer → ready → hold → a bank RAM's CEB across the die, 96.7 MHz).
+            m.d.comb += pixels.spikes.ready.eq(stage.i.ready)
         for source, selected in sources:
             with m.If(selected):
                 m.d.comb += [
