@@ -118,7 +118,8 @@ class UpdateUnit(wiring.Component):
         overlap = layout.overlap_rows
         m.submodules.lanes = lanes_ = UpdateLanes(
             config, shapes, lanes, k.shape(), per_word=overlap,
-            addr_shape=self.weights.addr.shape(), lut_products=layout.wide)
+            addr_shape=self.weights.addr.shape(), lut_products=layout.wide,
+            registered_sum=layout.wide)
         wiring.connect(m, signal_pass.signals, sig_w)
 
         layer = Signal(range(out_layer + 1))

@@ -18,7 +18,8 @@ whether it holds a word and which:
 2. ``sized``: each lane's ``|p|`` and direction; the weight word registered;
 3. ``multiplied``: ``|p|·a`` and the offset; the room to each rail;
 4. ``stepped``: the step ``(|p|·a + r) >> s``; the saturated word and which lanes changed
-   are worked out from it (combinational);
+   are worked out from it (combinational) — with ``registered_sum``, ``|p|·a + r`` is a
+   stage of its own before it (``summed``) and the stages below are a cycle later;
 5. ``pending``: ``new_word`` and ``changed``, registered, for the caller to write.
 
 No memory output feeds logic: both words are registered as they arrive.
@@ -30,6 +31,9 @@ weight address ``addr``, so words of successive rows may follow each other throu
 stages with no drain between rows; ``activity``, ``row_dither`` and ``load_dither`` are
 then unused.
 """
+
+import functools
+import operator
 
 from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
@@ -75,6 +79,12 @@ class UpdateLanes(wiring.Component):
         the route there and back (6 ns of the 10) kept mnist-wide from 100 MHz. The
         product is small (signal × count bits), so in logic it costs a few dozen cells a
         lane.
+    registered_sum : bool
+        The step's add (``|p|·a + r``) and its shift by the layer's ``s`` in two stages,
+        a cycle more from a word's arrival to its write: on the ECP5 a sixteen-lane
+        chip's lanes spread over the die, and the add's carry chain, the shift's
+        multiplexers and the routes between them missed 100 MHz (``mnist-deep``: 97.9
+        MHz, ``mnist-wide`` 100.3, on this path).
 
     Members
     -------
@@ -94,8 +104,9 @@ class UpdateLanes(wiring.Component):
     """
 
     def __init__(self, config, shapes, lanes, index_shape, *, per_word=False,
-                 addr_shape=None, lut_products=False):
+                 addr_shape=None, lut_products=False, registered_sum=False):
         self._config = config
+        self._registered_sum = registered_sum
         self._shapes = shapes
         self._lanes = lanes
         self._per_word = per_word
@@ -122,14 +133,17 @@ class UpdateLanes(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         config, shapes, lanes = self._config, self._shapes, self._lanes
-        taken, sized, multiplied, stepped, pending = delay_line(
-            m, self.arriving.shape(), self.arriving, 5, name="stage")
+        extra = int(self._registered_sum)    # the sum's stage, between multiplied and stepped
+        stages = delay_line(m, self.arriving.shape(), self.arriving, 5 + extra, name="stage")
+        taken, sized, multiplied = stages[:3]
+        stepped, pending = stages[-2:]
         m.d.comb += [self.pending.eq(pending), self.busy.eq(
-            taken.valid | sized.valid | multiplied.valid | stepped.valid)]
+            functools.reduce(operator.or_, (stage.valid for stage in stages[:-1])))]
 
         signal_word = Signal.like(self.signal_data)
         # The old word from its arrival (sized) down to the step (stepped).
-        old_words = [Signal(shapes.weight_word, name=f"old_word{n}") for n in range(3)]
+        old_words = [Signal(shapes.weight_word, name=f"old_word{n}")
+                     for n in range(3 + extra)]
         m.d.sync += [signal_word.eq(self.signal_data), old_words[0].eq(self.weight_data)]
         m.d.sync += [later.eq(earlier) for earlier, later in zip(old_words, old_words[1:])]
 
@@ -162,9 +176,16 @@ class UpdateLanes(wiring.Component):
             else:
                 scaled = magnitude * lane_activity
             m.d.sync += [magnitude.eq(abs(p)), lowers.eq(p >= 0),
-                         product.eq(scaled), product_down.eq(lowers),
-                         step.eq((product + offsets[lane]) >> self.shift),
-                         step_down.eq(product_down)]
+                         product.eq(scaled), product_down.eq(lowers)]
+            if self._registered_sum:
+                rounded = product + offsets[lane]
+                total = Signal(rounded.shape(), name=f"sum{lane}")
+                total_down = Signal(name=f"sum_down{lane}")
+                m.d.sync += [total.eq(rounded), total_down.eq(product_down),
+                             step.eq(total >> self.shift), step_down.eq(total_down)]
+            else:
+                m.d.sync += [step.eq((product + offsets[lane]) >> self.shift),
+                             step_down.eq(product_down)]
             m.d.comb += [new_word[lane].eq(self._saturated(m, lane, old_words, step,
                                                            step_down, changed))]
         m.d.sync += [self.new_word.eq(new_word), self.changed.eq(changed)]

@@ -3,7 +3,8 @@ of a row go in with random gaps (the sequencer leaves a cycle free for each writ
 weight word a cycle after its signals, and every word that comes out must hold golden's
 new weights and flag exactly the lanes golden changed; and, with ``per_word`` tags,
 several rows back to back, each word updated with its own row's activity and dither.
-Both with the products in DSP blocks (``*``) and in logic cells (``lut_products``)."""
+Both with the products in DSP blocks (``*``) and in logic cells (``lut_products``), the
+step's add and shift in one stage or two (``registered_sum``)."""
 
 import numpy as np
 from hypothesis import given, settings, strategies as st
@@ -18,12 +19,17 @@ from conftest import random_configs
 from hw_support import simulate
 
 
-def lanes_rtl(config, signals, weights, activity, shift, row_dither, gaps, lut_products):
+#: The lanes' build options (wide configs take both).
+OPTIONS = st.fixed_dictionaries({"lut_products": st.booleans(),
+                                 "registered_sum": st.booleans()})
+
+
+def lanes_rtl(config, signals, weights, activity, shift, row_dither, gaps, options):
     """Run one row; ``{index: (new_word, changed_lanes)}`` of the words that came out."""
     shapes = Shapes(config, Layout(config))
     lanes = config.lanes
     n_words = len(signals) // lanes
-    dut = UpdateLanes(config, shapes, lanes, range(n_words + 1), lut_products=lut_products)
+    dut = UpdateLanes(config, shapes, lanes, range(n_words + 1), **options)
     out = {}
 
     async def testbench(ctx):
@@ -91,21 +97,19 @@ def cases(draw):
 
 
 @settings(max_examples=100, deadline=None)
-@given(cases(), st.booleans())
-def test_update_lanes_match_apply_update(case, lut_products):
+@given(cases(), OPTIONS)
+def test_update_lanes_match_apply_update(case, options):
     config, signals, weights, activity, shift, seed, gaps = case
     row_dither = int(xorshift32(seed)) >> 16       # what the generator draws for the row
-    rtl = lanes_rtl(config, signals, weights, activity, shift, row_dither, gaps,
-                    lut_products)
+    rtl = lanes_rtl(config, signals, weights, activity, shift, row_dither, gaps, options)
     assert rtl == lanes_golden(config, signals, weights, activity, shift, seed), \
         f"UpdateLanes differs from apply_update for p={signals} w={weights} a={activity} " \
-        f"s={shift} ({config.rounding}, seed {seed}, gaps {gaps}, " \
-        f"lut_products {lut_products})"
+        f"s={shift} ({config.rounding}, seed {seed}, gaps {gaps}, {options})"
 
 
 # -- rows back to back (per_word: the update unit of wide configs) -------------------------
 
-def rows_rtl(config, signals, rows, activities, shift, dithers, gaps, lut_products):
+def rows_rtl(config, signals, rows, activities, shift, dithers, gaps, options):
     """Words of several rows back to back, each tag carrying its row's activity, its own
     dither and its address; ``{addr: (new_word, changed_lanes)}`` of the words out."""
     shapes = Shapes(config, Layout(config))
@@ -113,7 +117,7 @@ def rows_rtl(config, signals, rows, activities, shift, dithers, gaps, lut_produc
     n_words = len(signals) // lanes
     n_addr = len(rows) * n_words
     dut = UpdateLanes(config, shapes, lanes, range(n_words + 1), per_word=True,
-                      addr_shape=range(n_addr + 1), lut_products=lut_products)
+                      addr_shape=range(n_addr + 1), **options)
     words = [(r, k) for r in range(len(rows)) for k in range(n_words)]
     out = {}
 
@@ -192,8 +196,8 @@ def row_cases(draw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(row_cases(), st.booleans())
-def test_update_lanes_rows_back_to_back_match_apply_update(case, lut_products):
+@given(row_cases(), OPTIONS)
+def test_update_lanes_rows_back_to_back_match_apply_update(case, options):
     # Rows of different activities and dithers follow each other with no gap between
     # them: each word must be updated with its own row's activity and its own dither.
     config, signals, rows, activities, shift, seed, gaps = case
@@ -201,8 +205,7 @@ def test_update_lanes_rows_back_to_back_match_apply_update(case, lut_products):
     for _ in rows:                          # the generator draws once per row (a ≠ 0)
         state = int(xorshift32(state))
         dithers.append(state >> 16)
-    rtl = rows_rtl(config, signals, rows, activities, shift, dithers, gaps, lut_products)
+    rtl = rows_rtl(config, signals, rows, activities, shift, dithers, gaps, options)
     assert rtl == rows_golden(config, signals, rows, activities, shift, seed), \
         f"UpdateLanes (per_word) differs from apply_update for p={signals} rows={rows} " \
-        f"a={activities} s={shift} ({config.rounding}, seed {seed}, gaps {gaps}, " \
-        f"lut_products {lut_products})"
+        f"a={activities} s={shift} ({config.rounding}, seed {seed}, gaps {gaps}, {options})"
