@@ -395,6 +395,13 @@ class ChipUnreachable(Exception):
     """The serial port or the chip behind it cannot be used."""
 
 
+def _flip_flop_text(report):
+    """The flip-flops of a build, with those the ECP5's block RAMs took in."""
+    in_rams = report.get("bram_output_registers", 0)
+    return f"{report['ffs']} FFs" + (f" (+{in_rams} in block RAM output registers)"
+                                     if in_rams else "")
+
+
 def command_bitstream(args):
     from spikefab.bitstream import build_bitstream, synthesize
     from spikefab.hw.families import board
@@ -405,7 +412,7 @@ def command_bitstream(args):
         result = synthesize(args.board, config, out_dir=args.out)
         result.pop("cells")
         print(json.dumps(result) if args.json else
-              f"{args.board} / {config.name}: Yosys mapped it, {result['ffs']} flip-flops "
+              f"{args.board} / {config.name}: Yosys mapped it, {_flip_flop_text(result)} "
               f"({result['build_dir']})")
         return 0
     _stderr(f"building {config.name} for {args.board} (Yosys, nextpnr: a few minutes)")
@@ -415,8 +422,8 @@ def command_bitstream(args):
     else:
         print(f"{report['bitstream']}\n"
               f"  {report['device']}: {report['luts']}/{report['luts_total']} "
-              f"{family.logic_unit}, "
-              f"{report['ffs']} FFs, {report['bram']}/{report['bram_total']} BRAM, "
+              f"{family.logic_unit}, {_flip_flop_text(report)}, "
+              f"{report['bram']}/{report['bram_total']} BRAM, "
               f"{report['spram']} SPRAM, {report['dsp']} DSP\n"
               f"  fmax {report['fmax_mhz']:.1f} MHz, target {report['target_mhz']:.0f} MHz: "
               f"timing {'met' if report['timing_met'] else 'NOT met'}\n"
