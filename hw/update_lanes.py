@@ -177,17 +177,19 @@ class UpdateLanes(wiring.Component):
                 scaled = magnitude * lane_activity
             m.d.sync += [magnitude.eq(abs(p)), lowers.eq(p >= 0),
                          product.eq(scaled), product_down.eq(lowers)]
+            moves = None
             if self._registered_sum:
                 rounded = product + offsets[lane]
                 total = Signal(rounded.shape(), name=f"sum{lane}")
                 total_down = Signal(name=f"sum_down{lane}")
                 m.d.sync += [total.eq(rounded), total_down.eq(product_down),
                              step.eq(total >> self.shift), step_down.eq(total_down)]
+                moves = self._moves(m, lane, total, total_down, old_words[-2])
             else:
                 m.d.sync += [step.eq((product + offsets[lane]) >> self.shift),
                              step_down.eq(product_down)]
             m.d.comb += [new_word[lane].eq(self._saturated(m, lane, old_words, step,
-                                                           step_down, changed))]
+                                                           step_down, changed, moves))]
         m.d.sync += [self.new_word.eq(new_word), self.changed.eq(changed)]
         if self._per_word:
             # The pending word is to be written: decided a stage early, so that only a
@@ -220,8 +222,26 @@ class UpdateLanes(wiring.Component):
             offsets.append(offset)
         return offsets
 
-    def _saturated(self, m, lane, old_words, step, step_down, changed):
-        """The lane's saturated new weight; sets ``changed[lane]``."""
+    def _moves(self, m, lane, total, total_down, old_word):
+        """Whether the lane's step will move its weight (``registered_sum``): decided
+        from the sum, registered with the step. The step ``total >> s`` is non-zero when
+        a bit of ``total`` at or above ``s`` is set (a mask per lane, as the shift holds
+        over a layer), and the weight moves unless it sits on that rail. Every lane's
+        flag is then a register, and so is the word's write decision's input: the OR of
+        sixteen lanes spread over the ECP5 came after the step's compare and the rails'
+        choice (``mnist-wide``: 97.7 MHz)."""
+        config = self._config
+        above = Signal(len(total), name=f"above_s{lane}")
+        m.d.sync += above.eq(Const((1 << len(total)) - 1, len(total)) << self.shift)
+        moves = Signal(name=f"moves{lane}")
+        m.d.sync += moves.eq((total & above).any() &
+                             Mux(total_down, old_word[lane] != config.w_min,
+                                 old_word[lane] != config.w_max))
+        return moves
+
+    def _saturated(self, m, lane, old_words, step, step_down, changed, moves=None):
+        """The lane's saturated new weight; sets ``changed[lane]`` (from ``moves``, the
+        flag :meth:`_moves` registered, where given)."""
         config = self._config
         moved_bits = max(config.w_bits, len(step) + 1) + 2
         # The room to each rail is registered with the step, so the saturating add is
@@ -235,7 +255,10 @@ class UpdateLanes(wiring.Component):
         down = Signal(signed(moved_bits), name=f"down{lane}")
         m.d.comb += [up.eq(w + step), down.eq(w - step)]
         # A step moves the weight unless it is zero or the weight sits on that rail.
-        m.d.comb += changed[lane].eq((step != 0) & Mux(step_down, room_down != 0,
-                                                        room_up != 0))
+        if moves is None:
+            m.d.comb += changed[lane].eq((step != 0) & Mux(step_down, room_down != 0,
+                                                            room_up != 0))
+        else:
+            m.d.comb += changed[lane].eq(moves)
         return Mux(step_down, Mux(step > room_down, config.w_min, down),
                    Mux(step > room_up, config.w_max, up))
