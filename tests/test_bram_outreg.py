@@ -134,3 +134,19 @@ def test_a_module_output_read_from_the_ram_keeps_its_pin():
     netlist = _netlist()
     netlist["modules"]["top"]["ports"]["raw"] = {"direction": "output", "bits": [DO[0]]}
     assert pack_output_registers(netlist) == []
+
+
+def test_a_register_whose_word_returns_to_its_ram_stays_in_the_fabric():
+    # Read, add one, write back (a counter in a RAM): in the RAM, the register would put
+    # the route out of the RAM and the route back into one cycle.
+    netlist = _netlist()
+    cells = netlist["modules"]["top"]["cells"]
+    cells["increment"] = _lut([USER, Q[1]], 42)
+    cells["ram"]["connections"]["DIA0"] = [42]
+    cells["ram"]["port_directions"]["DIA0"] = "input"
+    assert pack_output_registers(netlist) == []
+    # Through a flip-flop it is a cycle later: the port is packed.
+    cells["ram"]["connections"]["DIA0"] = [43]
+    cells["staged"] = _ff(42, 43)
+    cells["staged"]["connections"]["CE"] = [9]
+    assert pack_output_registers(netlist) == [("ram", "B", 2)]
